@@ -1,0 +1,238 @@
+"""Carry out a plan: one script per step, under the host lock, journalled, then checked.
+
+Each step's changes go to the host as one script on one exec, run by lockf(1) holding
+/var/db/warden/lock, so two applies on one host never interleave and a dead client's
+lock is dropped by the kernel. Under the lock the script first compares the registry
+with what the plan saw and stops (exit 3) if another run changed it. Every change
+appends a JSON line to the journal. After the step, facts are read again and the step
+re-planned: anything still to do means the step did not do what it said.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .config import AgentConfig
+from .errors import ChangeFailed, HostError
+from .facts import Facts, gather, registry_snapshot_sh
+from .plan import Change
+from .planner import facts_request, plan_step
+from .shell import (
+    JOURNAL_DIR,
+    JOURNAL_FILE,
+    LIBRARY,
+    LOCK_FILE,
+    LOCK_HOLDER_FILE,
+    RC_LOCKED,
+    RC_NOT_ROOT,
+    RC_REGISTRY_CHANGED,
+    WARDEN_DIR,
+    heredoc,
+    q,
+)
+from .transport import Executor
+
+DEFAULT_LOCK_WAIT = 30
+
+Progress = Callable[[str, int, str, str], None]  # (step, index, event, summary)
+
+_JOURNAL_FN = rf"""
+warden_journal() {{
+    _wj_end=$(date +%s)
+    _wj_result=ok
+    [ "$2" -eq 0 ] || _wj_result=failed
+    mkdir -p {JOURNAL_DIR} && chmod 0700 {JOURNAL_DIR} || return 0
+    printf '%s,"ts":"%s","result":"%s","rc":%d,"seconds":%d}}\n' "$1" \
+        "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$_wj_result" "$2" "$((_wj_end - $3))" \
+        >> {JOURNAL_FILE}
+}}
+"""
+
+
+def who() -> str:
+    """The operator as the journal records it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def locked_command(lock_wait: int) -> str:
+    """The remote command: lockf holds the host lock while sh runs the step's script."""
+    return (
+        f"mkdir -p {WARDEN_DIR} && "
+        f"{{ lockf -k -t {int(lock_wait)} {LOCK_FILE} /bin/sh -s; rc=$?; "
+        f'if [ "$rc" -eq {RC_LOCKED} ]; then '
+        f"printf '@@holder %s\\n' \"$(cat {LOCK_HOLDER_FILE} 2>/dev/null)\" >&2; fi; "
+        'exit "$rc"; }'
+    )
+
+
+def step_script(
+    step: str,
+    changes: list[Change],
+    registry_snapshot: str,
+    *,
+    run_id: str,
+    operator: str,
+) -> str:
+    """The script for one step: holder note, registry check, then each change."""
+    delimiter, body = heredoc(registry_snapshot)
+    holder = f"{operator}, warden run {run_id}, step {step}"
+    lines = [
+        LIBRARY + _JOURNAL_FN,
+        "set -u",
+        "umask 022",
+        f'printf \'%s (pid %s) since %s\\n\' {q(holder)} "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"'
+        f" > {LOCK_HOLDER_FILE}",
+        f"trap ': > {LOCK_HOLDER_FILE}' EXIT",
+        "_w_reg=$(mktemp /tmp/warden.registry.XXXXXX) || exit 1",
+        f'( {registry_snapshot_sh()} ) > "$_w_reg"',
+        f"if cmp -s \"$_w_reg\" - <<'{delimiter}'",
+        f"{body}{delimiter}",
+        'then rm -f "$_w_reg"',
+        f'else rm -f "$_w_reg"; echo "warden: the registry changed since the plan" >&2; '
+        f"exit {RC_REGISTRY_CHANGED}; fi",
+    ]
+    for index, change in enumerate(changes, 1):
+        record = json.dumps(
+            {"run": run_id, "who": operator, "step": step, "change": change.summary},
+            sort_keys=True,
+        )[:-1]
+        lines += [
+            f'echo "@@warden begin {index}"',
+            "_w_start=$(date +%s)",
+            "(",
+            "set -e",
+            change.sh(),
+            ")",
+            "_w_rc=$?",
+            f'warden_journal {q(record)} "$_w_rc" "$_w_start"',
+            f'echo "@@warden end {index} $_w_rc"',
+            'if [ "$_w_rc" -ne 0 ]; then exit 1; fi',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class StepOutcome:
+    """What happened to one step."""
+
+    step: str
+    applied: list[str] = field(default_factory=list)
+
+
+def _progress_reader(
+    step: str, changes: list[Change], progress: Progress | None
+) -> Callable[[str], None]:
+    def on_line(line: str) -> None:
+        match = re.match(r"^@@warden (begin|end) (\d+)(?: (\d+))?$", line)
+        if match and progress is not None:
+            index = int(match.group(2))
+            event = match.group(1)
+            if event == "end":
+                event = "done" if match.group(3) == "0" else "failed"
+            progress(step, index, event, changes[index - 1].summary)
+
+    return on_line
+
+
+def run_step(
+    executor: Executor,
+    step: str,
+    changes: list[Change],
+    facts: Facts,
+    *,
+    lock_wait: int = DEFAULT_LOCK_WAIT,
+    progress: Progress | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Send one step's changes; raise with the operator-facing reason when it fails."""
+    script = step_script(
+        step,
+        changes,
+        facts.registry_snapshot,
+        run_id=run_id or secrets.token_hex(4),
+        operator=who(),
+    )
+    result = executor.run(
+        script, inner=locked_command(lock_wait), on_line=_progress_reader(step, changes, progress)
+    )
+    target = executor.target
+    if result.rc == 0:
+        return
+    if result.rc == RC_LOCKED:
+        holder = (
+            next(
+                (
+                    line[len("@@holder ") :]
+                    for line in result.stderr.splitlines()
+                    if line.startswith("@@holder ")
+                ),
+                "",
+            ).strip()
+            or "unknown (no holder note)"
+        )
+        raise HostError(
+            f"{target}: another apply holds the host lock ({LOCK_FILE}) after waiting "
+            f"{lock_wait}s: {holder}"
+        )
+    if result.rc == RC_REGISTRY_CHANGED:
+        raise HostError(
+            f"{target}: the host registry changed since the plan was made (another run "
+            "registered or changed an agent); nothing was done: plan again"
+        )
+    if result.rc == RC_NOT_ROOT:
+        raise HostError(f"{target}: cannot run as root: {result.stderr.strip()}")
+    if result.rc < 0:
+        raise HostError(f"{target}: the connection was cut during step {step}; run again")
+    done = re.findall(r"^@@warden end (\d+) 0$", result.stdout, re.MULTILINE)
+    failed_index = len(done)
+    summary = changes[failed_index].summary if failed_index < len(changes) else "(setup)"
+    detail = result.stderr.strip()[-800:] or "no message"
+    raise ChangeFailed(f"{target}: step {step}: '{summary}' failed (exit {result.rc}): {detail}")
+
+
+def apply_steps(
+    executor: Executor,
+    config: AgentConfig,
+    facts: Facts,
+    steps: list[str],
+    all_steps: list[str],
+    *,
+    lock_wait: int = DEFAULT_LOCK_WAIT,
+    progress: Progress | None = None,
+) -> list[StepOutcome]:
+    """Apply the steps in order, each planned against the facts its predecessor left."""
+    run_id = secrets.token_hex(4)
+    outcomes: list[StepOutcome] = []
+    packages, files = facts_request(config, [s for s in all_steps if s != "register"])
+    for step in steps:
+        changes = plan_step(step, config, facts).changes
+        if not changes:
+            continue
+        run_step(
+            executor,
+            step,
+            changes,
+            facts,
+            lock_wait=lock_wait,
+            progress=progress,
+            run_id=run_id,
+        )
+        outcomes.append(StepOutcome(step, [c.summary for c in changes]))
+        facts = gather(executor, packages, files)
+        left = plan_step(step, config, facts).changes
+        if left:
+            raise ChangeFailed(
+                f"{executor.target}: step {step} ran but the host still differs: "
+                + "; ".join(c.summary for c in left)
+            )
+    return outcomes

@@ -1,0 +1,291 @@
+"""The commands behind tasks.py, each returning the exit code the design promises.
+
+Order matters for safety: the .env and every option are validated before any
+connection is made, so bad input never reaches a host (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from . import steps as steps_module
+from .apply import DEFAULT_LOCK_WAIT, apply_steps, locked_command, step_script
+from .config import AgentConfig, ConfigError, load_config
+from .errors import EXIT_OK, EXIT_REFUSED, Refused, WardenError
+from .facts import Facts, build_script, fresh_host, gather
+from .inventory import parse_targets
+from .output import console, print_json, show_plan
+from .plan import Plan
+from .planner import facts_request, make_plan, wants_registration
+from .registry import load_entries
+from .transport import Executor, connect
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """Run a command; turn every expected failure into its message and exit code."""
+    try:
+        return command()
+    except WardenError as exc:
+        console(stderr=True).print(f"[bold red]error:[/bold red] {exc.message}", markup=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console(stderr=True).print("interrupted")
+        return 130
+
+
+def load(env: str) -> AgentConfig:
+    """The validated config, or Refused listing every problem (exit 2)."""
+    try:
+        return load_config(Path(env))
+    except ConfigError as exc:
+        raise Refused(f"invalid configuration (nothing was sent to any host):\n{exc}") from None
+
+
+def lock_wait() -> int:
+    """Seconds a second apply waits for the host lock (WARDEN_LOCK_WAIT, default 30)."""
+    raw = os.environ.get("WARDEN_LOCK_WAIT", str(DEFAULT_LOCK_WAIT))
+    if not raw.isdigit() or int(raw) > 3600:
+        raise Refused(f"WARDEN_LOCK_WAIT={raw!r}: a number of seconds from 0 to 3600")
+    return int(raw)
+
+
+def _gather_for(executor: Executor, config: AgentConfig, steps: list[str]) -> Facts:
+    packages, files = facts_request(config, steps)
+    return gather(executor, packages, files)
+
+
+def _offline_facts(config: AgentConfig, steps: list[str]) -> Facts:
+    _, files = facts_request(config, steps)
+    facts = fresh_host(config.host, config.release or "14.3-RELEASE")
+    return facts.with_files(dict.fromkeys(files))
+
+
+def _show(plan: Plan, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    if as_json:
+        print_json({**plan.to_json(), **(extra or {})})
+    else:
+        show_plan(plan, console())
+
+
+def plan_command(
+    env: str,
+    host: str | None,
+    offline: bool,
+    as_json: bool,
+    accept_new: bool,
+    step: list[str] | None = None,
+) -> int:
+    """Show what setup would do; change nothing."""
+    config = load(env)
+    selected = steps_module.select(step)
+    register = wants_registration(step, selected)
+    if offline:
+        plan = make_plan(config, _offline_facts(config, selected), selected, register=register)
+        _show(plan, as_json)
+        return EXIT_REFUSED if plan.refusals else EXIT_OK
+    worst = EXIT_OK
+    for target in parse_targets(host, config.host):
+        one = partial(_plan_one, target, config, selected, register, as_json, accept_new)
+        worst = max(worst, guarded(one))
+    return worst
+
+
+def _plan_one(
+    target: str,
+    config: AgentConfig,
+    selected: list[str],
+    register: bool,
+    as_json: bool,
+    accept_new: bool,
+) -> int:
+    executor = connect(target, accept_new=accept_new)
+    try:
+        plan = make_plan(
+            config, _gather_for(executor, config, selected), selected, register=register
+        )
+    finally:
+        executor.close()
+    _show(plan, as_json)
+    return EXIT_REFUSED if plan.refusals else EXIT_OK
+
+
+def setup_command(
+    env: str,
+    step: list[str] | None,
+    host: str | None,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+    accept_new: bool,
+) -> int:
+    """Plan, show, then apply (unless --dry-run) on every target."""
+    config = load(env)
+    selected = steps_module.select(step)
+    register = wants_registration(step, selected)
+    wait = lock_wait()
+    targets = parse_targets(host, config.host)
+    worst = EXIT_OK
+    for target in targets:
+        one = partial(
+            _setup_one,
+            target,
+            config,
+            selected,
+            register,
+            dry_run=dry_run,
+            yes=yes,
+            as_json=as_json,
+            accept_new=accept_new,
+            wait=wait,
+        )
+        worst = max(worst, guarded(one))
+    return worst
+
+
+def _setup_one(
+    target: str,
+    config: AgentConfig,
+    selected: list[str],
+    register: bool,
+    *,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+    accept_new: bool,
+    wait: int,
+) -> int:
+    executor = connect(target, accept_new=accept_new)
+    try:
+        facts = _gather_for(executor, config, selected)
+        plan = make_plan(config, facts, selected, register=register)
+        if plan.refusals or dry_run or not plan.changes:
+            _show(plan, as_json, {"applied": []})
+            return EXIT_REFUSED if plan.refusals else EXIT_OK
+        if not as_json:
+            show_plan(plan, console())
+        if not yes and not _confirm(len(plan.changes), target):
+            raise Refused("not confirmed: nothing was changed (use --yes to skip the question)")
+        out = console(stderr=as_json)
+
+        def progress(step: str, index: int, event: str, summary: str) -> None:
+            mark = {
+                "begin": "[cyan]…[/cyan]",
+                "done": "[green]✓[/green]",
+                "failed": "[red]✗[/red]",
+            }[event]
+            if event != "begin":
+                out.print(f"  {mark} {step}: {summary}")
+
+        outcomes = apply_steps(
+            executor,
+            config,
+            facts,
+            [s.name for s in plan.steps],
+            selected,
+            lock_wait=wait,
+            progress=progress,
+        )
+    finally:
+        executor.close()
+    applied = [{"step": o.step, "changes": o.applied} for o in outcomes]
+    if as_json:
+        print_json({**plan.to_json(), "applied": applied})
+    else:
+        count = sum(len(o.applied) for o in outcomes)
+        console().print(f"[green]applied {count} change(s) on {target}[/green]")
+    return EXIT_OK
+
+
+def _confirm(count: int, target: str) -> bool:
+    if not sys.stdin.isatty():
+        raise Refused(
+            f"{count} change(s) planned for {target}; standard input is not a terminal, "
+            "so pass --yes to apply them"
+        )
+    answer = input(f"apply {count} change(s) to {target}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def render_command(env: str, out_dir: str) -> int:
+    """Write every artifact an offline plan would send, for review."""
+    config = load(env)
+    selected = steps_module.select(None)
+    plan = make_plan(config, _offline_facts(config, selected), selected, register=True)
+    root = Path(out_dir)
+    packages, files = facts_request(config, selected)
+    written: list[Path] = []
+
+    def write(relative: str, text: str, mode: int = 0o644) -> None:
+        path = root / relative.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(mode)
+        written.append(path)
+
+    write("scripts/facts.sh", build_script(packages, files, nonce="RENDERED")[0], 0o755)
+    for number, step in enumerate(plan.steps, 1):
+        if step.changes:
+            script = step_script(
+                step.name, step.changes, "", run_id="rendered", operator="operator@workstation"
+            )
+            write(f"scripts/{number:02d}-{step.name}.sh", script, 0o755)
+        for change in step.changes:
+            for file in change.files:
+                if not file.secret:
+                    write(f"files/{file.path}", file.content)
+    write("scripts/remote-command.txt", locked_command(DEFAULT_LOCK_WAIT) + "\n")
+    write("plan.json", _json_text(plan.to_json()))
+    console().print(f"wrote {len(written)} file(s) under {root}/ (offline plan of a fresh host)")
+    for path in written:
+        console().print(f"  {path}")
+    return EXIT_OK
+
+
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def agents_command(host: str | None, as_json: bool, accept_new: bool, env: str = ".env") -> int:
+    """List the agents registered on each host."""
+    default = "local"
+    if host is None and Path(env).is_file():
+        default = load(env).host
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for target in parse_targets(host, default):
+        executor = connect(target, accept_new=accept_new)
+        try:
+            facts = gather(executor)
+        finally:
+            executor.close()
+        entries, unreadable = load_entries(facts)
+        notes += [f"{target}: {n}" for n in unreadable]
+        rows += [{"host": target, **entries[name].model_dump()} for name in sorted(entries)]
+    if as_json:
+        print_json({"agents": rows, "problems": notes})
+        return EXIT_OK
+    table = Table(title="agents", title_justify="left")
+    for column in ("host", "agent", "subnet", "alias", "runtime", "roles", "jails"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["host"],
+            row["agent"],
+            row["subnet"],
+            str(row["alias_index"]),
+            row["runtime"],
+            ",".join(row["roles"]),
+            ",".join(row["jails"].values()),
+        )
+    console().print(table if rows else "no agents registered")
+    for note in notes:
+        console(stderr=True).print(f"[yellow]warning:[/yellow] {note}")
+    return EXIT_OK

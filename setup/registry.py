@@ -1,0 +1,106 @@
+"""The host's record of its agents: /var/db/warden/agents/<AGENT_NAME>.json.
+
+The host is the source of truth. Every plan computes collisions against these entries
+(and against what the host really has), so two operators or two checkouts cannot hand
+out the same /24, alias index or jail name. Entries hold no timestamps: two hosts that
+received the same work hold byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from . import __version__
+from .config import AgentConfig
+from .facts import Facts
+from .shell import REGISTRY_DIR
+
+ALIAS_PREFIX = "ifconfig_warden0_alias"
+
+
+class RegistryEntry(BaseModel):
+    """What warden claimed on a host for one agent."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    agent: str
+    subnet: str
+    gateway: str
+    alias_index: int
+    runtime: str
+    roles: list[str]
+    jails: dict[str, str]
+    addresses: dict[str, str]
+    agent_user: str
+    toolkit_version: str
+    config_digest: str
+
+    def to_json(self) -> str:
+        """The file's exact bytes: sorted keys, two-space indent, trailing newline."""
+        return json.dumps(self.model_dump(), indent=2, sort_keys=True) + "\n"
+
+
+def path_for(agent: str) -> str:
+    """Where the agent's entry lives on the host."""
+    return f"{REGISTRY_DIR}/{agent}.json"
+
+
+def load_entries(facts: Facts) -> tuple[dict[str, RegistryEntry], list[str]]:
+    """The entries the host holds, and a note for each one warden cannot read."""
+    entries: dict[str, RegistryEntry] = {}
+    unreadable: list[str] = []
+    for name, text in facts.registry.items():
+        try:
+            data: Any = json.loads(text)
+            entries[name] = RegistryEntry.model_validate(data)
+        except (ValueError, ValidationError):
+            unreadable.append(f"{path_for(name)} is not a valid registry entry")
+    return entries, unreadable
+
+
+def used_alias_indexes(facts: Facts, others: dict[str, RegistryEntry]) -> set[int]:
+    """Alias indexes taken by other agents or by any ifconfig_warden0_aliasN in rc.conf."""
+    used = {entry.alias_index for entry in others.values()}
+    for key in facts.rc_conf:
+        suffix = key.removeprefix(ALIAS_PREFIX)
+        if key.startswith(ALIAS_PREFIX) and suffix.isdigit():
+            used.add(int(suffix))
+    return used
+
+
+def owned_roles(config: AgentConfig) -> list[str]:
+    """The roles whose jail this agent has itself (not borrowed from another agent)."""
+    borrowed = set()
+    if config.db_agent:
+        borrowed.add("db")
+    if config.llm_agent:
+        borrowed.update({"ollama", "llama-cpp"})
+    return [role for role in config.roles if role not in borrowed]
+
+
+def entry_for(config: AgentConfig, facts: Facts) -> RegistryEntry:
+    """This agent's entry: its recorded alias index is kept, else the lowest free one."""
+    entries, _ = load_entries(facts)
+    mine = entries.pop(config.agent_name, None)
+    if mine is not None:
+        index = mine.alias_index
+    else:
+        used = used_alias_indexes(facts, entries)
+        index = next(i for i in range(len(used) + 1) if i not in used)
+    own = owned_roles(config)
+    return RegistryEntry(
+        agent=config.agent_name,
+        subnet=str(config.subnet),
+        gateway=str(config.gateway),
+        alias_index=index,
+        runtime=config.runtime,
+        roles=list(config.roles),
+        jails={role: config.jail_names[role] for role in own},
+        addresses={role: str(config.role_ips[role]) for role in own},
+        agent_user=config.agent_user,
+        toolkit_version=__version__,
+        config_digest=config.digest(),
+    )

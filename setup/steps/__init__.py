@@ -1,0 +1,51 @@
+"""The steps, in the order a full setup runs them.
+
+Each step module has NAME, `packages(config)` and `files(config)` (what its facts must
+include) and a pure `plan(config, facts) -> StepPlan`. The design names more steps
+than exist yet; `--step` accepts only built ones and says which those are.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..errors import Refused
+from . import preflight
+
+# The design's order (design.md "Steps, in order").
+DESIGN_ORDER = (
+    "preflight",
+    "host",
+    "network",
+    "pf",
+    "user",
+    "db",
+    "git",
+    "cms",
+    "ollama",
+    "llama-cpp",
+    "soul",
+    "service",
+    "bhyve",
+)
+BUILT: dict[str, ModuleType] = {module.NAME: module for module in (preflight,)}
+
+
+def select(requested: list[str] | None) -> list[str]:
+    """The steps to run, in design order; every name checked."""
+    if not requested:
+        return [name for name in DESIGN_ORDER if name in BUILT]
+    available = ", ".join(n for n in DESIGN_ORDER if n in BUILT)
+    wanted: set[str] = set()
+    for item in requested:
+        for name in (part.strip() for part in item.split(",")):
+            if name in BUILT:
+                wanted.add(name)
+            elif name in DESIGN_ORDER:
+                raise Refused(
+                    f"--step {name}: that step is not built in this version of warden; "
+                    f"available steps: {available}"
+                )
+            else:
+                raise Refused(f"--step {name!r}: no such step; available steps: {available}")
+    return [name for name in DESIGN_ORDER if name in wanted]

@@ -1,0 +1,348 @@
+"""Run a script on a host as root, locally or over SSH, in one exec.
+
+Every script is sent on the standard input of one `/bin/sh -s`, so a step costs one
+round trip whatever it does. The command line that starts that shell becomes root
+first (doas or `sudo -n` when the login user is not root) and is written so that a
+root login shell of csh can read it too: one line, single quotes, no `!`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import paramiko
+
+from .errors import HostError, HostKeyRefused
+from .shell import LIBRARY, RC_NOT_ROOT, put_file, q
+
+LineHandler = Callable[[str], None]
+
+# Becomes root, then runs "$@". Exit 97 names the reason when it cannot.
+_BECOME = (
+    'if [ "$(id -u)" -eq 0 ]; then :; '
+    'elif command -v doas >/dev/null 2>&1; then set -- doas -n "$@"; '
+    'elif command -v sudo >/dev/null 2>&1; then set -- sudo -n "$@"; '
+    "else echo 'warden: the login user is not root and neither doas nor sudo is "
+    f"installed' >&2; exit {RC_NOT_ROOT}; fi; "
+    'exec "$@"'
+)
+
+
+def remote_command(inner: str = "/bin/sh -s") -> str:
+    """The exec line: become root, then run *inner* (a sh command line) as root."""
+    return f"/bin/sh -c {q(_BECOME)} warden /bin/sh -c {q(inner)}"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a script left behind: its exit code and both streams, decoded."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+
+class Executor(ABC):
+    """A host warden can run scripts on. One instance holds one connection."""
+
+    target: str
+
+    @abstractmethod
+    def run(
+        self,
+        script: str,
+        *,
+        inner: str = "/bin/sh -s",
+        on_line: LineHandler | None = None,
+    ) -> Result:
+        """Run *script* (sent on stdin to *inner*) as root; never raises on rc != 0."""
+
+    def put(
+        self, path: str, content: str, *, mode: int, owner: str = "root", group: str = "wheel"
+    ) -> None:
+        """Place a text file atomically with the given mode and owner."""
+        result = self.run(LIBRARY + put_file(path, content, mode, owner, group) + "\n")
+        if result.rc != 0:
+            raise HostError(f"{self.target}: could not place {path}: {result.stderr.strip()}")
+
+    def close(self) -> None:  # noqa: B027 - optional: a local executor holds nothing
+        """Release the connection, if any."""
+
+
+class LocalExecutor(Executor):
+    """This machine, through a local /bin/sh."""
+
+    def __init__(self) -> None:
+        self.target = "local"
+
+    def run(
+        self,
+        script: str,
+        *,
+        inner: str = "/bin/sh -s",
+        on_line: LineHandler | None = None,
+    ) -> Result:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", remote_command(inner)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        return _communicate(proc, script.encode(), on_line)
+
+
+def _communicate(proc: subprocess.Popen[bytes], data: bytes, on_line: LineHandler | None) -> Result:
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    err_chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()))  # type: ignore[union-attr]
+    reader.start()
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    out = _read_lines(proc.stdout.readline, on_line)
+    reader.join()
+    rc = proc.wait()
+    return Result(rc, out, b"".join(err_chunks).decode(errors="replace"))
+
+
+def _read_lines(readline: Callable[[], bytes], on_line: LineHandler | None) -> str:
+    lines: list[str] = []
+    while True:
+        raw = readline()
+        if not raw:
+            break
+        line = raw.decode(errors="replace")
+        lines.append(line)
+        if on_line is not None:
+            on_line(line.rstrip("\n"))
+    return "".join(lines)
+
+
+# ---------------------------------------------------------------------------- SSH
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Where to connect, after ~/.ssh/config has had its say."""
+
+    alias: str
+    hostname: str
+    port: int
+    user: str
+    identity_files: tuple[str, ...]
+    known_hosts_files: tuple[str, ...]
+    proxy_jump: str | None
+
+
+def parse_target(target: str) -> tuple[str | None, str, int | None]:
+    """Split `[user@]host[:port]` (IPv6 in brackets) into its parts."""
+    user: str | None = None
+    rest = target
+    if "@" in rest:
+        user, rest = rest.rsplit("@", 1)
+    port: int | None = None
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif rest.count(":") == 1:
+        host, port_text = rest.split(":")
+        port = int(port_text)
+    else:
+        host = rest
+    return user, host, port
+
+
+def resolve_target(target: str, ssh_config: Path | None = None) -> SSHTarget:
+    """Apply ~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile)."""
+    user, host, port = parse_target(target)
+    config_path = ssh_config if ssh_config is not None else Path("~/.ssh/config").expanduser()
+    options: dict[str, object] = {}
+    if config_path.is_file():
+        options = dict(paramiko.SSHConfig.from_path(str(config_path)).lookup(host))
+    known = options.get("userknownhostsfile")
+    known_files = (
+        tuple(str(known).split()) if known else ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
+    )
+    identities = options.get("identityfile") or []
+    assert isinstance(identities, list)
+    jump = options.get("proxyjump")
+    return SSHTarget(
+        alias=target,
+        hostname=str(options.get("hostname", host)),
+        port=port or int(str(options.get("port", 22))),
+        user=user or str(options.get("user", "root")),
+        identity_files=tuple(os.path.expanduser(str(i)) for i in identities),
+        known_hosts_files=tuple(os.path.expanduser(k) for k in known_files),
+        proxy_jump=None if jump in (None, "none") else str(jump),
+    )
+
+
+class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
+    """Refuse unknown host keys, or with accept_new record them (OpenSSH's accept-new).
+
+    A key that differs from a recorded one never reaches this policy: paramiko raises
+    BadHostKeyException for it, and warden reports that as refused too.
+    """
+
+    def __init__(self, accept_new: bool, record_to: str) -> None:
+        self.accept_new = accept_new
+        self.record_to = record_to
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        fingerprint = key.fingerprint
+        if not self.accept_new:
+            raise HostKeyRefused(
+                f"{hostname}: unknown SSH host key {fingerprint}. Verify it out of band, then "
+                f"add it to {self.record_to} or run again with --accept-new."
+            )
+        os.makedirs(os.path.dirname(self.record_to) or ".", exist_ok=True)
+        entry = paramiko.hostkeys.HostKeyEntry([hostname], key)
+        with open(self.record_to, "a", encoding="ascii") as handle:
+            handle.write(entry.to_line() or "")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+
+
+class SSHExecutor(Executor):
+    """A host over SSH (paramiko): one connection for the whole run."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        accept_new: bool = False,
+        ssh_config: Path | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.target = target
+        self.accept_new = accept_new
+        self.ssh_config = ssh_config
+        self.timeout = timeout
+        self._jump: SSHExecutor | None = None
+        self.client = self._connect(resolve_target(target, ssh_config))
+
+    def _connect(self, where: SSHTarget) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        for path in ("/etc/ssh/ssh_known_hosts",):
+            if os.path.isfile(path):
+                client.load_system_host_keys(path)
+        for path in where.known_hosts_files:
+            if os.path.isfile(path):
+                client.load_host_keys(path)
+        client.set_missing_host_key_policy(
+            _KnownHostsPolicy(self.accept_new, where.known_hosts_files[0])
+        )
+        sock: paramiko.Channel | None = None
+        if where.proxy_jump:
+            sock = self._through_jump(where)
+        try:
+            client.connect(
+                where.hostname,
+                port=where.port,
+                username=where.user,
+                key_filename=cast(Any, list(where.identity_files) or None),
+                look_for_keys=not where.identity_files,
+                allow_agent=True,
+                timeout=self.timeout,
+                banner_timeout=self.timeout,
+                auth_timeout=self.timeout,
+                sock=sock,
+            )
+        except HostKeyRefused:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise HostKeyRefused(
+                f"{self.target}: the SSH host key of {where.hostname} CHANGED "
+                f"(now {exc.key.fingerprint}); refusing to connect. If the host was "
+                "reinstalled, remove its old key from known_hosts after checking."
+            ) from None
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise HostError(f"{self.target}: SSH authentication failed: {exc}") from None
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            client.close()
+            raise HostError(f"{self.target}: cannot connect: {exc}") from None
+        return client
+
+    def _through_jump(self, where: SSHTarget) -> paramiko.Channel:
+        """Open a direct-tcpip channel to the target through its ProxyJump chain."""
+        assert where.proxy_jump is not None
+        hops = where.proxy_jump.split(",")
+        jump = (
+            SSHExecutor(
+                hops[-1],
+                accept_new=self.accept_new,
+                ssh_config=self.ssh_config,
+                timeout=self.timeout,
+            )
+            if len(hops) == 1
+            else None
+        )
+        if jump is None:
+            raise HostError(f"{self.target}: ProxyJump chains of several hops are not supported")
+        self._jump = jump
+        transport = jump.client.get_transport()
+        assert transport is not None
+        try:
+            return transport.open_channel(
+                "direct-tcpip",
+                (where.hostname, where.port),
+                ("127.0.0.1", 0),
+                timeout=self.timeout,
+            )
+        except (paramiko.SSHException, OSError) as exc:
+            raise HostError(
+                f"{self.target}: jump host {hops[-1]} cannot reach "
+                f"{where.hostname}:{where.port}: {exc}"
+            ) from None
+
+    def run(
+        self,
+        script: str,
+        *,
+        inner: str = "/bin/sh -s",
+        on_line: LineHandler | None = None,
+    ) -> Result:
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise HostError(f"{self.target}: the SSH connection was lost")
+        try:
+            channel = transport.open_session(timeout=self.timeout)
+            channel.exec_command(remote_command(inner))
+            channel.sendall(script.encode())
+            channel.shutdown_write()
+            err_chunks: list[bytes] = []
+            stderr = channel.makefile_stderr("rb")
+            reader = threading.Thread(target=lambda: err_chunks.append(stderr.read()))
+            reader.start()
+            out = _read_lines(channel.makefile("rb").readline, on_line)
+            reader.join()
+            rc = channel.recv_exit_status()
+        except (TimeoutError, paramiko.SSHException, OSError) as exc:
+            raise HostError(f"{self.target}: the SSH session failed: {exc}") from None
+        return Result(rc, out, b"".join(err_chunks).decode(errors="replace"))
+
+    def close(self) -> None:
+        self.client.close()
+        if self._jump is not None:
+            self._jump.close()
+
+
+def connect(target: str, *, accept_new: bool = False, ssh_config: Path | None = None) -> Executor:
+    """The executor for a target: `local` runs here, anything else goes over SSH."""
+    if target == "local":
+        return LocalExecutor()
+    return SSHExecutor(target, accept_new=accept_new, ssh_config=ssh_config)

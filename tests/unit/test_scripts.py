@@ -1,0 +1,93 @@
+"""Every script warden sends parses under sh, passes shellcheck and stays portable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from setup.apply import locked_command, step_script
+from setup.facts import build_script
+from setup.plan import Change, FileWrite
+from setup.shell import LIBRARY, put_file
+from setup.transport import remote_command
+from tests.portability import scan
+
+TRICKY = "a line with $HOME and `backticks` and 'quotes' and \\ backslash\nWARDEN_EOF_x\n"
+
+
+def generated_scripts() -> dict[str, str]:
+    change = Change(
+        "register",
+        "write a file whose content looks like shell",
+        commands=("mkdir -p /var/db/warden/agents",),
+        files=(FileWrite("/var/db/warden/agents/x.json", TRICKY, 0o644),),
+    )
+    return {
+        "facts": build_script(["bastille", "tmux"], ["/etc/pf.conf"])[0],
+        "step": step_script("register", [change], "== /x\n{}\n\n", run_id="r", operator="o@w"),
+        "put": LIBRARY + put_file("/etc/motd", TRICKY, 0o600, "root", "wheel") + "\n",
+        "remote": remote_command(locked_command(30)) + "\n",
+    }
+
+
+@pytest.mark.parametrize("name", ["facts", "step", "put", "remote"])
+def test_each_generated_script_parses_under_sh(name: str) -> None:
+    result = subprocess.run(
+        ["sh", "-n"], input=generated_scripts()[name].encode(), capture_output=True
+    )
+    assert result.returncode == 0, result.stderr.decode()
+
+
+@pytest.mark.parametrize("name", ["facts", "step", "put", "remote"])
+def test_each_generated_script_passes_shellcheck(name: str, tmp_path: Path) -> None:
+    assert shutil.which("shellcheck"), "shellcheck is required (apt-get install shellcheck)"
+    script = tmp_path / f"{name}.sh"
+    script.write_text("#!/bin/sh\n" + generated_scripts()[name])
+    result = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("name", ["facts", "step", "put", "remote"])
+def test_each_generated_script_uses_only_portable_forms(name: str) -> None:
+    assert scan(generated_scripts()[name]) == []
+
+
+def test_the_portability_scan_catches_gnu_only_forms() -> None:
+    bad = "sed -i s/a/b/ f\nstat -c %a f\nreadlink -f x\nsha256sum f\ncp --archive a b\n"
+    problems = scan(bad)
+    assert len(problems) == 5
+    assert any("--archive on cp" in p for p in problems)
+
+
+def test_the_portability_scan_ignores_file_content_in_here_documents() -> None:
+    script = "cat > f <<'EOF_1'\nsed -i is only text here\nEOF_1\n"
+    assert scan(script) == []
+
+
+def test_a_placed_file_keeps_shell_looking_content_byte_for_byte(tmp_path: Path) -> None:
+    target = tmp_path / "conf" / "file.txt"
+    group = "root" if os.getuid() == 0 else str(os.getgid())
+    owner = "root" if os.getuid() == 0 else str(os.getuid())
+    script = (
+        LIBRARY
+        + put_file(str(target), TRICKY, 0o640, owner, group).replace(f"'{owner}'", owner)
+        + "\n"
+    )
+    subprocess.run(["sh", "-s"], input=script.encode(), check=True)
+    assert target.read_text() == TRICKY
+    assert oct(target.stat().st_mode & 0o777) == oct(0o640)
+    assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+
+
+def test_a_file_without_a_final_newline_is_refused_before_anything_is_sent() -> None:
+    with pytest.raises(ValueError, match="newline"):
+        put_file("/etc/x", "no newline", 0o644, "root", "wheel")
+
+
+def test_a_path_with_shell_characters_is_refused() -> None:
+    with pytest.raises(ValueError, match="unsafe path"):
+        put_file("/etc/x; rm -rf /", "x\n", 0o644, "root", "wheel")
