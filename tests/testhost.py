@@ -1,10 +1,13 @@
 """Throwaway "FreeBSD hosts" on Linux: real OpenSSH sshd, a private view of the disk.
 
-A `TestHost` is sshd running in its own mount namespace with overlayfs over
-/etc, /usr/local, /var and /root (writes land in upper dirs under the host's
-temp dir, the machine stays clean), tmpfs on /run and /tmp, and the FreeBSD
-command double (tests/double) first on PATH.  The toolkit talks to it over
-SSH exactly as it would to a real host and writes its real absolute paths.
+A `TestHost` is sshd running in its own mount and PID namespaces with overlayfs
+over /etc, /usr/local, /var and /root (writes land in upper dirs under the host's
+temp dir, the machine stays clean), tmpfs on /run and /tmp, its own /proc, and
+the FreeBSD command double (tests/double) first on PATH.  Inside, as on FreeBSD,
+gid 0 is named `wheel`, a `www` user and group (80) exist and root's shell is
+/bin/sh.  The toolkit talks to it over SSH exactly as it would to a real host
+and writes its real absolute paths.  sshd is the init of the host's PID
+namespace: whatever a session leaves running ends with the host.
 
 A `TestNetwork` gives hosts their own addresses in network namespaces, including
 a host reachable only through another one (a jump host, a guest behind its host).
@@ -259,6 +262,7 @@ class TestHost:
         self.name = name
         self.address = address
         self.port = port if port is not None else (22 if netns else 0)
+        self._pick_port = port is None and netns is None
         self.netns = netns
         self.via = via  # the host this one is reachable through, if any
         _sweep_stale_dirs(base_dir)
@@ -281,7 +285,7 @@ class TestHost:
         try:
             self._prepare()
             for attempt in range(5):
-                if self.netns is None and (self.port == 0 or attempt):
+                if self._pick_port:
                     self.port = _free_port(self.address)
                 self._write_sshd_config()
                 if self._launch():
@@ -396,7 +400,7 @@ class TestHost:
                 return True
             if self.proc.poll() is not None:
                 log_text = self.sshd_log()
-                if "Address already in use" in log_text and self.netns is None:
+                if "Address already in use" in log_text and self._pick_port:
                     return False
                 raise TestHostError(
                     f"sshd for test host {self.name!r} exited with {self.proc.returncode}:\n"

@@ -119,17 +119,28 @@ def test_the_freebsd_double_is_first_on_path_in_an_ssh_session(
     assert any(call["argv"][:2] == ["uname", "-s"] for call in test_host.calls())
 
 
-def test_the_double_state_is_seeded_with_the_overrides_given(
+@pytest.mark.parametrize("test_host", [{"uname": {"nodename": "seeded"}}], indirect=True)
+def test_the_double_state_takes_overrides_by_indirect_parametrization(
+    test_host: TestHost, tmp_path: Path
+) -> None:
+    if not test_host.has_double:
+        pytest.skip("tests/double/install.py is not there yet")
+    known_hosts = write_known_hosts(tmp_path / "known_hosts", [test_host])
+
+    with ssh(test_host, known_hosts) as client:
+        assert run(client, "uname -n; uname -s") == (0, "seeded\nFreeBSD\n")
+
+
+def test_the_double_state_takes_overrides_from_the_factory(
     make_test_host: Callable[..., TestHost],
 ) -> None:
-    install = pytest.importorskip("tests.double.install")
-    default = install.default_state()
-    key = next(iter(default))
-
-    host = make_test_host("seeded", **{key: default[key]})
+    host = make_test_host("web", uname={"nodename": "web1"})
+    if not host.has_double:
+        pytest.skip("tests/double/install.py is not there yet")
 
     state = json.loads(host.read_file(f"{DOUBLE_STATE}/state.json"))
-    assert state[key] == default[key]
+    assert state["uname"]["nodename"] == "web1"
+    assert state["uname"]["sysname"] == "FreeBSD"  # merged into the defaults
 
 
 def test_the_second_jump_host_is_reachable_through_the_first_and_not_directly(
