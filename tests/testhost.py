@@ -284,7 +284,7 @@ class TestHost:
     def start(self) -> Self:
         try:
             self._prepare()
-            for attempt in range(5):
+            for _attempt in range(5):
                 if self._pick_port:
                     self.port = _free_port(self.address)
                 self._write_sshd_config()
