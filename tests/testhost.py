@@ -326,7 +326,8 @@ class TestHost:
 
         install = _double() if self._want_double else None
         if install is not None:
-            install.install_double(self.upper / DOUBLE_BIN.lstrip("/"), state_dir=DOUBLE_STATE)
+            install.install_double(self.upper / DOUBLE_BIN.lstrip("/"), state_dir=DOUBLE_STATE,
+                                   seen_as=DOUBLE_BIN)
             install.seed_state(self.upper / DOUBLE_STATE.lstrip("/"), self._state)
             self.has_double = True
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -23,16 +24,27 @@ DOUBLE = Path(freebsd_double.__file__).resolve()
 COMMANDS: tuple[str, ...] = freebsd_double.COMMANDS
 
 
-def install_double(bin_dir: Path, python: str = sys.executable,
-                   state_dir: str | None = None) -> None:
-    """Write an executable sh wrapper per command: `exec PYTHON freebsd_double.py CMD "$@"`."""
+def install_double(bin_dir: Path, python: str | None = None,
+                   state_dir: str | None = None, seen_as: str | None = None) -> None:
+    """Write an executable sh wrapper per command: `exec PYTHON freebsd_double.py CMD "$@"`.
+
+    With `seen_as` (bin_dir's path inside a test host), the program is copied next to
+    bin_dir and the wrappers name it by that path: a test host hides /tmp, where a
+    checkout may live. The interpreter is the real file behind sys.executable (a venv's
+    python is a symlink into the base install), as the double needs only the stdlib.
+    """
+    python = python or os.path.realpath(sys.executable)
     bin_dir.mkdir(parents=True, exist_ok=True)
+    program = str(DOUBLE)
+    if seen_as is not None:
+        shutil.copy2(DOUBLE, bin_dir.parent / DOUBLE.name)
+        program = f"{Path(seen_as).parent}/{DOUBLE.name}"
     for command in COMMANDS:
         lines = ["#!/bin/sh", f"# {command}: FreeBSD test double (tests/double), not FreeBSD."]
         if state_dir is not None:
             lines.append(f"FREEBSD_DOUBLE_STATE={shlex.quote(state_dir)}")
             lines.append("export FREEBSD_DOUBLE_STATE")
-        lines.append(f'exec {shlex.quote(python)} {shlex.quote(str(DOUBLE))} {command} "$@"')
+        lines.append(f'exec {shlex.quote(python)} {shlex.quote(program)} {command} "$@"')
         wrapper = bin_dir / command
         wrapper.write_text("\n".join(lines) + "\n", encoding="utf-8")
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
