@@ -207,15 +207,24 @@ def parse_ifconfig(text: str) -> dict[str, Interface]:
         if not words or name is None:
             continue
         if words[0] == "inet" and len(words) >= 4 and words[2] == "netmask":
-            mask = int(words[3], 16)
-            prefix = bin(mask).count("1")
-            inet.append(ipaddress.IPv4Interface(f"{words[1]}/{prefix}"))
+            address = _inet(words[1], words[3])
+            if address is not None:
+                inet.append(address)
         elif words[0] == "member:" and len(words) >= 2:
             members.append(words[1])
         elif words[0] == "groups:":
             groups.extend(words[1:])
     flush()
     return result
+
+
+def _inet(address: str, netmask: str) -> ipaddress.IPv4Interface | None:
+    """FreeBSD prints the mask in hex (0xffffff00); anything else is read as dotted."""
+    try:
+        mask = str(ipaddress.IPv4Address(int(netmask, 16))) if netmask.startswith("0x") else netmask
+        return ipaddress.IPv4Interface(f"{address}/{mask}")
+    except ValueError:
+        return None
 
 
 def parse_routes(text: str) -> tuple[Route, ...]:
@@ -414,10 +423,11 @@ def gather(executor: Executor, packages: Iterable[str] = (), files: Iterable[str
         raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")
     try:
         return parse_facts(executor.target, result.stdout, nonce)
-    except ValueError:
-        detail = (result.stderr.strip() or result.stdout.strip())[-500:]
+    except ValueError as exc:
+        detail = result.stderr.strip()[-500:]
         raise HostError(
-            f"{executor.target}: reading the host's facts failed (rc {result.rc}): {detail}"
+            f"{executor.target}: the host's facts could not be read (exit {result.rc}): {exc}"
+            + (f"; stderr: {detail}" if detail else "")
         ) from None
 
 

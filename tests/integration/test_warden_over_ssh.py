@@ -38,25 +38,8 @@ class Operator:
         path.write_text(f"AGENT_NAME={name}\nAGENT_SUBNET_BASE={base}\nWARDEN_HOST={host}\n{extra}")
         return path
 
-    def warden(
-        self, *args: str, lock_wait: int = 30, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(self.home),
-            "WARDEN_LOCK_WAIT": str(lock_wait),
-            "LANG": "C.UTF-8",
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-
     def popen(self, *args: str, lock_wait: int = 30) -> subprocess.Popen[str]:
+        """`invoke ARGS` as this operator: their HOME (so their ~/.ssh), this checkout."""
         env = {
             "PATH": os.environ["PATH"],
             "HOME": str(self.home),
@@ -67,10 +50,22 @@ class Operator:
             [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+
+    def warden(
+        self, *args: str, lock_wait: int = 30, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `invoke ARGS` to the end."""
+        proc = self.popen(*args, lock_wait=lock_wait)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            proc.kill()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.fixture
@@ -347,3 +342,19 @@ def test_a_host_reachable_only_through_a_jump_host_is_planned_and_set_up(
     write_known_hosts(operator.known_hosts, [jump])  # the guest's key forgotten
     refused = operator.warden("plan", "--env", env)
     assert refused.returncode == 3 and "unknown SSH host key" in refused.stderr
+
+
+def test_setup_without_yes_and_without_a_terminal_changes_nothing(
+    operator: Operator, h1: TestHost
+) -> None:
+    result = operator.warden("setup", "--env", str(operator.env_file()))
+    assert result.returncode == 2
+    assert "pass --yes" in result.stderr
+    assert not h1.exists("/var/db/warden/agents/atlas.json")
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(operator: Operator, h1: TestHost) -> None:
+    result = operator.warden("setup", "--env", str(operator.env_file()), "--dry-run", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert "record agent atlas" in result.stdout
+    assert not h1.exists("/var/db/warden/agents/atlas.json")

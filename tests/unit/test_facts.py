@@ -156,3 +156,12 @@ def test_a_whole_facts_run_is_parsed_into_typed_facts() -> None:
     assert facts.users["atlas"] == 1001
     assert facts.lock_holder is not None and "step register" in facts.lock_holder
     assert facts.sysctl["net.inet.ip.forwarding"] == "1"
+
+
+def test_a_dotted_netmask_is_read_too_and_a_garbled_one_is_skipped() -> None:
+    text = (
+        "eth0: flags=4163<UP,BROADCAST,RUNNING,MULTICAST>  mtu 1500\n"
+        "        inet 10.9.0.2  netmask 255.255.255.0  broadcast 10.9.0.255\n"
+        "        inet 10.9.1.2  netmask nonsense\n"
+    )
+    assert parse_ifconfig(text)["eth0"].inet == (ipaddress.IPv4Interface("10.9.0.2/24"),)
