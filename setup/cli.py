@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from . import steps as steps_module
@@ -34,7 +35,9 @@ def guarded(command: Callable[[], int]) -> int:
     try:
         return command()
     except WardenError as exc:
-        console(stderr=True).print(f"[bold red]error:[/bold red] {exc.message}", markup=True)
+        console(stderr=True).print(
+            f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         console(stderr=True).print("interrupted")
@@ -276,7 +279,7 @@ def agents_command(host: str | None, as_json: bool, accept_new: bool, env: str =
     for column in ("host", "agent", "subnet", "alias", "runtime", "roles", "jails"):
         table.add_column(column)
     for row in rows:
-        table.add_row(
+        cells = (
             row["host"],
             row["agent"],
             row["subnet"],
@@ -285,7 +288,8 @@ def agents_command(host: str | None, as_json: bool, accept_new: bool, env: str =
             ",".join(row["roles"]),
             ",".join(row["jails"].values()),
         )
+        table.add_row(*(escape(cell) for cell in cells))
     console().print(table if rows else "no agents registered")
     for note in notes:
-        console(stderr=True).print(f"[yellow]warning:[/yellow] {note}")
+        console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(note)}")
     return EXIT_OK

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -23,10 +24,10 @@ def console(stderr: bool = False) -> Console:
 def show_plan(plan: Plan, out: Console) -> None:
     """Findings, refusals, then the changes with a diff for every file."""
     facts = plan.facts
-    title = f"warden plan: agent {plan.config.agent_name} on {facts.target}"
+    title = escape(f"warden plan: agent {plan.config.agent_name} on {facts.target}")
     out.print(f"[bold]{title}[/bold]")
     if facts.assumed:
-        out.print(f"[yellow]offline:[/yellow] {assumption_text(facts)}")
+        out.print(f"[yellow]offline:[/yellow] {assumption_text(facts)}", soft_wrap=True)
     for step in plan.steps:
         if step.findings:
             table = Table(title=f"{step.name}", title_justify="left", show_lines=False)
@@ -35,13 +36,17 @@ def show_plan(plan: Plan, out: Console) -> None:
             table.add_column("detail")
             for finding in step.findings:
                 style = _LEVEL_STYLE[finding.level]
-                table.add_row(f"[{style}]{finding.level}[/{style}]", finding.check, finding.detail)
+                table.add_row(
+                    f"[{style}]{finding.level}[/{style}]",
+                    escape(finding.check),
+                    escape(finding.detail),
+                )
             out.print(table)
     refusals = plan.refusals
     if refusals:
         out.print("[bold red]refused:[/bold red] nothing will be changed")
         for reason in refusals:
-            out.print(f"  - {reason}")
+            out.print(f"  - {escape(reason)}", soft_wrap=True)
     changes = plan.changes
     if not changes:
         out.print("[green]no changes: the host is already as planned[/green]")
@@ -51,11 +56,13 @@ def show_plan(plan: Plan, out: Console) -> None:
     table.add_column("#", justify="right")
     table.add_column("change")
     for number, change in enumerate(changes, 1):
-        table.add_row(change.step, str(number), change.summary)
+        table.add_row(change.step, str(number), escape(change.summary))
     out.print(table)
     for change in changes:
         for file in change.files:
-            out.print(f"[bold]{file.path}[/bold] mode {file.mode:04o} {file.owner}:{file.group}")
+            out.print(
+                f"[bold]{escape(file.path)}[/bold] mode {file.mode:04o} {file.owner}:{file.group}"
+            )
             out.print(
                 Syntax(
                     file.diff(),

@@ -113,3 +113,16 @@ def test_any_value_of_any_key_gives_exit_0_or_2_never_a_traceback(
     code = cli.guarded(lambda: cli.plan_command(str(env), None, True, True, False))
     capsys.readouterr()
     assert code in (0, 2)
+
+
+def test_error_messages_keep_brackets_and_are_not_wrapped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from setup.errors import Refused
+
+    def fail() -> int:
+        raise Refused("x" * 120 + " use [user@]host[:port]")
+
+    assert cli.guarded(fail) == 2
+    err = capsys.readouterr().err
+    assert "[user@]host[:port]" in err and err.count("\n") == 1
