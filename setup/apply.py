@@ -99,26 +99,37 @@ def step_script(
         f"{body}{delimiter}",
         'then rm -f "$_w_reg"',
         f'else rm -f "$_w_reg"; echo "warden: the registry changed since the plan" >&2; '
-        f"exit {RC_REGISTRY_CHANGED}; fi",
+        f"warden_journal {q(_record(run_id, operator, step, 'refused: the registry changed'))} "
+        f'{RC_REGISTRY_CHANGED} "$(date +%s)"; exit {RC_REGISTRY_CHANGED}; fi',
     ]
     for index, change in enumerate(changes, 1):
-        record = json.dumps(
-            {"run": run_id, "who": operator, "step": step, "change": change.summary},
-            sort_keys=True,
-        )[:-1]
+        # stdin is the script itself: a command reading stdin would eat the changes after
+        # it, so every change reads /dev/null (its here-documents still work).
         lines += [
-            f'echo "@@warden begin {index}"',
+            f'echo "{marker(run_id)} begin {index}"',
             "_w_start=$(date +%s)",
             "(",
             "set -e",
             change.sh(),
-            ")",
+            ") </dev/null",
             "_w_rc=$?",
-            f'warden_journal {q(record)} "$_w_rc" "$_w_start"',
-            f'echo "@@warden end {index} $_w_rc"',
+            f'warden_journal {q(_record(run_id, operator, step, change.summary))} "$_w_rc" '
+            '"$_w_start"',
+            f'echo "{marker(run_id)} end {index} $_w_rc"',
             'if [ "$_w_rc" -ne 0 ]; then exit 1; fi',
         ]
     return "\n".join(lines) + "\n"
+
+
+def marker(run_id: str) -> str:
+    """The progress marker of one run: output of a change cannot fake it."""
+    return f"@@warden-{run_id}"
+
+
+def _record(run_id: str, operator: str, step: str, change: str) -> str:
+    """The journal line's known fields, as an unclosed JSON object the script completes."""
+    fields = {"run": run_id, "who": operator, "step": step, "change": change}
+    return json.dumps(fields, sort_keys=True)[:-1]
 
 
 @dataclass
@@ -130,11 +141,13 @@ class StepOutcome:
 
 
 def _progress_reader(
-    step: str, changes: list[Change], progress: Progress | None
+    step: str, changes: list[Change], progress: Progress | None, run_id: str
 ) -> Callable[[str], None]:
+    pattern = re.compile(rf"^{re.escape(marker(run_id))} (begin|end) (\d+)(?: (\d+))?$")
+
     def on_line(line: str) -> None:
-        match = re.match(r"^@@warden (begin|end) (\d+)(?: (\d+))?$", line)
-        if match and progress is not None:
+        match = pattern.match(line)
+        if match and progress is not None and 1 <= int(match.group(2)) <= len(changes):
             index = int(match.group(2))
             event = match.group(1)
             if event == "end":
@@ -155,15 +168,12 @@ def run_step(
     run_id: str | None = None,
 ) -> None:
     """Send one step's changes; raise with the operator-facing reason when it fails."""
-    script = step_script(
-        step,
-        changes,
-        facts.registry_snapshot,
-        run_id=run_id or secrets.token_hex(4),
-        operator=who(),
-    )
+    run_id = run_id or secrets.token_hex(4)
+    script = step_script(step, changes, facts.registry_snapshot, run_id=run_id, operator=who())
     result = executor.run(
-        script, inner=locked_command(lock_wait), on_line=_progress_reader(step, changes, progress)
+        script,
+        inner=locked_command(lock_wait),
+        on_line=_progress_reader(step, changes, progress, run_id),
     )
     target = executor.target
     if result.rc == 0:
@@ -193,10 +203,15 @@ def run_step(
         raise HostError(f"{target}: cannot run as root: {result.stderr.strip()}")
     if result.rc < 0:
         raise HostError(f"{target}: the connection was cut during step {step}; run again")
-    done = re.findall(r"^@@warden end (\d+) 0$", result.stdout, re.MULTILINE)
-    failed_index = len(done)
-    summary = changes[failed_index].summary if failed_index < len(changes) else "(setup)"
     detail = result.stderr.strip()[-800:] or "no message"
+    tag = re.escape(marker(run_id))
+    if not re.search(rf"^{tag} begin 1$", result.stdout, re.MULTILINE):
+        raise HostError(
+            f"{target}: step {step}: the script failed before its first change "
+            f"(exit {result.rc}); nothing was changed: {detail}"
+        )
+    done = re.findall(rf"^{tag} end \d+ 0$", result.stdout, re.MULTILINE)
+    summary = changes[len(done)].summary if len(done) < len(changes) else "(after the last change)"
     raise ChangeFailed(f"{target}: step {step}: '{summary}' failed (exit {result.rc}): {detail}")
 
 

@@ -14,16 +14,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from . import steps as steps_module
 from .apply import DEFAULT_LOCK_WAIT, apply_steps, locked_command, step_script
 from .config import AgentConfig, ConfigError, load_config
-from .errors import EXIT_OK, EXIT_REFUSED, Refused, WardenError
+from .errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused, WardenError
 from .facts import Facts, build_script, fresh_host, gather
 from .inventory import parse_targets
-from .output import console, print_json, show_plan
+from .output import clean, console, print_json, show_plan
 from .plan import Plan
 from .planner import facts_request, make_plan, wants_registration
 from .registry import load_entries
@@ -36,12 +35,19 @@ def guarded(command: Callable[[], int]) -> int:
         return command()
     except WardenError as exc:
         console(stderr=True).print(
-            f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True
+            f"[bold red]error:[/bold red] {clean(exc.message)}", soft_wrap=True
         )
         return exc.exit_code
     except KeyboardInterrupt:
         console(stderr=True).print("interrupted")
         return 130
+    except Exception as exc:  # a bug of warden's: one clear line, never a traceback
+        console(stderr=True).print(
+            f"[bold red]internal error:[/bold red] {clean(type(exc).__name__)}: {clean(str(exc))} "
+            "(please report it)",
+            soft_wrap=True,
+        )
+        return EXIT_CHANGE_FAILED
 
 
 def load(env: str) -> AgentConfig:
@@ -263,18 +269,24 @@ def agents_command(host: str | None, as_json: bool, accept_new: bool, env: str =
         default = load(env).host
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
+    worst = EXIT_OK
     for target in parse_targets(host, default):
-        executor = connect(target, accept_new=accept_new)
         try:
-            facts = gather(executor)
-        finally:
-            executor.close()
+            executor = connect(target, accept_new=accept_new)
+            try:
+                facts = gather(executor)
+            finally:
+                executor.close()
+        except WardenError as exc:
+            notes.append(exc.message)
+            worst = max(worst, exc.exit_code)
+            continue
         entries, unreadable = load_entries(facts)
         notes += [f"{target}: {n}" for n in unreadable]
         rows += [{"host": target, **entries[name].model_dump()} for name in sorted(entries)]
     if as_json:
         print_json({"agents": rows, "problems": notes})
-        return EXIT_OK
+        return worst
     table = Table(title="agents", title_justify="left")
     for column in ("host", "agent", "subnet", "alias", "runtime", "roles", "jails"):
         table.add_column(column)
@@ -288,8 +300,8 @@ def agents_command(host: str | None, as_json: bool, accept_new: bool, env: str =
             ",".join(row["roles"]),
             ",".join(row["jails"].values()),
         )
-        table.add_row(*(escape(cell) for cell in cells))
+        table.add_row(*(clean(cell) for cell in cells))
     console().print(table if rows else "no agents registered")
     for note in notes:
-        console(stderr=True).print(f"[yellow]warning:[/yellow] {escape(note)}")
-    return EXIT_OK
+        console(stderr=True).print(f"[yellow]warning:[/yellow] {clean(note)}", soft_wrap=True)
+    return worst

@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from .errors import HostError
-from .shell import LIBRARY, LOCK_FILE, LOCK_HOLDER_FILE, RC_NOT_ROOT, REGISTRY_DIR, q
+from .shell import (
+    LIBRARY,
+    LOCK_FILE,
+    LOCK_HOLDER_FILE,
+    RC_NOT_ROOT,
+    REGISTRY_DIR,
+    checked_path,
+    q,
+)
 from .transport import Executor
 
 KERNEL_MODULES = ("if_bridge", "if_epair", "pf", "pflog", "vmm", "nmdm")
@@ -82,9 +90,10 @@ def build_script(
     lines = [LIBRARY, f"W={w}", f'if [ "$(id -u)" -ne 0 ]; then exit {RC_NOT_ROOT}; fi']
 
     def section(name: str, body: str) -> None:
+        # The echo guarantees the end marker starts a line, whatever the output ended with.
         lines.append(f'echo "@@$W {name}"')
-        lines.append(f"( {body} ) 2>&1")
-        lines.append(f'echo "@@$W end {name} $?"')
+        lines.append(f"( {body} ) 2>&1; _r=$?; echo")
+        lines.append(f'echo "@@$W end {name} $_r"')
 
     for name, body in _SECTIONS:
         section(name, body)
@@ -98,10 +107,11 @@ def build_script(
     )
     section("registry", registry_snapshot_sh())
     for path in files:
+        p = q(checked_path(path))
         lines.append(
-            f"if [ -f {q(path)} ]; then "
-            f'echo "@@$W file $(wc -c < {q(path)} | tr -d " ") {path}"; cat {q(path)}; '
-            f'echo; else echo "@@$W nofile {path}"; fi'
+            f"if [ -f {p} ]; then "
+            f'echo "@@$W file $(wc -c < {p} | tr -d " ") "{p}; cat {p}; '
+            f'echo; else echo "@@$W nofile "{p}; fi'
         )
     lines.append('echo "@@$W done"')
     return "\n".join(lines) + "\n", w
@@ -115,9 +125,13 @@ class Section:
     rc: int
 
 
-def split_output(raw: str, nonce: str) -> tuple[dict[str, Section], dict[str, str | None]]:
-    """Split the facts script's output into sections and files."""
-    data = raw.encode()
+def split_output(raw: bytes | str, nonce: str) -> tuple[dict[str, Section], dict[str, str | None]]:
+    """Split the facts script's output into sections and files.
+
+    Works on bytes: a file is framed by its byte count, and decoding first would move
+    every offset after a byte that is not UTF-8.
+    """
+    data = raw.encode() if isinstance(raw, str) else raw
     marker = f"@@{nonce} ".encode()
     sections: dict[str, Section] = {}
     files: dict[str, str | None] = {}
@@ -135,9 +149,10 @@ def split_output(raw: str, nonce: str) -> tuple[dict[str, Section], dict[str, st
             words = line[len(marker) :].decode(errors="replace").split(" ", 2)
             kind = words[0]
             if kind == "end" and current is not None and len(words) == 3:
-                sections[current] = Section(data[start:pos].decode(errors="replace"), int(words[2]))
+                body = data[start : max(start, pos - 1)]  # less the newline added before the marker
+                sections[current] = Section(body.decode(errors="replace"), _int(words[2]))
                 current = None
-            elif kind == "file" and len(words) == 3:
+            elif kind == "file" and len(words) == 3 and words[1].isdigit():
                 size = int(words[1])
                 files[words[2]] = data[nxt : nxt + size].decode(errors="replace")
                 nxt = nxt + size + 1
@@ -151,6 +166,10 @@ def split_output(raw: str, nonce: str) -> tuple[dict[str, Section], dict[str, st
     if not done:
         raise ValueError("the facts script did not finish")
     return sections, files
+
+
+def _int(text: str) -> int:
+    return int(text) if text.lstrip("-").isdigit() else -1
 
 
 @dataclass(frozen=True)
@@ -364,7 +383,7 @@ class Facts:
         return replace(self, files={**self.files, **files})
 
 
-def parse_facts(target: str, raw: str, nonce: str) -> Facts:
+def parse_facts(target: str, raw: bytes | str, nonce: str) -> Facts:
     """Turn the facts script's output into Facts."""
     sections, files = split_output(raw, nonce)
 
@@ -389,7 +408,7 @@ def parse_facts(target: str, raw: str, nonce: str) -> Facts:
         kernel=versions[0] if versions else "",
         userland=versions[1] if len(versions) > 1 else (versions[0] if versions else ""),
         hostname=out("hostname").strip(),
-        uid=int(out("uid").strip() or -1),
+        uid=_int(out("uid").strip()),
         sysctl=parse_colon_pairs(out("sysctl")),
         modules=parse_yes_no(out("kldstat")),
         packages=parse_yes_no(out("packages")),
@@ -422,7 +441,7 @@ def gather(executor: Executor, packages: Iterable[str] = (), files: Iterable[str
     if result.rc == RC_NOT_ROOT:
         raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")
     try:
-        return parse_facts(executor.target, result.stdout, nonce)
+        return parse_facts(executor.target, result.out, nonce)
     except ValueError as exc:
         detail = result.stderr.strip()[-500:]
         raise HostError(

@@ -18,13 +18,15 @@ from pathlib import Path
 from .errors import Refused
 
 _TARGET = re.compile(
-    r"(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+    r"(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?"
 )
 
 
 def check_target(target: str, origin: str) -> str:
     """A target as ssh understands it, or Refused naming where it came from."""
-    if target == "local" or _TARGET.fullmatch(target):
+    match = _TARGET.fullmatch(target)
+    port = match.group("port") if match else None
+    if target == "local" or (match and (port is None or 0 < int(port) < 65536)):
         return target
     raise Refused(
         f"{origin}: {target!r} is not a host: use local, an ssh_config alias, or [user@]host[:port]"

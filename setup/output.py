@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -14,6 +15,13 @@ from rich.table import Table
 from .plan import Plan, assumption_text
 
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "ok": "green"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Text from a host or the network, safe for a terminal: markup escaped, control
+    characters (escape sequences included) shown as \\xNN instead of acted on."""
+    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
 
 
 def console(stderr: bool = False) -> Console:
@@ -46,7 +54,7 @@ def show_plan(plan: Plan, out: Console) -> None:
     if refusals:
         out.print("[bold red]refused:[/bold red] nothing will be changed")
         for reason in refusals:
-            out.print(f"  - {escape(reason)}", soft_wrap=True)
+            out.print(f"  - {clean(reason)}", soft_wrap=True)
     changes = plan.changes
     if not changes:
         out.print("[green]no changes: the host is already as planned[/green]")
@@ -56,12 +64,12 @@ def show_plan(plan: Plan, out: Console) -> None:
     table.add_column("#", justify="right")
     table.add_column("change")
     for number, change in enumerate(changes, 1):
-        table.add_row(change.step, str(number), escape(change.summary))
+        table.add_row(change.step, str(number), clean(change.summary))
     out.print(table)
     for change in changes:
         for file in change.files:
             out.print(
-                f"[bold]{escape(file.path)}[/bold] mode {file.mode:04o} {file.owner}:{file.group}"
+                f"[bold]{clean(file.path)}[/bold] mode {file.mode:04o} {file.owner}:{file.group}"
             )
             out.print(
                 Syntax(

@@ -8,10 +8,11 @@ received the same work hold byte-identical files.
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
 from . import __version__
 from .config import AgentConfig
@@ -21,19 +22,33 @@ from .shell import REGISTRY_DIR
 ALIAS_PREFIX = "ifconfig_warden0_alias"
 
 
+def _network(value: str) -> str:
+    ipaddress.IPv4Network(value)
+    return value
+
+
+def _address(value: str) -> str:
+    ipaddress.IPv4Address(value)
+    return value
+
+
+Network = Annotated[str, AfterValidator(_network)]
+Address = Annotated[str, AfterValidator(_address)]
+
+
 class RegistryEntry(BaseModel):
     """What warden claimed on a host for one agent."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     agent: str
-    subnet: str
-    gateway: str
-    alias_index: int
+    subnet: Network
+    gateway: Address
+    alias_index: NonNegativeInt
     runtime: str
     roles: list[str]
     jails: dict[str, str]
-    addresses: dict[str, str]
+    addresses: dict[str, Address]
     agent_user: str
     toolkit_version: str
     config_digest: str

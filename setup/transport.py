@@ -8,6 +8,7 @@ root login shell of csh can read it too: one line, single quotes, no `!`.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import threading
@@ -24,13 +25,21 @@ from .shell import LIBRARY, RC_NOT_ROOT, put_file, q
 
 LineHandler = Callable[[str], None]
 
+# paramiko logs a full traceback for every failed handshake when no logging is set up;
+# warden reports such failures itself, in one line.
+_paramiko_log = logging.getLogger("paramiko")
+_paramiko_log.addHandler(logging.NullHandler())
+_paramiko_log.propagate = False
+
 # Becomes root, then runs "$@". Exit 97 names the reason when it cannot.
 _BECOME = (
     'if [ "$(id -u)" -eq 0 ]; then :; '
-    'elif command -v doas >/dev/null 2>&1; then set -- doas -n "$@"; '
-    'elif command -v sudo >/dev/null 2>&1; then set -- sudo -n "$@"; '
-    "else echo 'warden: the login user is not root and neither doas nor sudo is "
-    f"installed' >&2; exit {RC_NOT_ROOT}; fi; "
+    "elif command -v doas >/dev/null 2>&1 && doas -n true >/dev/null 2>&1; "
+    'then set -- doas -n "$@"; '
+    "elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; "
+    'then set -- sudo -n "$@"; '
+    "else echo 'warden: the login user is not root, and neither doas -n nor sudo -n "
+    f"lets it run commands as root without a password' >&2; exit {RC_NOT_ROOT}; fi; "
     'exec "$@"'
 )
 
@@ -42,11 +51,16 @@ def remote_command(inner: str = "/bin/sh -s") -> str:
 
 @dataclass(frozen=True)
 class Result:
-    """What a script left behind: its exit code and both streams, decoded."""
+    """What a script left behind: its exit code, stdout as raw bytes, stderr decoded."""
 
     rc: int
-    stdout: str
+    out: bytes
     stderr: str
+
+    @property
+    def stdout(self) -> str:
+        """stdout decoded (undecodable bytes replaced)."""
+        return self.out.decode(errors="replace")
 
 
 class Executor(ABC):
@@ -114,17 +128,16 @@ def _communicate(proc: subprocess.Popen[bytes], data: bytes, on_line: LineHandle
     return Result(rc, out, b"".join(err_chunks).decode(errors="replace"))
 
 
-def _read_lines(readline: Callable[[], bytes], on_line: LineHandler | None) -> str:
-    lines: list[str] = []
+def _read_lines(readline: Callable[[], bytes], on_line: LineHandler | None) -> bytes:
+    lines: list[bytes] = []
     while True:
         raw = readline()
         if not raw:
             break
-        line = raw.decode(errors="replace")
-        lines.append(line)
+        lines.append(raw)
         if on_line is not None:
-            on_line(line.rstrip("\n"))
-    return "".join(lines)
+            on_line(raw.decode(errors="replace").rstrip("\n"))
+    return b"".join(lines)
 
 
 # ---------------------------------------------------------------------------- SSH
@@ -164,11 +177,25 @@ def parse_target(target: str) -> tuple[str | None, str, int | None]:
 
 def resolve_target(target: str, ssh_config: Path | None = None) -> SSHTarget:
     """Apply ~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile)."""
-    user, host, port = parse_target(target)
+    try:
+        user, host, port = parse_target(target)
+    except ValueError:
+        raise HostError(f"{target}: not a valid [user@]host[:port]") from None
     config_path = ssh_config if ssh_config is not None else Path("~/.ssh/config").expanduser()
     options: dict[str, object] = {}
     if config_path.is_file():
-        options = dict(paramiko.SSHConfig.from_path(str(config_path)).lookup(host))
+        try:
+            options = dict(paramiko.SSHConfig.from_path(str(config_path)).lookup(host))
+        except (OSError, ValueError, paramiko.SSHException) as exc:
+            raise HostError(f"{config_path}: cannot be read: {exc}") from None
+    if "proxycommand" in options:
+        raise HostError(
+            f"{target}: {config_path} sets ProxyCommand for it, which warden does not run; "
+            "use ProxyJump"
+        )
+    port_text = str(options.get("port", 22))
+    if port is None and not (port_text.isdigit() and 0 < int(port_text) < 65536):
+        raise HostError(f"{config_path}: Port {port_text!r} for {target} is not a port number")
     known = options.get("userknownhostsfile")
     known_files = (
         tuple(str(known).split()) if known else ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
@@ -179,12 +206,23 @@ def resolve_target(target: str, ssh_config: Path | None = None) -> SSHTarget:
     return SSHTarget(
         alias=target,
         hostname=str(options.get("hostname", host)),
-        port=port or int(str(options.get("port", 22))),
+        port=port or int(port_text),
         user=user or str(options.get("user", "root")),
         identity_files=tuple(os.path.expanduser(str(i)) for i in identities),
         known_hosts_files=tuple(os.path.expanduser(k) for k in known_files),
         proxy_jump=None if jump in (None, "none") else str(jump),
     )
+
+
+def _refuse_markers(path: str) -> None:
+    """paramiko skips @revoked and @cert-authority lines; warden will not guess either way."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.startswith("@"):
+                raise HostError(
+                    f"{path}:{number}: {line.split()[0]} entries are not supported by warden; "
+                    "keep them in a file that UserKnownHostsFile for warden's hosts does not name"
+                )
 
 
 class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
@@ -224,13 +262,26 @@ class SSHExecutor(Executor):
         accept_new: bool = False,
         ssh_config: Path | None = None,
         timeout: float = 10.0,
+        _seen: tuple[str, ...] = (),
     ) -> None:
         self.target = target
         self.accept_new = accept_new
         self.ssh_config = ssh_config
         self.timeout = timeout
         self._jump: SSHExecutor | None = None
-        self.client = self._connect(resolve_target(target, ssh_config))
+        if target in _seen:
+            raise HostError(f"{target}: ProxyJump loops back to itself ({' -> '.join(_seen)})")
+        self._seen = (*_seen, target)
+        try:
+            self.client = self._connect(resolve_target(target, ssh_config))
+        except BaseException:
+            if self._jump is not None:
+                self._jump.close()
+            raise
+        transport = self.client.get_transport()
+        if transport is not None:
+            # A dead peer is noticed instead of hanging a run forever on a half-open link.
+            transport.set_keepalive(15)
 
     def _connect(self, where: SSHTarget) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -239,6 +290,7 @@ class SSHExecutor(Executor):
                 client.load_system_host_keys(path)
         for path in where.known_hosts_files:
             if os.path.isfile(path):
+                _refuse_markers(path)
                 client.load_host_keys(path)
         client.set_missing_host_key_policy(
             _KnownHostsPolicy(self.accept_new, where.known_hosts_files[0])
@@ -281,18 +333,15 @@ class SSHExecutor(Executor):
         """Open a direct-tcpip channel to the target through its ProxyJump chain."""
         assert where.proxy_jump is not None
         hops = where.proxy_jump.split(",")
-        jump = (
-            SSHExecutor(
-                hops[-1],
-                accept_new=self.accept_new,
-                ssh_config=self.ssh_config,
-                timeout=self.timeout,
-            )
-            if len(hops) == 1
-            else None
-        )
-        if jump is None:
+        if len(hops) != 1:
             raise HostError(f"{self.target}: ProxyJump chains of several hops are not supported")
+        jump = SSHExecutor(
+            hops[-1],
+            accept_new=self.accept_new,
+            ssh_config=self.ssh_config,
+            timeout=self.timeout,
+            _seen=self._seen,
+        )
         self._jump = jump
         transport = jump.client.get_transport()
         assert transport is not None

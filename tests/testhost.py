@@ -74,9 +74,22 @@ def _overlay_works() -> str | None:
             os.mkdir(os.path.join(d, sub))
         opts = f"lowerdir={d}/lower,upperdir={d}/upper,workdir={d}/work"
         probe = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private",
-             "mount", "-t", "overlay", "overlay", "-o", opts, f"{d}/merged"],
-            capture_output=True, text=True, check=False,
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "mount",
+                "-t",
+                "overlay",
+                "overlay",
+                "-o",
+                opts,
+                f"{d}/merged",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if probe.returncode != 0:
             return f"overlayfs cannot be mounted: {probe.stderr.strip()}"
@@ -110,9 +123,11 @@ def generate_key(path: Path) -> str:
         serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),
     )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -307,27 +322,43 @@ class TestHost:
         (self._sshd_dir / "authorized_keys").write_text(client_pub)
 
         etc = self.upper / "etc"
-        _copy_with_lines("/etc/group", etc / "group",
-                         [f"{n}:x:{gid}:{members}" for n, gid, members in FREEBSD_GROUPS])
-        _copy_with_lines("/etc/gshadow", etc / "gshadow",
-                         [f"{n}:!::{members}" for n, _, members in FREEBSD_GROUPS])
-        _copy_with_lines("/etc/passwd", etc / "passwd",
-                         [f"{n}:x:{uid}:{gid}:{gecos}:{home}:/usr/sbin/nologin"
-                          for n, uid, gid, gecos, home in FREEBSD_USERS])
-        _copy_with_lines("/etc/shadow", etc / "shadow",
-                         [f"{n}:*:19000:0:99999:7:::" for n, *_ in FREEBSD_USERS])
+        _copy_with_lines(
+            "/etc/group",
+            etc / "group",
+            [f"{n}:x:{gid}:{members}" for n, gid, members in FREEBSD_GROUPS],
+        )
+        _copy_with_lines(
+            "/etc/gshadow",
+            etc / "gshadow",
+            [f"{n}:!::{members}" for n, _, members in FREEBSD_GROUPS],
+        )
+        _copy_with_lines(
+            "/etc/passwd",
+            etc / "passwd",
+            [
+                f"{n}:x:{uid}:{gid}:{gecos}:{home}:/usr/sbin/nologin"
+                for n, uid, gid, gecos, home in FREEBSD_USERS
+            ],
+        )
+        _copy_with_lines(
+            "/etc/shadow", etc / "shadow", [f"{n}:*:19000:0:99999:7:::" for n, *_ in FREEBSD_USERS]
+        )
         # root's shell is sh, as on FreeBSD 14 (and the machine's ~/.bashrc stays out of it)
         passwd = etc / "passwd"
-        passwd.write_text(re.sub(r"^(root:[^\n]*:)[^:\n]*$", r"\1/bin/sh",
-                                 passwd.read_text(), count=1, flags=re.M))
+        passwd.write_text(
+            re.sub(
+                r"^(root:[^\n]*:)[^:\n]*$", r"\1/bin/sh", passwd.read_text(), count=1, flags=re.M
+            )
+        )
         profile_d = etc / "profile.d"
         profile_d.mkdir(exist_ok=True)
         (profile_d / "freebsd-double.sh").write_text(f'PATH="{HOST_PATH}"\nexport PATH\n')
 
         install = _double() if self._want_double else None
         if install is not None:
-            install.install_double(self.upper / DOUBLE_BIN.lstrip("/"), state_dir=DOUBLE_STATE,
-                                   seen_as=DOUBLE_BIN)
+            install.install_double(
+                self.upper / DOUBLE_BIN.lstrip("/"), state_dir=DOUBLE_STATE, seen_as=DOUBLE_BIN
+            )
             install.seed_state(self.upper / DOUBLE_STATE.lstrip("/"), self._state)
             self.has_double = True
 
@@ -383,15 +414,28 @@ class TestHost:
         script.write_text(self._host_script())
         # its own PID namespace too: sshd is its init, reaps orphans, and when it ends
         # the kernel ends everything a session left running
-        argv = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork",
-                "--kill-child", "sh", str(script)]
+        argv = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "sh",
+            str(script),
+        ]
         if self.netns:
             argv = ["nsenter", f"--net=/run/netns/{self.netns}", *argv]
         with self._log.open("wb") as log:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
@@ -429,8 +473,11 @@ class TestHost:
             _wait_gone(left, 1.0)
             # what `exec` left running inside the host's mounts (outside its PID namespace)
             if self._mnt_ns:
-                strays = [p for p in _pids() if p != proc.pid and p not in sshd
-                          and _ns_id(p, "mnt") == self._mnt_ns]
+                strays = [
+                    p
+                    for p in _pids()
+                    if p != proc.pid and p not in sshd and _ns_id(p, "mnt") == self._mnt_ns
+                ]
                 for pid in strays:
                     _kill(pid, signal.SIGKILL)
                 _wait_gone(strays, 2.0)
@@ -447,7 +494,9 @@ class TestHost:
         return self if self.proc is not None else self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -480,9 +529,17 @@ class TestHost:
         ns = ["-m", "-p", "-n"] if self.netns else ["-m", "-p"]
         result = subprocess.run(
             ["nsenter", "-t", str(self.sshd_pid), *ns, "--", *argv],
-            input=input, capture_output=True, check=False,
-            env={"PATH": HOST_PATH, "HOME": "/root", "USER": "root", "LOGNAME": "root",
-                 "SHELL": "/bin/sh", "LANG": "C.UTF-8"},
+            input=input,
+            capture_output=True,
+            check=False,
+            env={
+                "PATH": HOST_PATH,
+                "HOME": "/root",
+                "USER": "root",
+                "LOGNAME": "root",
+                "SHELL": "/bin/sh",
+                "LANG": "C.UTF-8",
+            },
         )
         if check and result.returncode != 0:
             raise TestHostError(
@@ -501,8 +558,14 @@ class TestHost:
         """Create a file inside the host (test setup), parents included."""
         payload = data.encode() if isinstance(data, str) else data
         self.exec(
-            ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"',
-             "sh", path, f"{mode:o}"],
+            [
+                "sh",
+                "-c",
+                'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"',
+                "sh",
+                path,
+                f"{mode:o}",
+            ],
             input=payload,
         )
 
@@ -615,15 +678,20 @@ def _sweep_stale() -> None:
     for match in re.finditer(r"^\d+: (wd(\d+)r\d+)@", links.stdout, re.M):
         if int(match[2]) != _PID and not os.path.exists(f"/proc/{match[2]}"):
             subprocess.run(["ip", "link", "del", match[1]], capture_output=True, check=False)
-    routes = subprocess.run(["ip", "-4", "route", "show", "type", "unreachable"],
-                            capture_output=True, text=True, check=False)
+    routes = subprocess.run(
+        ["ip", "-4", "route", "show", "type", "unreachable"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     for match in re.finditer(r"^unreachable (10\.231\.\d+\.\d+/30)", routes.stdout, re.M):
         net = ipaddress.IPv4Network(match[1])
         index = (int(net.network_address) - int(SUBNETS.network_address)) // 4
         fd = _lock_subnet(index)
         if fd is not None:  # nobody holds it: left by a run that died
-            subprocess.run(["ip", "route", "del", "unreachable", match[1]],
-                           capture_output=True, check=False)
+            subprocess.run(
+                ["ip", "route", "del", "unreachable", match[1]], capture_output=True, check=False
+            )
             os.close(fd)
 
 
@@ -667,8 +735,7 @@ class TestNetwork:
         self._subnets.append(subnet)
         if behind is None:
             near = f"wd{_PID}r{seq}"
-            _run(["ip", "link", "add", near, "type", "veth", "peer", "name", "eth0",
-                  "netns", ns])
+            _run(["ip", "link", "add", near, "type", "veth", "peer", "name", "eth0", "netns", ns])
             self._links.append(near)
             _run(["ip", "addr", "add", f"{subnet.near}/30", "dev", near])
             _run(["ip", "link", "set", near, "up"])
@@ -678,8 +745,23 @@ class TestNetwork:
             near_ns = behind.netns
             self._ifaces[near_ns] += 1
             near = f"eth{self._ifaces[near_ns]}"
-            _run(["ip", "-n", near_ns, "link", "add", near, "type", "veth", "peer",
-                  "name", "eth0", "netns", ns])
+            _run(
+                [
+                    "ip",
+                    "-n",
+                    near_ns,
+                    "link",
+                    "add",
+                    near,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    "eth0",
+                    "netns",
+                    ns,
+                ]
+            )
             _run(["ip", "-n", near_ns, "addr", "add", f"{subnet.near}/30", "dev", near])
             _run(["ip", "-n", near_ns, "link", "set", near, "up"])
             # from here, the guest's address must not be reachable, nor routed off the machine
@@ -687,8 +769,16 @@ class TestNetwork:
             self._routes.append(subnet.net)
         _run(["ip", "-n", ns, "addr", "add", f"{subnet.far}/30", "dev", "eth0"])
         _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
-        host = TestHost(name, address=subnet.far, netns=ns, client_key=self.client_key,
-                        state=state, double=double, via=behind, base_dir=self.base_dir)
+        host = TestHost(
+            name,
+            address=subnet.far,
+            netns=ns,
+            client_key=self.client_key,
+            state=state,
+            double=double,
+            via=behind,
+            base_dir=self.base_dir,
+        )
         self.hosts.append(host)
         return host.start()
 
@@ -701,15 +791,17 @@ class TestNetwork:
                 errors.append(f"{host!r}: {e}")
         self.hosts.clear()
         for ns in reversed(self._netns):
-            done = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True,
-                                  check=False)
+            done = subprocess.run(
+                ["ip", "netns", "del", ns], capture_output=True, text=True, check=False
+            )
             if done.returncode != 0:
                 errors.append(done.stderr.strip())
         for link in self._links:  # gone with its namespace normally; make sure
             subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
         for net in self._routes:
-            subprocess.run(["ip", "route", "del", "unreachable", net], capture_output=True,
-                           check=False)
+            subprocess.run(
+                ["ip", "route", "del", "unreachable", net], capture_output=True, check=False
+            )
         for subnet in self._subnets:
             subnet.release()
         self._netns.clear()
@@ -723,7 +815,9 @@ class TestNetwork:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()

@@ -46,8 +46,19 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 COMMANDS: tuple[str, ...] = (
-    "freebsd-version", "uname", "sysctl", "kldstat", "pkg", "lockf", "bastille",
-    "sysrc", "ifconfig", "netstat", "route", "jls", "pfctl",
+    "freebsd-version",
+    "uname",
+    "sysctl",
+    "kldstat",
+    "pkg",
+    "lockf",
+    "bastille",
+    "sysrc",
+    "ifconfig",
+    "netstat",
+    "route",
+    "jls",
+    "pfctl",
 )
 
 # sysexits.h
@@ -97,6 +108,7 @@ def parse_opts(
 
 # --------------------------------------------------------------------------- state
 
+
 def state_dir() -> str:
     return os.environ.get("FREEBSD_DOUBLE_STATE", "/var/db/freebsd-double")
 
@@ -114,7 +126,7 @@ def host_path(path: str) -> str:
 
 def _mac(seed: str, prefix: str = "58:9c:fc") -> str:
     digest = hashlib.sha256(seed.encode()).hexdigest()
-    tail = ":".join(digest[i:i + 2] for i in range(0, 6, 2))
+    tail = ":".join(digest[i : i + 2] for i in range(0, 6, 2))
     return f"{prefix}:{tail}"
 
 
@@ -123,7 +135,9 @@ def build_default_state() -> State:
     return {
         # freebsd-version(1) -k/-r/-u; outputs §8 (14.3 transcript).
         "freebsd_version": {
-            "kernel": "14.3-RELEASE", "running": "14.3-RELEASE", "userland": "14.3-RELEASE",
+            "kernel": "14.3-RELEASE",
+            "running": "14.3-RELEASE",
+            "userland": "14.3-RELEASE",
         },
         # uname -a of the 14.3 transcript, outputs §8.
         "uname": {
@@ -146,22 +160,50 @@ def build_default_state() -> State:
         },
         # kldstat(8) rows; "modules" are the module names modfind() knows in that file.
         "kld": [
-            {"id": 1, "name": "kernel", "refs": 14, "address": "0xffffffff80200000",
-             "size": 0x1F3E2D0, "modules": ["kernel"]},
+            {
+                "id": 1,
+                "name": "kernel",
+                "refs": 14,
+                "address": "0xffffffff80200000",
+                "size": 0x1F3E2D0,
+                "modules": ["kernel"],
+            },
         ],
         "packages": {"pkg": "2.1.2"},
         "interfaces": [
-            {"name": "vtnet0", "kind": "ether", "index": 1, "up": True, "mtu": 1500,
-             "ether": "bc:24:11:6a:e4:09", "inet": [{"addr": "192.0.2.10", "prefixlen": 24}],
-             "members": [], "groups": [], "description": None},
-            {"name": "lo0", "kind": "loopback", "index": 2, "up": True, "mtu": 16384,
-             "ether": None, "inet": [{"addr": "127.0.0.1", "prefixlen": 8}],
-             "members": [], "groups": ["lo"], "description": None},
+            {
+                "name": "vtnet0",
+                "kind": "ether",
+                "index": 1,
+                "up": True,
+                "mtu": 1500,
+                "ether": "bc:24:11:6a:e4:09",
+                "inet": [{"addr": "192.0.2.10", "prefixlen": 24}],
+                "members": [],
+                "groups": [],
+                "description": None,
+            },
+            {
+                "name": "lo0",
+                "kind": "loopback",
+                "index": 2,
+                "up": True,
+                "mtu": 16384,
+                "ether": None,
+                "inet": [{"addr": "127.0.0.1", "prefixlen": 8}],
+                "members": [],
+                "groups": ["lo"],
+                "description": None,
+            },
         ],
         "next_ifindex": 3,
         "routes": [
-            {"destination": "default", "gateway": "192.0.2.1", "interface": "vtnet0",
-             "flags": "UGS"},
+            {
+                "destination": "default",
+                "gateway": "192.0.2.1",
+                "interface": "vtnet0",
+                "flags": "UGS",
+            },
         ],
         # pf is "loaded" when a kld provides module "pf".
         "pf": {"enabled": False, "enabled_at": None},
@@ -242,8 +284,9 @@ def next_call_index() -> int:
 def log_call(argv: list[str], rc: int) -> None:
     os.makedirs(state_dir(), exist_ok=True)
     line = json.dumps({"argv": argv, "rc": rc}) + "\n"
-    fd = os.open(os.path.join(state_dir(), "calls.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-                 0o644)
+    fd = os.open(
+        os.path.join(state_dir(), "calls.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+    )
     try:
         os.write(fd, line.encode())
     finally:
@@ -271,6 +314,7 @@ def userland_major(state: State) -> int:
 
 # --------------------------------------------------------------------------- freebsd-version
 
+
 def cmd_freebsd_version(args: list[str]) -> int:
     # freebsd-version(1): -k installed kernel, -r running kernel, -u userland; several
     # flags print one line each in k, r, u order; none = userland (outputs §8).
@@ -287,6 +331,7 @@ def cmd_freebsd_version(args: list[str]) -> int:
 
 # --------------------------------------------------------------------------- uname
 
+
 def cmd_uname(args: list[str]) -> int:
     # usr.bin/uname/uname.c: -a = -mnrsv; print order s n r v m p; no flag = -s.
     opts, rest = parse_opts(args, "amnoprsv", "uname")
@@ -297,13 +342,20 @@ def cmd_uname(args: list[str]) -> int:
         flags |= set("mnrsv") if flag == "-a" else {"s" if flag == "-o" else flag[1]}
     flags = flags or {"s"}
     u = read_state()["uname"]
-    fields = {"s": u["sysname"], "n": u["nodename"], "r": u["release"], "v": u["version"],
-              "m": u["machine"], "p": u["processor"]}
+    fields = {
+        "s": u["sysname"],
+        "n": u["nodename"],
+        "r": u["release"],
+        "v": u["version"],
+        "m": u["machine"],
+        "p": u["processor"],
+    }
     out(" ".join(fields[k] for k in "snrvmp" if k in flags))
     return 0
 
 
 # --------------------------------------------------------------------------- sysctl
+
 
 def loaded_modules(state: State) -> set[str]:
     return {m for kld in state["kld"] for m in kld.get("modules", [])}
@@ -312,11 +364,18 @@ def loaded_modules(state: State) -> set[str]:
 def sysctl_table(state: State) -> dict[str, dict[str, Any]]:
     """Visible oids: state entries whose module is loaded, plus a few from uname."""
     mods = loaded_modules(state)
-    table = {name: entry for name, entry in state["sysctl"].items()
-             if entry.get("module") in (None, *mods)}
+    table = {
+        name: entry
+        for name, entry in state["sysctl"].items()
+        if entry.get("module") in (None, *mods)
+    }
     u = state["uname"]
-    for name, value in (("kern.ostype", u["sysname"]), ("kern.osrelease", u["release"]),
-                        ("hw.machine", u["machine"]), ("hw.machine_arch", u["processor"])):
+    for name, value in (
+        ("kern.ostype", u["sysname"]),
+        ("kern.osrelease", u["release"]),
+        ("hw.machine", u["machine"]),
+        ("hw.machine_arch", u["processor"]),
+    ):
         table.setdefault(name, {"value": value, "access": "ro", "module": None})
     table.setdefault("kern.hostname", {"value": u["nodename"], "access": "rw", "module": None})
     return table
@@ -387,6 +446,7 @@ def _sysctl_set(state: State, arg: str, ignore_unknown: bool) -> int:
 
 # --------------------------------------------------------------------------- kldstat
 
+
 def cmd_kldstat(args: list[str]) -> int:
     # sbin/kldstat/kldstat.c (main): -q -m MOD / -n FILE probes; table otherwise.
     opts, rest = parse_opts(args, "qm:n:", "kldstat")
@@ -429,15 +489,27 @@ def load_module(state: State, filename: str, module: str) -> None:
         return
     last = max(state["kld"], key=lambda k: k["id"])
     address = int(last["address"], 16) + last["size"] + 0x1000
-    state["kld"].append({"id": last["id"] + 1, "name": filename, "refs": 1,
-                         "address": f"0x{address:016x}", "size": 0x9C38,
-                         "modules": [module]})
+    state["kld"].append(
+        {
+            "id": last["id"] + 1,
+            "name": filename,
+            "refs": 1,
+            "address": f"0x{address:016x}",
+            "size": 0x9C38,
+            "modules": [module],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- pkg
 
-PKG_ORIGINS = {"pkg": "ports-mgmt/pkg", "bastille": "sysutils/bastille", "tmux": "sysutils/tmux",
-               "git": "devel/git", "vm-bhyve": "sysutils/vm-bhyve"}
+PKG_ORIGINS = {
+    "pkg": "ports-mgmt/pkg",
+    "bastille": "sysutils/bastille",
+    "tmux": "sysutils/tmux",
+    "git": "devel/git",
+    "vm-bhyve": "sysutils/vm-bhyve",
+}
 
 
 def cmd_pkg(args: list[str]) -> int:
@@ -477,6 +549,7 @@ def _pkg_version(entry: Any) -> str:
 
 
 # --------------------------------------------------------------------------- lockf
+
 
 def cmd_lockf(args: list[str]) -> int:
     # usr.bin/lockf/lockf.c (FreeBSD 14): lockf [-knsw] [-t seconds] file command [args]
@@ -546,8 +619,9 @@ def cmd_lockf(args: list[str]) -> int:
     return status if status >= 0 else EX_SOFTWARE
 
 
-def _lockf_acquire(path: str, lockname: str, create: bool, writable: bool,
-                   deadline: float | None) -> int | None:
+def _lockf_acquire(
+    path: str, lockname: str, create: bool, writable: bool, deadline: float | None
+) -> int | None:
     flags = (os.O_WRONLY if writable else os.O_RDONLY) | (os.O_CREAT if create else 0)
     while True:
         try:
@@ -578,6 +652,7 @@ def _lockf_acquire(path: str, lockname: str, create: bool, writable: bool,
 
 
 # --------------------------------------------------------------------------- bastille
+
 
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts = re.findall(r"\d+", version.split("-")[0])
@@ -614,26 +689,56 @@ RC_DEFAULTS_PATH = "/etc/defaults/rc.conf"
 RC_DEFAULTS: dict[str, str] = {
     "rc_conf_files": "/etc/rc.conf /etc/rc.conf.local",
     "local_startup": "/usr/local/etc/rc.d",
-    "zfs_enable": "NO", "growfs_enable": "NO", "powerd_enable": "NO",
-    "hostname": "", "netif_enable": "YES", "cloned_interfaces": "",
-    "network_interfaces": "auto", "firewall_enable": "NO",
-    "pf_enable": "NO", "pf_rules": "/etc/pf.conf", "pf_program": "/sbin/pfctl", "pf_flags": "",
-    "pflog_enable": "NO", "pflog_logfile": "/var/log/pflog", "pflog_flags": "",
-    "syslogd_enable": "YES", "syslogd_flags": "-s", "local_unbound_enable": "NO",
-    "sshd_enable": "NO", "sshd_flags": "", "ntpd_enable": "NO", "ntpdate_enable": "NO",
-    "defaultrouter": "NO", "static_routes": "", "gateway_enable": "NO",
-    "ipv6_defaultrouter": "NO", "ipv6_gateway_enable": "NO",
+    "zfs_enable": "NO",
+    "growfs_enable": "NO",
+    "powerd_enable": "NO",
+    "hostname": "",
+    "netif_enable": "YES",
+    "cloned_interfaces": "",
+    "network_interfaces": "auto",
+    "firewall_enable": "NO",
+    "pf_enable": "NO",
+    "pf_rules": "/etc/pf.conf",
+    "pf_program": "/sbin/pfctl",
+    "pf_flags": "",
+    "pflog_enable": "NO",
+    "pflog_logfile": "/var/log/pflog",
+    "pflog_flags": "",
+    "syslogd_enable": "YES",
+    "syslogd_flags": "-s",
+    "local_unbound_enable": "NO",
+    "sshd_enable": "NO",
+    "sshd_flags": "",
+    "ntpd_enable": "NO",
+    "ntpdate_enable": "NO",
+    "defaultrouter": "NO",
+    "static_routes": "",
+    "gateway_enable": "NO",
+    "ipv6_defaultrouter": "NO",
+    "ipv6_gateway_enable": "NO",
     "ipv6_activate_all_interfaces": "NO",
-    "sendmail_enable": "NO", "sendmail_submit_enable": "YES",
-    "sendmail_outbound_enable": "YES", "sendmail_msp_queue_enable": "YES",
-    "cron_enable": "YES", "cron_flags": "", "dumpdev": "NO", "clear_tmp_enable": "NO",
-    "linux_enable": "NO", "sysvipc_enable": "NO",
+    "sendmail_enable": "NO",
+    "sendmail_submit_enable": "YES",
+    "sendmail_outbound_enable": "YES",
+    "sendmail_msp_queue_enable": "YES",
+    "cron_enable": "YES",
+    "cron_flags": "",
+    "dumpdev": "NO",
+    "clear_tmp_enable": "NO",
+    "linux_enable": "NO",
+    "sysvipc_enable": "NO",
     "devfs_rulesets": "/etc/defaults/devfs.rules /etc/devfs.rules",
-    "devfs_system_ruleset": "", "devfs_load_rulesets": "YES",
-    "newsyslog_enable": "YES", "newsyslog_flags": "-CN",
-    "rctl_enable": "YES", "rctl_rules": "/etc/rctl.conf",
-    "jail_enable": "NO", "jail_conf": "/etc/jail.conf", "jail_parallel_start": "NO",
-    "jail_list": "", "jail_reverse_stop": "NO",
+    "devfs_system_ruleset": "",
+    "devfs_load_rulesets": "YES",
+    "newsyslog_enable": "YES",
+    "newsyslog_flags": "-CN",
+    "rctl_enable": "YES",
+    "rctl_rules": "/etc/rctl.conf",
+    "jail_enable": "NO",
+    "jail_conf": "/etc/jail.conf",
+    "jail_parallel_start": "NO",
+    "jail_list": "",
+    "jail_reverse_stop": "NO",
 }
 
 _ASSIGN = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)=")
@@ -658,7 +763,7 @@ def _sh_value(text: str, i: int, env: dict[str, str]) -> tuple[str, int]:
         if c == "'":
             end = text.find("'", i + 1)
             end = len(text) if end < 0 else end
-            value.append(text[i + 1:end])
+            value.append(text[i + 1 : end])
             i = end + 1
         elif c == '"':
             i += 1
@@ -763,7 +868,7 @@ def _sysrc_set_file(path: str, name: str, new: str, found: bool) -> bool:
         match = regex.match(lines[idx])
         if not match:
             continue
-        head, value = lines[idx][:match.end()], lines[idx][match.end():]
+        head, value = lines[idx][: match.end()], lines[idx][match.end() :]
         t1 = value[:1]
         if t1 and t1 in "`$\\":
             break  # an expression sysrc did not write: left alone, new line appended
@@ -821,7 +926,7 @@ def _list_edit(before: str, arg: str, append: bool) -> str:
         for item in items:
             if item and item not in old:
                 new = f"{new}{delim}{item}"
-        return new[len(delim):] if new.startswith(delim) else new
+        return new[len(delim) :] if new.startswith(delim) else new
     kept = [w for w in old if w and w not in items]
     return delim.join(kept)
 
@@ -843,8 +948,9 @@ def cmd_sysrc(args: list[str]) -> int:
     show_equals = "-e" in flags and not show_file and show_name
     if not show_value:
         show_name, show_equals = True, False
-    view = SysrcView(show_name, show_value, show_file, '="' if show_equals else ": ",
-                     '"' if show_equals else "")
+    view = SysrcView(
+        show_name, show_value, show_file, '="' if show_equals else ": ", '"' if show_equals else ""
+    )
     # sysrc: every operand's name is checked before anything runs.
     for arg in names:
         name = re.sub(r":[+=-].*", "", arg, count=1)
@@ -870,8 +976,9 @@ def cmd_sysrc(args: list[str]) -> int:
 class SysrcView:
     """How sysrc prints a variable: SHOW_NAME, SHOW_VALUE, SHOW_FILE, SEP, `-e' quote."""
 
-    def __init__(self, show_name: bool, show_value: bool, show_file: bool, sep: str,
-                 quote: str) -> None:
+    def __init__(
+        self, show_name: bool, show_value: bool, show_file: bool, sep: str, quote: str
+    ) -> None:
         self.show_name, self.show_value, self.show_file = show_name, show_value, show_file
         self.sep, self.quote = sep, quote
 
@@ -961,8 +1068,15 @@ def read_state_unlocked() -> State:
 
 # --------------------------------------------------------------------------- interfaces
 
-IFF_BITS = [("UP", 0x1), ("BROADCAST", 0x2), ("LOOPBACK", 0x8), ("RUNNING", 0x40),
-            ("SIMPLEX", 0x800), ("MULTICAST", 0x8000), ("LOWER_UP", 0x1000000)]
+IFF_BITS = [
+    ("UP", 0x1),
+    ("BROADCAST", 0x2),
+    ("LOOPBACK", 0x8),
+    ("RUNNING", 0x40),
+    ("SIMPLEX", 0x800),
+    ("MULTICAST", 0x8000),
+    ("LOWER_UP", 0x1000000),
+]
 
 
 def _if_flags(iface: dict[str, Any]) -> list[str]:
@@ -997,8 +1111,7 @@ def _inet_line(iface: dict[str, Any], addr: dict[str, Any]) -> str:
 def render_interface(state: State, iface: dict[str, Any], only_inet: bool = False) -> list[str]:
     """One `ifconfig IF` block, line order from outputs §1.3 (ifconfig_netlink.c status_nl)."""
     flags = _if_flags(iface)
-    lines = [f"{iface['name']}: flags={_flags_text(flags, IFF_BITS)} metric 0 "
-             f"mtu {iface['mtu']}"]
+    lines = [f"{iface['name']}: flags={_flags_text(flags, IFF_BITS)} metric 0 mtu {iface['mtu']}"]
     if only_inet:
         return lines + [_inet_line(iface, a) for a in iface["inet"]]
     kind = iface["kind"]
@@ -1006,7 +1119,7 @@ def render_interface(state: State, iface: dict[str, Any], only_inet: bool = Fals
         lines.append(f"\tdescription: {iface['description']}")
     options = {
         "ether": "4c07bb<RXCSUM,TXCSUM,VLAN_MTU,VLAN_HWTAGGING,JUMBO_MTU,VLAN_HWCSUM,TSO4,"
-                 "TSO6,LRO,VLAN_HWTSO,LINKSTATE,TXCSUM_IPV6>",  # outputs §1.3 vtnet0
+        "TSO6,LRO,VLAN_HWTSO,LINKSTATE,TXCSUM_IPV6>",  # outputs §1.3 vtnet0
         "loopback": "680003<RXCSUM,TXCSUM,LINKSTATE,RXCSUM_IPV6,TXCSUM_IPV6>",
         "bridge": "0",  # outputs §1.1
         "epair": "8<VLAN_MTU>",
@@ -1017,9 +1130,11 @@ def render_interface(state: State, iface: dict[str, Any], only_inet: bool = Fals
     lines += [_inet_line(iface, a) for a in iface["inet"]]
     if kind == "bridge":
         # outputs §1.1/§1.2; member block format from ifbridge.c bridge_status (§1.3).
-        lines += ["\tid 00:00:00:00:00:00 priority 32768 hellotime 2 fwddelay 15",
-                  "\tmaxage 20 holdcnt 6 proto rstp maxaddr 2000 timeout 1200",
-                  "\troot id 00:00:00:00:00:00 priority 32768 ifcost 0 port 0"]
+        lines += [
+            "\tid 00:00:00:00:00:00 priority 32768 hellotime 2 fwddelay 15",
+            "\tmaxage 20 holdcnt 6 proto rstp maxaddr 2000 timeout 1200",
+            "\troot id 00:00:00:00:00:00 priority 32768 ifcost 0 port 0",
+        ]
         for member in iface["members"]:
             port = find_iface(state, member)
             index = port["index"] if port else 0
@@ -1028,8 +1143,11 @@ def render_interface(state: State, iface: dict[str, Any], only_inet: bool = Fals
     if iface["groups"]:
         lines.append(f"\tgroups: {' '.join(iface['groups'])}")
     if kind in ("ether", "epair"):
-        media = ("Ethernet autoselect (10Gbase-T <full-duplex>)" if kind == "ether"
-                 else "Ethernet 10Gbase-T (10Gbase-T <full-duplex>)")
+        media = (
+            "Ethernet autoselect (10Gbase-T <full-duplex>)"
+            if kind == "ether"
+            else "Ethernet 10Gbase-T (10Gbase-T <full-duplex>)"
+        )
         lines += [f"\tmedia: {media}", "\tstatus: active"]
     nd6 = {"loopback": "21<PERFORMNUD,AUTO_LINKLOCAL>", "bridge": "9<PERFORMNUD,IFDISABLED>"}
     lines.append(f"\tnd6 options={nd6.get(kind, '29<PERFORMNUD,IFDISABLED,AUTO_LINKLOCAL>')}")
@@ -1048,8 +1166,18 @@ def _new_iface(state: State, name: str, kind: str, groups: list[str]) -> dict[st
     index = state["next_ifindex"]
     state["next_ifindex"] = index + 1
     ether = _mac(name + str(index)) if kind == "bridge" else _mac(name + str(index), "02:c0:de")
-    iface = {"name": name, "kind": kind, "index": index, "up": False, "mtu": 1500,
-             "ether": ether, "inet": [], "members": [], "groups": groups, "description": None}
+    iface = {
+        "name": name,
+        "kind": kind,
+        "index": index,
+        "up": False,
+        "mtu": 1500,
+        "ether": ether,
+        "inet": [],
+        "members": [],
+        "groups": groups,
+        "description": None,
+    }
     state["interfaces"].append(iface)
     return iface
 
@@ -1107,8 +1235,7 @@ def _parse_inet(words: list[str], i: int, state: State) -> tuple[str, int | None
     if prefix is None and action != "remove":
         if userland_major(state) >= 15:
             # outputs §1.6 (#1361, 15.0): errx(1, ...).
-            die("ifconfig: ERROR: setting interface address without mask is no longer "
-                "supported.")
+            die("ifconfig: ERROR: setting interface address without mask is no longer supported.")
         prefix = 32  # 14.x: accepted; modelled as /32 (see module report)
     return addr, prefix, action, i
 
@@ -1240,6 +1367,7 @@ def cmd_ifconfig(args: list[str]) -> int:
 
 # --------------------------------------------------------------------------- routing
 
+
 def _routes(state: State) -> list[tuple[str, str, str, str]]:
     """IPv4 routing table: state routes + routes derived from interface addresses."""
     rows: list[tuple[tuple[int, int, int], tuple[str, str, str, str]]] = []
@@ -1248,24 +1376,37 @@ def _routes(state: State) -> list[tuple[str, str, str, str]]:
         link = f"link#{iface['index']}"
         for addr in iface["inet"]:
             if iface["kind"] == "loopback":
-                rows.append(((1, int(ipaddress.IPv4Address(addr["addr"])), 32),
-                             (addr["addr"], link, "UH", iface["name"])))
+                rows.append(
+                    (
+                        (1, int(ipaddress.IPv4Address(addr["addr"])), 32),
+                        (addr["addr"], link, "UH", iface["name"]),
+                    )
+                )
                 continue
             net = ipaddress.IPv4Interface(f"{addr['addr']}/{addr['prefixlen']}").network
             if net.prefixlen < 32 and str(net) not in seen:
                 seen.add(str(net))
-                rows.append(((1, int(net.network_address), net.prefixlen),
-                             (str(net), link, "U", iface["name"])))
-            rows.append(((1, int(ipaddress.IPv4Address(addr["addr"])), 32),
-                         (addr["addr"], link, "UHS", "lo0")))
+                rows.append(
+                    (
+                        (1, int(net.network_address), net.prefixlen),
+                        (str(net), link, "U", iface["name"]),
+                    )
+                )
+            rows.append(
+                (
+                    (1, int(ipaddress.IPv4Address(addr["addr"])), 32),
+                    (addr["addr"], link, "UHS", "lo0"),
+                )
+            )
     for route in state["routes"]:
         if route["destination"] == "default":
             key = (0, 0, 0)
         else:
             net = ipaddress.IPv4Network(route["destination"], strict=False)
             key = (1, int(net.network_address), net.prefixlen)
-        rows.append((key, (route["destination"], route["gateway"], route["flags"],
-                           route["interface"])))
+        rows.append(
+            (key, (route["destination"], route["gateway"], route["flags"], route["interface"]))
+        )
     return [row for _, row in sorted(rows)]
 
 
@@ -1288,8 +1429,12 @@ def cmd_netstat(args: list[str]) -> int:
 
 def cmd_route(args: list[str]) -> int:
     # route -n get [-inet] default: outputs §10 (FreeBSD 15.0 sample).
-    if args not in (["-n", "get", "default"], ["-n", "get", "-inet", "default"],
-                    ["-n", "get", "0"], ["-n", "get", "-4", "default"]):
+    if args not in (
+        ["-n", "get", "default"],
+        ["-n", "get", "-inet", "default"],
+        ["-n", "get", "0"],
+        ["-n", "get", "-4", "default"],
+    ):
         raise Unsupported(f"route: {' '.join(args)}")
     state = read_state()
     default = next((r for r in state["routes"] if r["destination"] == "default"), None)
@@ -1355,11 +1500,41 @@ def cmd_jls(args: list[str]) -> int:
 # --------------------------------------------------------------------------- pfctl
 
 PF_FCOUNTERS = ("searches", "inserts", "removals")
-PF_REASONS = ("match", "bad-offset", "fragment", "short", "normalize", "memory",
-              "bad-timestamp", "congestion", "ip-option", "proto-cksum", "state-mismatch",
-              "state-insert", "state-limit", "src-limit", "synproxy", "map-failed")
-PF_SHOW_KNOWN = ("queue", "rules", "Anchors", "Sources", "states", "info", "Interfaces",
-                 "labels", "timeouts", "memory", "Tables", "osfp", "Running", "all", "nat")
+PF_REASONS = (
+    "match",
+    "bad-offset",
+    "fragment",
+    "short",
+    "normalize",
+    "memory",
+    "bad-timestamp",
+    "congestion",
+    "ip-option",
+    "proto-cksum",
+    "state-mismatch",
+    "state-insert",
+    "state-limit",
+    "src-limit",
+    "synproxy",
+    "map-failed",
+)
+PF_SHOW_KNOWN = (
+    "queue",
+    "rules",
+    "Anchors",
+    "Sources",
+    "states",
+    "info",
+    "Interfaces",
+    "labels",
+    "timeouts",
+    "memory",
+    "Tables",
+    "osfp",
+    "Running",
+    "all",
+    "nat",
+)
 
 
 def cmd_pfctl(args: list[str]) -> int:
@@ -1400,8 +1575,10 @@ def cmd_pfctl(args: list[str]) -> int:
     if pf["enabled"]:
         runtime = int(time.time() - (pf.get("enabled_at") or time.time()))
         days, rem = divmod(runtime, 86400)
-        status = (f"Status: Enabled for {days} days {rem // 3600:02d}:{rem % 3600 // 60:02d}:"
-                  f"{rem % 60:02d}")
+        status = (
+            f"Status: Enabled for {days} days {rem // 3600:02d}:{rem % 3600 // 60:02d}:"
+            f"{rem % 60:02d}"
+        )
     else:
         status = "Status: Disabled"
     out(f"{status:<44}{'Debug: Urgent':>15}")
@@ -1418,6 +1595,7 @@ def cmd_pfctl(args: list[str]) -> int:
 
 # --------------------------------------------------------------------------- helpers
 
+
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
@@ -1431,10 +1609,19 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
 # --------------------------------------------------------------------------- main
 
 HANDLERS = {
-    "freebsd-version": cmd_freebsd_version, "uname": cmd_uname, "sysctl": cmd_sysctl,
-    "kldstat": cmd_kldstat, "pkg": cmd_pkg, "lockf": cmd_lockf, "bastille": cmd_bastille,
-    "sysrc": cmd_sysrc, "ifconfig": cmd_ifconfig, "netstat": cmd_netstat, "route": cmd_route,
-    "jls": cmd_jls, "pfctl": cmd_pfctl,
+    "freebsd-version": cmd_freebsd_version,
+    "uname": cmd_uname,
+    "sysctl": cmd_sysctl,
+    "kldstat": cmd_kldstat,
+    "pkg": cmd_pkg,
+    "lockf": cmd_lockf,
+    "bastille": cmd_bastille,
+    "sysrc": cmd_sysrc,
+    "ifconfig": cmd_ifconfig,
+    "netstat": cmd_netstat,
+    "route": cmd_route,
+    "jls": cmd_jls,
+    "pfctl": cmd_pfctl,
 }
 
 
@@ -1474,4 +1661,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
-

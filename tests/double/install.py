@@ -24,8 +24,12 @@ DOUBLE = Path(freebsd_double.__file__).resolve()
 COMMANDS: tuple[str, ...] = freebsd_double.COMMANDS
 
 
-def install_double(bin_dir: Path, python: str | None = None,
-                   state_dir: str | None = None, seen_as: str | None = None) -> None:
+def install_double(
+    bin_dir: Path,
+    python: str | None = None,
+    state_dir: str | None = None,
+    seen_as: str | None = None,
+) -> None:
     """Write an executable sh wrapper per command: `exec PYTHON freebsd_double.py CMD "$@"`.
 
     With `seen_as` (bin_dir's path inside a test host), the program is copied next to

@@ -110,8 +110,9 @@ def client_ssh_config(tmp_path: Path) -> Callable[..., Path]:
                 entries.append(item)
                 continue
             entries.append((item.name, item, item.via.name if item.via else None))
-            listed = [e[1] for e in entries] + [p if isinstance(p, TestHost) else p[1]
-                                               for p in pending]
+            listed = [e[1] for e in entries] + [
+                p if isinstance(p, TestHost) else p[1] for p in pending
+            ]
             if item.via is not None and not any(h is item.via for h in listed):
                 pending.append(item.via)
         return write_ssh_config(tmp_path / "ssh_config", entries, tmp_path / "known_hosts")

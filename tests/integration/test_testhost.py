@@ -37,8 +37,14 @@ def ssh(
     client.load_host_keys(str(known_hosts))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     client.connect(
-        host.address, host.port, username="root", key_filename=str(host.client_key),
-        look_for_keys=False, allow_agent=False, timeout=5, sock=sock,
+        host.address,
+        host.port,
+        username="root",
+        key_filename=str(host.client_key),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=5,
+        sock=sock,
     )
     try:
         yield client
@@ -97,8 +103,11 @@ def test_freebsds_wheel_group_exists_inside_the_host_only(
 ) -> None:
     known_hosts = write_known_hosts(tmp_path / "known_hosts", [test_host])
     with ssh(test_host, known_hosts) as client:
-        rc, out = run(client, "getent group wheel; touch /etc/x && chgrp wheel /etc/x && "
-                              "stat -c %G /etc/x; getent group root")
+        rc, out = run(
+            client,
+            "getent group wheel; touch /etc/x && chgrp wheel /etc/x && "
+            "stat -c %G /etc/x; getent group root",
+        )
     assert rc == 0, out
     assert out.splitlines() == ["wheel:x:0:root", "wheel", "root:x:0:"]
     assert b"wheel:" not in Path("/etc/group").read_bytes()
@@ -175,7 +184,10 @@ def test_an_openssh_client_reaches_the_guest_with_the_written_proxyjump_config(
     assert f"ProxyJump {jump.name}" in config.read_text()
     done = subprocess.run(
         ["ssh", "-F", str(config), guest.name, "echo reached"],
-        capture_output=True, text=True, timeout=20, check=False,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
     )
     assert (done.returncode, done.stdout) == (0, "reached\n"), done.stderr
     assert jump.accepted_logins() == 1

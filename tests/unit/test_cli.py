@@ -126,3 +126,41 @@ def test_error_messages_keep_brackets_and_are_not_wrapped(
     assert cli.guarded(fail) == 2
     err = capsys.readouterr().err
     assert "[user@]host[:port]" in err and err.count("\n") == 1
+
+
+def test_host_text_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from setup.errors import HostError
+
+    def fail() -> int:
+        raise HostError("banner: \x1b[2J\x1b[41mALL GOOD\x07")
+
+    assert cli.guarded(fail) == 3
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b[2J" in err
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def bug() -> int:
+        raise KeyError("oops")
+
+    assert cli.guarded(bug) == 1
+    err = capsys.readouterr().err
+    assert "internal error: KeyError" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("target", ["h:99999", "h:0", "a b", "-oProxyCommand=x"])
+def test_a_bad_target_is_refused(target: str) -> None:
+    from setup.errors import Refused
+    from setup.inventory import check_target
+
+    with pytest.raises(Refused):
+        check_target(target, "--host")
+
+
+@pytest.mark.parametrize("target", ["local", "web1", "root@10.0.0.1:2222", "[::1]", "[::1]:22"])
+def test_a_good_target_is_accepted(target: str) -> None:
+    from setup.inventory import check_target
+
+    assert check_target(target, "--host") == target

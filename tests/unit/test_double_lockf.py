@@ -26,15 +26,23 @@ Holder = tuple[subprocess.Popen[bytes], Path]
 def env(tmp_path: Path) -> dict[str, str]:
     seed_state(tmp_path / "state")
     (tmp_path / "root" / "var" / "run").mkdir(parents=True)
-    return {**os.environ, "FREEBSD_DOUBLE_STATE": str(tmp_path / "state"),
-            "FREEBSD_DOUBLE_ROOT": str(tmp_path / "root")}
+    return {
+        **os.environ,
+        "FREEBSD_DOUBLE_STATE": str(tmp_path / "state"),
+        "FREEBSD_DOUBLE_ROOT": str(tmp_path / "root"),
+    }
 
 
 @pytest.fixture
 def lockf(env: dict[str, str]) -> Lockf:
     def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(DOUBLE), "lockf", *argv], env=env,
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [sys.executable, str(DOUBLE), "lockf", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     return _run
 
@@ -44,8 +52,9 @@ def holder(env: dict[str, str], tmp_path: Path) -> Iterator[Holder]:
     """A concurrent `lockf -k LOCK sh -c ...` that holds the lock until killed."""
     ready, pidfile = tmp_path / "ready", tmp_path / "child.pid"
     script = f"echo $$ > {pidfile}; touch {ready}; exec sleep 60"
-    proc = subprocess.Popen([sys.executable, str(DOUBLE), "lockf", "-k", LOCK, "sh", "-c", script],
-                            env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(DOUBLE), "lockf", "-k", LOCK, "sh", "-c", script], env=env
+    )
     deadline = time.monotonic() + 10
     while not ready.exists():
         assert time.monotonic() < deadline, "holder never took the lock"
@@ -60,7 +69,10 @@ def holder(env: dict[str, str], tmp_path: Path) -> Iterator[Holder]:
 def test_lockf_t0_on_a_held_lock_exits_75_with_the_message(lockf: Lockf, holder: Holder) -> None:
     result = lockf("-t", "0", LOCK, "true")
     assert (result.stdout, result.stderr, result.returncode) == (
-        "", f"lockf: {LOCK}: already locked\n", 75)
+        "",
+        f"lockf: {LOCK}: already locked\n",
+        75,
+    )
 
 
 def test_lockf_s_is_silent_but_still_exits_75(lockf: Lockf, holder: Holder) -> None:
@@ -85,7 +97,8 @@ def test_lockf_releases_the_lock_when_its_process_is_killed(lockf: Lockf, holder
 
 
 def test_lockf_returns_the_command_status_and_unlinks_without_k(
-        lockf: Lockf, env: dict[str, str]) -> None:
+    lockf: Lockf, env: dict[str, str]
+) -> None:
     path = Path(env["FREEBSD_DOUBLE_ROOT"]) / LOCK.lstrip("/")
     assert lockf(LOCK, "sh", "-c", "exit 3").returncode == 3
     assert not path.exists()
@@ -95,13 +108,18 @@ def test_lockf_returns_the_command_status_and_unlinks_without_k(
 
 def test_lockf_n_on_a_missing_file_exits_69(lockf: Lockf) -> None:
     result = lockf("-n", LOCK, "true")
-    assert (result.stderr, result.returncode) == (
-        f"lockf: {LOCK}: No such file or directory\n", 69)
+    assert (result.stderr, result.returncode) == (f"lockf: {LOCK}: No such file or directory\n", 69)
 
 
 def test_lockf_passes_stdin_through_to_the_command(env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, str(DOUBLE), "lockf", LOCK, "cat"], env=env,
-                            input="hello\n", capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, str(DOUBLE), "lockf", LOCK, "cat"],
+        env=env,
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert (result.stdout, result.returncode) == ("hello\n", 0)
 
 

@@ -17,23 +17,42 @@ DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
-IFF = {"UP": 0x1, "BROADCAST": 0x2, "LOOPBACK": 0x8, "RUNNING": 0x40, "SIMPLEX": 0x800,
-       "MULTICAST": 0x8000, "LOWER_UP": 0x1000000}
-HEAD = re.compile(r"(?P<name>[\w.-]+): flags=(?P<hex>[0-9a-f]+)<(?P<names>[A-Z_,]*)> "
-                  r"metric 0 mtu \d+")
-INET = re.compile(r"\tinet (?P<addr>[\d.]+) netmask 0x(?P<mask>[0-9a-f]{8})"
-                  r"(?: broadcast (?P<bcast>[\d.]+))?")
+IFF = {
+    "UP": 0x1,
+    "BROADCAST": 0x2,
+    "LOOPBACK": 0x8,
+    "RUNNING": 0x40,
+    "SIMPLEX": 0x800,
+    "MULTICAST": 0x8000,
+    "LOWER_UP": 0x1000000,
+}
+HEAD = re.compile(
+    r"(?P<name>[\w.-]+): flags=(?P<hex>[0-9a-f]+)<(?P<names>[A-Z_,]*)> "
+    r"metric 0 mtu \d+"
+)
+INET = re.compile(
+    r"\tinet (?P<addr>[\d.]+) netmask 0x(?P<mask>[0-9a-f]{8})"
+    r"(?: broadcast (?P<bcast>[\d.]+))?"
+)
 
 
 @pytest.fixture
 def run(tmp_path: Path) -> Run:
     seed_state(tmp_path / "state")
-    env = {**os.environ, "FREEBSD_DOUBLE_STATE": str(tmp_path / "state"),
-           "FREEBSD_DOUBLE_ROOT": str(tmp_path / "root")}
+    env = {
+        **os.environ,
+        "FREEBSD_DOUBLE_STATE": str(tmp_path / "state"),
+        "FREEBSD_DOUBLE_ROOT": str(tmp_path / "root"),
+    }
 
     def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(DOUBLE), *argv], env=env,
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [sys.executable, str(DOUBLE), *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     return _run
 
@@ -57,10 +76,12 @@ def parse_ifconfig(text: str) -> dict[str, dict[str, list[str]]]:
             assert inet, line
             current["inet"].append(inet["addr"])
         elif line.startswith("\tmember: "):
-            assert re.fullmatch(r"\tmember: \S+ flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>",
-                                line)
-            assert re.fullmatch(r"\t {8}ifmaxaddr 0 port \d+ priority 128 path cost \d+",
-                                lines[i + 1])
+            assert re.fullmatch(
+                r"\tmember: \S+ flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>", line
+            )
+            assert re.fullmatch(
+                r"\t {8}ifmaxaddr 0 port \d+ priority 128 path cost \d+", lines[i + 1]
+            )
             current["member"].append(line.split()[1])
         elif line.startswith("\tgroups: "):
             current["groups"] = line.split()[1:]
@@ -96,11 +117,13 @@ def test_ifconfig_a_parses_as_freebsd_14_format(run: Run) -> None:
 def test_ifconfig_prints_the_exact_inet_and_bridge_lines(run: Run) -> None:
     build_warden0(run)
     lines = run("ifconfig", "warden0").stdout.splitlines()
-    assert lines[0] == ("warden0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> "
-                        "metric 0 mtu 1500")
+    assert lines[0] == (
+        "warden0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500"
+    )
     assert "\tinet 10.77.3.1 netmask 0xffffff00 broadcast 10.77.3.255" in lines
     assert lines.index("\tgroups: bridge") > lines.index(
-        "\tmember: e0a_a3db flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>")
+        "\tmember: e0a_a3db flags=143<LEARNING,DISCOVER,AUTOEDGE,AUTOPTP>"
+    )
 
 
 def test_ifconfig_lists_names_and_group_members(run: Run) -> None:
@@ -113,7 +136,10 @@ def test_ifconfig_lists_names_and_group_members(run: Run) -> None:
 def test_ifconfig_reports_a_missing_interface(run: Run) -> None:
     result = run("ifconfig", "warden0")
     assert (result.stdout, result.stderr, result.returncode) == (
-        "", "ifconfig: interface warden0 does not exist\n", 1)
+        "",
+        "ifconfig: interface warden0 does not exist\n",
+        1,
+    )
 
 
 def test_ifconfig_removes_an_alias_and_fails_on_an_absent_one(run: Run) -> None:
@@ -129,7 +155,9 @@ def test_ifconfig_refuses_an_address_without_mask_on_15(run: Run, tmp_path: Path
     seed_state(tmp_path / "state", {"freebsd_version": {"userland": "15.0-RELEASE"}})
     result = run("ifconfig", "vtnet0", "inet", "10.0.0.5", "alias")
     assert (result.stderr, result.returncode) == (
-        "ifconfig: ERROR: setting interface address without mask is no longer supported.\n", 1)
+        "ifconfig: ERROR: setting interface address without mask is no longer supported.\n",
+        1,
+    )
 
 
 def test_a_failed_ifconfig_change_leaves_the_state_untouched(run: Run) -> None:
@@ -141,8 +169,12 @@ def test_a_failed_ifconfig_change_leaves_the_state_untouched(run: Run) -> None:
 def test_netstat_rn_prints_the_internet_table(run: Run) -> None:
     build_warden0(run)
     lines = run("netstat", "-rn", "-f", "inet").stdout.splitlines()
-    assert lines[:4] == ["Routing tables", "", "Internet:",
-                         "Destination        Gateway            Flags         Netif Expire"]
+    assert lines[:4] == [
+        "Routing tables",
+        "",
+        "Internet:",
+        "Destination        Gateway            Flags         Netif Expire",
+    ]
     assert lines[4] == "default            192.0.2.1          UGS          vtnet0"
     rows = {line.split()[0]: line.split() for line in lines[4:]}
     assert rows["10.77.3.0/24"][1:] == ["link#3", "U", "warden0"]
@@ -151,11 +183,14 @@ def test_netstat_rn_prints_the_internet_table(run: Run) -> None:
 
 
 def test_route_get_default_names_the_interface_or_fails_without_one(
-        run: Run, tmp_path: Path) -> None:
+    run: Run, tmp_path: Path
+) -> None:
     lines = run("route", "-n", "get", "default").stdout.splitlines()
     assert "    gateway: 192.0.2.1" in lines
     assert "  interface: vtnet0" in lines
     seed_state(tmp_path / "state", {"routes": []})
     result = run("route", "-n", "get", "default")
     assert (result.stderr, result.returncode) == (
-        "route: writing to routing socket: not in table\n", 1)
+        "route: writing to routing socket: not in table\n",
+        1,
+    )

@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 
 from setup.facts import (
+    build_script,
     parse_colon_pairs,
     parse_facts,
     parse_ifconfig,
@@ -85,11 +86,12 @@ def test_sysrc_all_yields_names_and_values_including_empty_ones() -> None:
 
 def test_sections_are_only_split_at_markers_carrying_the_nonce() -> None:
     raw = (
-        "@@abc uid\n0\n@@abc end uid 0\n"
-        "@@abc uname\n@@fake end uname 0\nFreeBSD 14.3-RELEASE amd64\n@@abc end uname 0\n"
+        "@@abc uid\n0\n\n@@abc end uid 0\n"
+        "@@abc uname\n@@fake end uname 0\nFreeBSD 14.3-RELEASE amd64\n\n@@abc end uname 0\n"
         "@@abc done\n"
     )
     sections, _ = split_output(raw, "abc")
+    assert sections["uid"].output == "0\n"
     assert sections["uname"].output == "@@fake end uname 0\nFreeBSD 14.3-RELEASE amd64\n"
 
 
@@ -116,7 +118,7 @@ def test_registry_snapshot_splits_into_entries_exactly() -> None:
 
 def test_a_whole_facts_run_is_parsed_into_typed_facts() -> None:
     def section(name: str, body: str, rc: int = 0) -> str:
-        return f"@@n {name}\n{body}@@n end {name} {rc}\n"
+        return f"@@n {name}\n{body}\n@@n end {name} {rc}\n"
 
     raw = "".join(
         [
@@ -165,3 +167,30 @@ def test_a_dotted_netmask_is_read_too_and_a_garbled_one_is_skipped() -> None:
         "        inet 10.9.1.2  netmask nonsense\n"
     )
     assert parse_ifconfig(text)["eth0"].inet == (ipaddress.IPv4Interface("10.9.0.2/24"),)
+
+
+def test_output_without_a_final_newline_does_not_swallow_the_next_section() -> None:
+    script, nonce = build_script()
+    assert "_r=$?; echo" in script
+    raw = (
+        f"@@{nonce} resolv_conf\nnameserver 192.0.2.1\n@@{nonce} end resolv_conf 0\n"
+        f"@@{nonce} lock\nheld\nops@ws\n\n@@{nonce} end lock 0\n@@{nonce} done\n"
+    )
+    sections, _ = split_output(raw, nonce)
+    assert sections["resolv_conf"].output == "nameserver 192.0.2.1"
+    assert sections["lock"].output == "held\nops@ws\n"
+
+
+def test_a_file_with_bytes_that_are_not_utf8_does_not_shift_the_next_one() -> None:
+    first = b"caf\xe9\n"
+    raw = (
+        b"@@n file "
+        + str(len(first)).encode()
+        + b" /etc/a\n"
+        + first
+        + b"\n"
+        + b"@@n file 3 /etc/b\nok\n\n@@n done\n"
+    )
+    _, files = split_output(raw, "n")
+    assert files["/etc/b"] == "ok\n"
+    assert files["/etc/a"] is not None and files["/etc/a"].startswith("caf")

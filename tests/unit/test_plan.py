@@ -176,3 +176,12 @@ def test_step_selection_names_the_available_steps() -> None:
         select(["network"])
     with pytest.raises(Refused, match="no such step"):
         select(["netwrok"])
+
+
+def test_a_registry_entry_with_a_garbled_subnet_is_reported_not_a_crash(
+    config: AgentConfig,
+) -> None:
+    other = json.loads(entry_for(config, host()).to_json())
+    other.update(agent="nova", subnet="nova-net")
+    problems = find_collisions(config, host(registry={"nova": json.dumps(other)}))
+    assert problems == ["/var/db/warden/agents/nova.json is not a valid registry entry"]
