@@ -104,11 +104,16 @@ def agents(
     }
 )
 def test(c: Context, unit: bool = False, pytest_args: str = "") -> None:
-    """Run the test suite: unit, integration (real sshd, needs root) and tests/freebsd."""
+    """Run the tests: on Linux all of them (integration needs root); on FreeBSD unit + tests/freebsd."""
     if getattr(c.config.run, "dry", False):
         print("error: invoke's --dry/-R does not apply to warden; use --dry-run", file=sys.stderr)
         raise Exit(code=2)
-    paths = ["tests/unit"] if unit else ["tests"]
+    if unit:
+        paths = ["tests/unit"]
+    elif sys.platform.startswith("linux"):
+        paths = ["tests"]
+    else:  # FreeBSD: no throwaway Linux hosts; the real-host cases instead
+        paths = ["tests/unit", "tests/freebsd"]
     args = [sys.executable, "-m", "pytest", *paths, *pytest_args.split()]
     env = dict(os.environ)
     code = subprocess.call(args, env=env)
