@@ -104,7 +104,7 @@ def agents(
     }
 )
 def test(c: Context, unit: bool = False, pytest_args: str = "") -> None:
-    """Run the tests: on Linux all of them (integration needs root); on FreeBSD unit + tests/freebsd."""
+    """Run the tests: all of them on Linux (integration needs root); unit + freebsd on FreeBSD."""
     if getattr(c.config.run, "dry", False):
         print("error: invoke's --dry/-R does not apply to warden; use --dry-run", file=sys.stderr)
         raise Exit(code=2)
