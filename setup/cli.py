@@ -92,7 +92,7 @@ def plan_command(
     accept_new: bool,
     step: list[str] | None = None,
 ) -> int:
-    """Show what setup would do; change nothing."""
+    """Show what setup would do; change nothing (online, exactly setup --dry-run)."""
     config = load(env)
     selected = steps_module.select(step)
     register = wants_registration(step, selected)
@@ -102,28 +102,20 @@ def plan_command(
         return EXIT_REFUSED if plan.refusals else EXIT_OK
     worst = EXIT_OK
     for target in parse_targets(host, config.host):
-        one = partial(_plan_one, target, config, selected, register, as_json, accept_new)
+        one = partial(
+            _setup_one,
+            target,
+            config,
+            selected,
+            register,
+            dry_run=True,
+            yes=False,
+            as_json=as_json,
+            accept_new=accept_new,
+            wait=DEFAULT_LOCK_WAIT,
+        )
         worst = max(worst, guarded(one))
     return worst
-
-
-def _plan_one(
-    target: str,
-    config: AgentConfig,
-    selected: list[str],
-    register: bool,
-    as_json: bool,
-    accept_new: bool,
-) -> int:
-    executor = connect(target, accept_new=accept_new)
-    try:
-        plan = make_plan(
-            config, _gather_for(executor, config, selected), selected, register=register
-        )
-    finally:
-        executor.close()
-    _show(plan, as_json)
-    return EXIT_REFUSED if plan.refusals else EXIT_OK
 
 
 def setup_command(

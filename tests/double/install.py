@@ -12,7 +12,9 @@ import os
 import shlex
 import shutil
 import stat
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,25 @@ def install_double(
         wrapper = bin_dir / command
         wrapper.write_text("\n".join(lines) + "\n", encoding="utf-8")
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def runner(state_dir: Path, root: Path) -> Run:
+    """Run the double directly (no wrapper), with its state and root in test folders."""
+    env = {**os.environ, "FREEBSD_DOUBLE_STATE": str(state_dir), "FREEBSD_DOUBLE_ROOT": str(root)}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(DOUBLE), *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    return run
 
 
 def default_state() -> dict[str, Any]:

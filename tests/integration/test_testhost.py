@@ -116,8 +116,7 @@ def test_freebsds_wheel_group_exists_inside_the_host_only(
 def test_the_freebsd_double_is_first_on_path_in_an_ssh_session(
     test_host: TestHost, tmp_path: Path
 ) -> None:
-    if not test_host.has_double:
-        pytest.skip("tests/double/install.py is not there yet")
+    assert test_host.has_double, "the FreeBSD double was not installed in the host"
     known_hosts = write_known_hosts(tmp_path / "known_hosts", [test_host])
 
     with ssh(test_host, known_hosts) as client:
@@ -132,8 +131,7 @@ def test_the_freebsd_double_is_first_on_path_in_an_ssh_session(
 def test_the_double_state_takes_overrides_by_indirect_parametrization(
     test_host: TestHost, tmp_path: Path
 ) -> None:
-    if not test_host.has_double:
-        pytest.skip("tests/double/install.py is not there yet")
+    assert test_host.has_double, "the FreeBSD double was not installed in the host"
     known_hosts = write_known_hosts(tmp_path / "known_hosts", [test_host])
 
     with ssh(test_host, known_hosts) as client:
@@ -144,8 +142,7 @@ def test_the_double_state_takes_overrides_from_the_factory(
     make_test_host: Callable[..., TestHost],
 ) -> None:
     host = make_test_host("web", uname={"nodename": "web1"})
-    if not host.has_double:
-        pytest.skip("tests/double/install.py is not there yet")
+    assert host.has_double, "the FreeBSD double was not installed in the host"
 
     state = json.loads(host.read_file(f"{DOUBLE_STATE}/state.json"))
     assert state["uname"]["nodename"] == "web1"

@@ -6,17 +6,21 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.double.install import COMMANDS, install_double, read_calls, seed_state
+from tests.double.install import (
+    COMMANDS,
+    Run,
+    install_double,
+    read_calls,
+    runner,
+    seed_state,
+)
 
 DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -29,22 +33,7 @@ def host(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def run(host: dict[str, Path]) -> Run:
-    env = {
-        **os.environ,
-        "FREEBSD_DOUBLE_STATE": str(host["state"]),
-        "FREEBSD_DOUBLE_ROOT": str(host["root"]),
-    }
-
-    def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(DOUBLE), *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-
-    return _run
+    return runner(host["state"], host["root"])
 
 
 def reseed(host: dict[str, Path], overrides: dict[str, Any]) -> None:

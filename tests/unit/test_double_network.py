@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.double.install import seed_state
+from tests.double.install import Run, runner, seed_state
 
 DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
 
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 IFF = {
     "UP": 0x1,
@@ -39,22 +34,7 @@ INET = re.compile(
 @pytest.fixture
 def run(tmp_path: Path) -> Run:
     seed_state(tmp_path / "state")
-    env = {
-        **os.environ,
-        "FREEBSD_DOUBLE_STATE": str(tmp_path / "state"),
-        "FREEBSD_DOUBLE_ROOT": str(tmp_path / "root"),
-    }
-
-    def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, str(DOUBLE), *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-
-    return _run
+    return runner(tmp_path / "state", tmp_path / "root")
 
 
 def parse_ifconfig(text: str) -> dict[str, dict[str, list[str]]]:
