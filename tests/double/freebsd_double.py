@@ -59,6 +59,10 @@ COMMANDS: tuple[str, ...] = (
     "route",
     "jls",
     "pfctl",
+    "kldload",
+    "service",
+    "pw",
+    "newsyslog",
 )
 
 # sysexits.h
@@ -1593,6 +1597,34 @@ def cmd_pfctl(args: list[str]) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- kldload
+
+
+def cmd_kldload(args: list[str]) -> int:
+    raise Unsupported(f"kldload: {' '.join(args)}")
+
+
+# --------------------------------------------------------------------------- service
+
+
+def cmd_service(args: list[str]) -> int:
+    raise Unsupported(f"service: {' '.join(args)}")
+
+
+# --------------------------------------------------------------------------- pw
+
+
+def cmd_pw(args: list[str]) -> int:
+    raise Unsupported(f"pw: {' '.join(args)}")
+
+
+# --------------------------------------------------------------------------- newsyslog
+
+
+def cmd_newsyslog(args: list[str]) -> int:
+    raise Unsupported(f"newsyslog: {' '.join(args)}")
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -1622,6 +1654,10 @@ HANDLERS = {
     "route": cmd_route,
     "jls": cmd_jls,
     "pfctl": cmd_pfctl,
+    "kldload": cmd_kldload,
+    "service": cmd_service,
+    "pw": cmd_pw,
+    "newsyslog": cmd_newsyslog,
 }
 
 
