@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import AgentConfig
-from .errors import ChangeFailed, HostError
+from .errors import ChangeFailed, HostError, WardenError
 from .facts import Facts, gather, registry_snapshot_sh
 from .plan import Change
 from .planner import facts_request, plan_step
@@ -215,6 +215,28 @@ def run_step(
     raise ChangeFailed(f"{target}: step {step}: '{summary}' failed (exit {result.rc}): {detail}")
 
 
+def confirm(executor: Executor, step: str, change: Change) -> None:
+    """Prove the host is still reachable after a change that could cut it off, over a
+    NEW connection (an open session survives rules that refuse new ones), and disarm
+    the change's dead-man switch."""
+    try:
+        fresh = executor.reconnect()
+    except WardenError as exc:
+        raise HostError(
+            f"{executor.target}: step {step}: could not reconnect after '{change.summary}' "
+            f"({exc.message}); the host restores its previous state by itself"
+        ) from None
+    try:
+        result = fresh.run(LIBRARY + change.confirm + "\n" if change.confirm else ":\n")
+    finally:
+        fresh.close()
+    if result.rc != 0:
+        raise HostError(
+            f"{executor.target}: step {step}: reconnected but could not confirm "
+            f"'{change.summary}': {result.stderr.strip() or 'no message'}"
+        )
+
+
 def apply_steps(
     executor: Executor,
     config: AgentConfig,
@@ -228,7 +250,7 @@ def apply_steps(
     """Apply the steps in order, each planned against the facts its predecessor left."""
     run_id = secrets.token_hex(4)
     outcomes: list[StepOutcome] = []
-    packages, files = facts_request(config, [s for s in all_steps if s != "register"])
+    request = facts_request(config, all_steps)
     for step in steps:
         changes = plan_step(step, config, facts).changes
         if not changes:
@@ -243,7 +265,10 @@ def apply_steps(
             run_id=run_id,
         )
         outcomes.append(StepOutcome(step, [c.summary for c in changes]))
-        facts = gather(executor, packages, files)
+        for change in changes:
+            if change.confirm is not None:
+                confirm(executor, step, change)
+        facts = gather(executor, request.packages, request.files, request.probes)
         left = plan_step(step, config, facts).changes
         if left:
             raise ChangeFailed(

@@ -67,14 +67,14 @@ def lock_wait() -> int:
 
 
 def _gather_for(executor: Executor, config: AgentConfig, steps: list[str]) -> Facts:
-    packages, files = facts_request(config, steps)
-    return gather(executor, packages, files)
+    request = facts_request(config, steps)
+    return gather(executor, request.packages, request.files, request.probes)
 
 
 def _offline_facts(config: AgentConfig, steps: list[str]) -> Facts:
-    _, files = facts_request(config, steps)
+    request = facts_request(config, steps)
     facts = fresh_host(config.host, config.release or "14.3-RELEASE")
-    return facts.with_files(dict.fromkeys(files))
+    return facts.with_files(dict.fromkeys(request.files))
 
 
 def _show(plan: Plan, as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -182,8 +182,12 @@ def _setup_one(
                 "done": "[green]✓[/green]",
                 "failed": "[red]✗[/red]",
             }[event]
-            if event != "begin":
+            if event != "begin" or slow(step, index):
                 out.print(f"  {mark} {step}: {summary}")
+
+        def slow(step: str, index: int) -> bool:
+            changes = next((s.changes for s in plan.steps if s.name == step), [])
+            return 0 < index <= len(changes) and changes[index - 1].slow
 
         outcomes = apply_steps(
             executor,
@@ -221,7 +225,7 @@ def render_command(env: str, out_dir: str) -> int:
     selected = steps_module.select(None)
     plan = make_plan(config, _offline_facts(config, selected), selected, register=True)
     root = Path(out_dir)
-    packages, files = facts_request(config, selected)
+    request = facts_request(config, selected)
     written: list[Path] = []
 
     def write(relative: str, text: str, mode: int = 0o644) -> None:
@@ -231,7 +235,11 @@ def render_command(env: str, out_dir: str) -> int:
         path.chmod(mode)
         written.append(path)
 
-    write("scripts/facts.sh", build_script(packages, files, nonce="RENDERED")[0], 0o755)
+    write(
+        "scripts/facts.sh",
+        build_script(request.packages, request.files, nonce="RENDERED", probes=request.probes)[0],
+        0o755,
+    )
     for number, step in enumerate(plan.steps, 1):
         if step.changes:
             script = step_script(

@@ -82,10 +82,22 @@ def registry_snapshot_sh() -> str:
     )
 
 
+_PROBE_NAME = re.compile(r"[A-Za-z0-9._:-]+")
+PROBE_PREFIX = "probe."
+
+
 def build_script(
-    packages: Iterable[str] = (), files: Iterable[str] = (), nonce: str | None = None
+    packages: Iterable[str] = (),
+    files: Iterable[str] = (),
+    nonce: str | None = None,
+    probes: Mapping[str, str] | None = None,
 ) -> tuple[str, str]:
-    """The facts script for these packages and managed files, and its nonce."""
+    """The facts script for these packages, managed files and probes, and its nonce.
+
+    A probe is a step's own read-only question (`service atlas onestatus`, `ls -ldn
+    PATH`): its output and exit code come back as a section. Probe commands are built
+    by the steps from validated values only.
+    """
     w = nonce or secrets.token_hex(8)
     lines = [LIBRARY, f"W={w}", f'if [ "$(id -u)" -ne 0 ]; then exit {RC_NOT_ROOT}; fi']
 
@@ -106,6 +118,10 @@ def build_script(
         else ":",
     )
     section("registry", registry_snapshot_sh())
+    for name, command in (probes or {}).items():
+        if not _PROBE_NAME.fullmatch(name):
+            raise ValueError(f"probe name {name!r} is not a plain word")
+        section(PROBE_PREFIX + name, command)
     for path in files:
         p = q(checked_path(path))
         lines.append(
@@ -360,6 +376,7 @@ class Facts:
     registry_snapshot: str
     lock_holder: str | None
     files: Mapping[str, str | None] = field(default_factory=dict)
+    probes: Mapping[str, Section] = field(default_factory=dict)
     assumed: bool = False
 
     @property
@@ -381,6 +398,14 @@ class Facts:
     def with_files(self, files: Mapping[str, str | None]) -> Facts:
         """A copy that also knows these managed files (for offline planning)."""
         return replace(self, files={**self.files, **files})
+
+    def probe(self, name: str) -> Section | None:
+        """A probe's output and exit code, or None when it was not asked."""
+        return self.probes.get(name)
+
+    def file(self, path: str) -> str | None:
+        """A managed file's content, or None when it is absent (or was not read)."""
+        return self.files.get(path)
 
 
 def parse_facts(target: str, raw: bytes | str, nonce: str) -> Facts:
@@ -431,12 +456,22 @@ def parse_facts(target: str, raw: bytes | str, nonce: str) -> Facts:
         if lock_lines[:1] == ["held"]
         else None,
         files=files,
+        probes={
+            name[len(PROBE_PREFIX) :]: section
+            for name, section in sections.items()
+            if name.startswith(PROBE_PREFIX)
+        },
     )
 
 
-def gather(executor: Executor, packages: Iterable[str] = (), files: Iterable[str] = ()) -> Facts:
+def gather(
+    executor: Executor,
+    packages: Iterable[str] = (),
+    files: Iterable[str] = (),
+    probes: Mapping[str, str] | None = None,
+) -> Facts:
     """Read the host's facts in one exec."""
-    script, nonce = build_script(packages, files)
+    script, nonce = build_script(packages, files, probes=probes)
     result = executor.run(script)
     if result.rc == RC_NOT_ROOT:
         raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")

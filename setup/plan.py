@@ -51,16 +51,26 @@ class Change:
     summary: str
     commands: tuple[str, ...] = ()
     files: tuple[FileWrite, ...] = ()
+    # sh that places the files itself (staged, checked, rolled back) instead of the
+    # plain atomic puts; the files are still listed for the diff.
+    script: str | None = None
+    # sh to run over a NEW connection after the step, to disarm a dead-man switch the
+    # change armed (a change that could cut the connection that made it).
+    confirm: str | None = None
+    # long-running (downloads): progress shows it when it starts, not only when done.
+    slow: bool = False
 
     def sh(self) -> str:
         """The change as sh lines, run under `set -e` by apply."""
+        if self.script is not None:
+            return self.script
         return "\n".join([*(f.sh() for f in self.files), *self.commands])
 
     def to_json(self) -> dict[str, Any]:
         """The change for --json: summaries, commands and diffs, never secrets."""
         return {
             "summary": self.summary,
-            "commands": list(self.commands),
+            "commands": list(self.commands) if self.script is None else [self.script],
             "files": [
                 {
                     "path": f.path,

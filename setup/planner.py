@@ -6,6 +6,8 @@ functions re-plan each step after it ran, so "the step is right" has one definit
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from .collisions import find_collisions
 from .config import AgentConfig
 from .facts import Facts
@@ -25,15 +27,42 @@ def wants_registration(requested: list[str] | None, steps: list[str]) -> bool:
     return not requested or any(name != "preflight" for name in steps)
 
 
-def facts_request(config: AgentConfig, steps: list[str]) -> tuple[list[str], list[str]]:
-    """The packages and managed files the steps' plans need to see."""
-    packages: list[str] = []
-    files: list[str] = []
+@dataclass(frozen=True)
+class FactsRequest:
+    """What the steps' plans need the facts script to read beyond the basics."""
+
+    packages: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    probes: dict[str, str] = field(default_factory=dict)
+
+
+def facts_request(config: AgentConfig, steps: list[str]) -> FactsRequest:
+    """The packages, managed files and probes the steps' plans need to see."""
+    request = FactsRequest()
     for name in steps:
+        if name == REGISTER:
+            continue
         module = BUILT[name]
-        packages += [p for p in module.packages(config) if p not in packages]
-        files += [f for f in module.files(config) if f not in files]
-    return packages, files
+        request.packages.extend(p for p in module.packages(config) if p not in request.packages)
+        request.files.extend(f for f in module.files(config) if f not in request.files)
+        probes = getattr(module, "probes", None)
+        if probes is not None:
+            request.probes.update(probes(config))
+    return request
+
+
+def prerequisites(config: AgentConfig, facts: Facts, steps: list[str]) -> list[str]:
+    """Why a step cannot run: something an earlier step makes is missing, and that
+    step is not part of this run (`--step` never silently runs other steps)."""
+    reasons: list[str] = []
+    for name in steps:
+        requires = getattr(BUILT.get(name), "requires", None)
+        if requires is None:
+            continue
+        for provider, missing in requires(config, facts):
+            if provider not in steps:
+                reasons.append(f"{name}: {missing}: run --step {provider} first")
+    return reasons
 
 
 def registration(config: AgentConfig, facts: Facts) -> StepPlan:
@@ -69,9 +98,13 @@ def make_plan(config: AgentConfig, facts: Facts, steps: list[str], *, register: 
     if register:
         at = 1 if order and order[0] == "preflight" else 0
         order.insert(at, REGISTER)
+    planned = [plan_step(name, config, facts) for name in order]
+    missing = prerequisites(config, facts, order)
+    if missing and planned:
+        planned[0].refusals.extend(missing)
     return Plan(
         config=config,
         facts=facts,
-        steps=[plan_step(name, config, facts) for name in order],
+        steps=planned,
         collisions=find_collisions(config, facts),
     )

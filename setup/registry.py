@@ -20,6 +20,9 @@ from .facts import Facts
 from .shell import REGISTRY_DIR
 
 ALIAS_PREFIX = "ifconfig_warden0_alias"
+# Agents' users get UIDs from here up: clear of FreeBSD's 1001+ for people, and the
+# same number is used for the user's own group.
+FIRST_AGENT_UID = 2001
 
 
 def _network(value: str) -> str:
@@ -50,6 +53,7 @@ class RegistryEntry(BaseModel):
     jails: dict[str, str]
     addresses: dict[str, Address]
     agent_user: str
+    uid: NonNegativeInt | None = None
     toolkit_version: str
     config_digest: str
 
@@ -86,6 +90,16 @@ def used_alias_indexes(facts: Facts, others: dict[str, RegistryEntry]) -> set[in
     return used
 
 
+def free_uid(facts: Facts, others: dict[str, RegistryEntry]) -> int:
+    """The lowest agent UID that no user, no group and no other agent has."""
+    used = set(facts.users.values()) | set(facts.groups.values())
+    used |= {entry.uid for entry in others.values() if entry.uid is not None}
+    uid = FIRST_AGENT_UID
+    while uid in used:
+        uid += 1
+    return uid
+
+
 def owned_roles(config: AgentConfig) -> list[str]:
     """The roles whose jail this agent has itself (not borrowed from another agent)."""
     borrowed = set()
@@ -97,7 +111,8 @@ def owned_roles(config: AgentConfig) -> list[str]:
 
 
 def entry_for(config: AgentConfig, facts: Facts) -> RegistryEntry:
-    """This agent's entry: its recorded alias index is kept, else the lowest free one."""
+    """This agent's entry: its recorded alias index and UID are kept, else the lowest
+    free ones are given."""
     entries, _ = load_entries(facts)
     mine = entries.pop(config.agent_name, None)
     if mine is not None:
@@ -105,6 +120,7 @@ def entry_for(config: AgentConfig, facts: Facts) -> RegistryEntry:
     else:
         used = used_alias_indexes(facts, entries)
         index = next(i for i in range(len(used) + 1) if i not in used)
+    uid = mine.uid if mine is not None and mine.uid is not None else free_uid(facts, entries)
     own = owned_roles(config)
     return RegistryEntry(
         agent=config.agent_name,
@@ -116,6 +132,7 @@ def entry_for(config: AgentConfig, facts: Facts) -> RegistryEntry:
         jails={role: config.jail_names[role] for role in own},
         addresses={role: str(config.role_ips[role]) for role in own},
         agent_user=config.agent_user,
+        uid=uid,
         toolkit_version=__version__,
         config_digest=config.digest(),
     )

@@ -89,6 +89,10 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - optional: a local executor holds nothing
         """Release the connection, if any."""
 
+    @abstractmethod
+    def reconnect(self) -> Executor:
+        """A new, separate connection to the same host (this one stays open)."""
+
 
 class LocalExecutor(Executor):
     """This machine, through a local /bin/sh."""
@@ -110,6 +114,10 @@ class LocalExecutor(Executor):
             stderr=subprocess.PIPE,
         )
         return _communicate(proc, script.encode(), on_line)
+
+    def reconnect(self) -> Executor:
+        """Nothing to reconnect: this machine is always here."""
+        return LocalExecutor()
 
 
 def _communicate(proc: subprocess.Popen[bytes], data: bytes, on_line: LineHandler | None) -> Result:
@@ -388,6 +396,13 @@ class SSHExecutor(Executor):
         self.client.close()
         if self._jump is not None:
             self._jump.close()
+
+    def reconnect(self) -> Executor:
+        """A fresh handshake (through the same jump host, if any); the host key is
+        checked against known_hosts as for the first connection."""
+        return SSHExecutor(
+            self.target, accept_new=False, ssh_config=self.ssh_config, timeout=self.timeout
+        )
 
 
 def connect(target: str, *, accept_new: bool = False, ssh_config: Path | None = None) -> Executor:

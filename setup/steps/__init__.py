@@ -1,7 +1,9 @@
 """The steps, in the order a full setup runs them.
 
 Each step module has NAME, `packages(config)` and `files(config)` (what its facts must
-include) and a pure `plan(config, facts) -> StepPlan`. The design names more steps
+include), optionally `probes(config)` (read-only commands whose output the plan needs)
+and `requires(config, facts)` (what an earlier step must make first), and a pure
+`plan(config, facts) -> StepPlan`. The design names more steps
 than exist yet; `--step` accepts only built ones and says which those are.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import Refused
-from . import preflight
+from . import host, network, pf, preflight, service, user
 
 # The design's order (design.md "Steps, in order").
 DESIGN_ORDER = (
@@ -28,7 +30,9 @@ DESIGN_ORDER = (
     "service",
     "bhyve",
 )
-BUILT: dict[str, ModuleType] = {module.NAME: module for module in (preflight,)}
+BUILT: dict[str, ModuleType] = {
+    module.NAME: module for module in (preflight, host, network, pf, user, service)
+}
 
 
 def select(requested: list[str] | None) -> list[str]:

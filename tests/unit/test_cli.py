@@ -52,8 +52,11 @@ def test_the_offline_plan_as_json_lists_steps_and_changes() -> None:
     result = invoke("plan", "--env", str(ROOT / ".env.example"), "--offline", "--json")
     data = json.loads(result.stdout)
     assert data["offline"] is True and data["refused"] is False
-    assert [s["step"] for s in data["steps"]] == ["preflight", "register"]
-    assert data["change_count"] == 1
+    steps = ["preflight", "register", "host", "network", "pf", "user", "service"]
+    assert [s["step"] for s in data["steps"]] == steps
+    assert all(s["changes"] for s in data["steps"][1:]), "a fresh host needs every step"
+    pf = next(s for s in data["steps"] if s["step"] == "pf")
+    assert any("+nat on $warden_ext_if" in f["diff"] for f in pf["changes"][0]["files"])
 
 
 def test_invokes_own_dry_flag_is_refused(tmp_path: Path) -> None:

@@ -1,0 +1,75 @@
+"""Where warden puts things on a host: one place, so steps and tests agree.
+
+Everything here is derived from validated names only (AGENT_NAME, WARDEN_AGENT_USER),
+so every path is safe to put in a script.
+"""
+
+from __future__ import annotations
+
+BRIDGE = "warden0"
+
+PF_CONF = "/etc/pf.conf"
+PF_WARDEN_CONF = "/etc/pf.warden.conf"
+PF_TABLE = "warden_agents"
+PF_STATE_DIR = "/var/db/warden/pf"
+
+DEVFS_RULES = "/etc/devfs.rules"
+SYSCTL_CONF = "/etc/sysctl.conf"
+LOADER_CONF = "/boot/loader.conf"
+BASTILLE_CONF = "/usr/local/etc/bastille/bastille.conf"
+BASTILLE_RELEASES = "/usr/local/bastille/releases"
+NEWSYSLOG_DIR = "/usr/local/etc/newsyslog.conf.d"
+JOURNAL_NEWSYSLOG = f"{NEWSYSLOG_DIR}/warden.conf"
+
+RC_D = "/usr/local/etc/rc.d"
+TMUX = "/usr/local/bin/tmux"
+
+
+def agent_etc(agent: str) -> str:
+    """Root-owned: the agent's settings and its credentials file."""
+    return f"/usr/local/etc/warden/agents/{agent}"
+
+
+def credentials(agent: str) -> str:
+    """The agent's credentials (0600, the agent's user): filled by later steps."""
+    return f"{agent_etc(agent)}/credentials"
+
+
+def agent_env(agent: str) -> str:
+    """Locales and names the agent's session starts with."""
+    return f"{agent_etc(agent)}/agent.env"
+
+
+def agent_libexec(agent: str) -> str:
+    """The agent's launcher and log pipe."""
+    return f"/usr/local/libexec/warden/{agent}"
+
+
+def rc_script(agent: str) -> str:
+    """The agent's rc.d service script."""
+    return f"{RC_D}/{agent}"
+
+
+def log_dir(agent: str) -> str:
+    """The agent's logs, written by its user."""
+    return f"/var/log/warden/{agent}"
+
+
+def log_file(agent: str) -> str:
+    """The agent's session output."""
+    return f"{log_dir(agent)}/agent.log"
+
+
+def newsyslog_conf(agent: str) -> str:
+    """The newsyslog entry that rotates the agent's log."""
+    return f"{NEWSYSLOG_DIR}/{agent}.conf"
+
+
+def tmux_socket_dir(agent: str) -> str:
+    """The agent's tmux socket directory (/var/run is emptied at boot)."""
+    return f"/var/run/warden/{agent}"
+
+
+def home(user: str) -> str:
+    """The agent user's home."""
+    return f"/home/{user}"

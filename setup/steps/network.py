@@ -1,0 +1,166 @@
+"""network: the warden0 bridge, the agent's gateway address on it, forwarding.
+
+The session it replaces (guide §3):
+    ifconfig bridge create; ifconfig bridge0 name warden0; ifconfig warden0 up
+    ifconfig warden0 inet 10.0.1.1/24 alias
+    sysrc cloned_interfaces+=bridge0 ifconfig_bridge0_name=warden0 ifconfig_warden0=up
+    sysrc ifconfig_warden0_alias0="inet 10.0.1.1/24" gateway_enable=YES
+    sysctl net.inet.ip.forwarding=1
+Now and at boot, each checked against its current value. The bridge number in rc.conf
+is one no other cloned interface uses there; the alias index is the agent's own, from
+the host registry, so agents never overwrite each other's alias.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ..config import AgentConfig
+from ..facts import Facts
+from ..layout import BRIDGE
+from ..plan import Change, StepPlan
+from ..rcconf import setting, sysrc_command
+from ..registry import ALIAS_PREFIX, entry_for, load_entries
+
+NAME = "network"
+
+
+def packages(config: AgentConfig) -> list[str]:
+    """Everything here is in the base system."""
+    return []
+
+
+def files(config: AgentConfig) -> list[str]:
+    """rc.conf is read through `sysrc -a` with the basic facts."""
+    return []
+
+
+def persisted_bridge(rc_conf: dict[str, str]) -> int | None:
+    """N of the `ifconfig_bridgeN_name="warden0"` that persists the bridge, if any."""
+    for key, value in rc_conf.items():
+        match = re.fullmatch(r"ifconfig_bridge(\d+)_name", key)
+        if match and value == BRIDGE:
+            return int(match.group(1))
+    return None
+
+
+def free_bridge_number(rc_conf: dict[str, str]) -> int:
+    """The lowest N with no bridgeN in cloned_interfaces and no ifconfig_bridgeN_* key."""
+    cloned = set(rc_conf.get("cloned_interfaces", "").split())
+    number = 0
+    while f"bridge{number}" in cloned or any(
+        key.startswith(f"ifconfig_bridge{number}_") for key in rc_conf
+    ):
+        number += 1
+    return number
+
+
+def plan(config: AgentConfig, facts: Facts) -> StepPlan:
+    """Bridge, persistence, the agent's alias (now and at boot), forwarding."""
+    step = StepPlan(NAME)
+    rc_conf = dict(facts.rc_conf)
+    bridge = facts.interfaces.get(BRIDGE)
+    if bridge is None:
+        step.changes.append(
+            Change(
+                NAME,
+                f"create the {BRIDGE} bridge",
+                commands=(
+                    "_nw_bridge=$(ifconfig bridge create)",
+                    f'ifconfig "$_nw_bridge" name {BRIDGE} >/dev/null',
+                    f"ifconfig {BRIDGE} up",
+                ),
+            )
+        )
+    elif "UP" not in bridge.flags:
+        step.changes.append(Change(NAME, f"bring {BRIDGE} up", commands=(f"ifconfig {BRIDGE} up",)))
+    _persist_bridge(step, rc_conf)
+    _gateway(step, config, facts, rc_conf)
+    change = setting(NAME, rc_conf, "gateway_enable", "YES", why="forwarding at boot")
+    if change is not None:
+        step.changes.append(change)
+    if facts.sysctl.get("net.inet.ip.forwarding") != "1":
+        step.changes.append(
+            Change(
+                NAME,
+                "forward IPv4 now (net.inet.ip.forwarding=1)",
+                commands=("sysctl net.inet.ip.forwarding=1",),
+            )
+        )
+    return step
+
+
+def _persist_bridge(step: StepPlan, rc_conf: dict[str, str]) -> None:
+    number = persisted_bridge(rc_conf)
+    commands: list[str] = []
+    if number is None:
+        number = free_bridge_number(rc_conf)
+        commands.append(sysrc_command(f"ifconfig_bridge{number}_name", BRIDGE))
+    if f"bridge{number}" not in rc_conf.get("cloned_interfaces", "").split():
+        # `+=` adds one word and keeps every other cloned interface (sysrc(8)).
+        commands.insert(0, sysrc_command("cloned_interfaces+", f"bridge{number}"))
+    if commands:
+        step.changes.append(
+            Change(
+                NAME,
+                f"rc.conf: create {BRIDGE} at boot as bridge{number} (cloned_interfaces, "
+                f"ifconfig_bridge{number}_name)",
+                commands=tuple(commands),
+            )
+        )
+    words = rc_conf.get(f"ifconfig_{BRIDGE}", "").split()
+    if "up" not in words:
+        change = setting(NAME, rc_conf, f"ifconfig_{BRIDGE}", " ".join([*words, "up"]))
+        if change is not None:
+            step.changes.append(change)
+
+
+def _gateway(step: StepPlan, config: AgentConfig, facts: Facts, rc_conf: dict[str, str]) -> None:
+    entry = entry_for(config, facts)
+    gateway = ipaddress.IPv4Interface(f"{config.gateway}/{config.subnet.prefixlen}")
+    key = f"{ALIAS_PREFIX}{entry.alias_index}"
+    wanted = f"inet {gateway.with_prefixlen}"
+    have = rc_conf.get(key)
+    entries, _ = load_entries(facts)
+    previous = entries.get(config.agent_name)
+    old = (
+        ipaddress.IPv4Interface(
+            f"{previous.gateway}/{ipaddress.IPv4Network(previous.subnet).prefixlen}"
+        )
+        if previous is not None
+        else None
+    )
+    if (
+        have is not None
+        and have != wanted
+        and (old is None or have != f"inet {old.with_prefixlen}")
+    ):
+        step.refusals.append(
+            f"network: rc.conf {key} holds {have!r}, which warden did not write for agent "
+            f"{config.agent_name} (its alias index is {entry.alias_index}): remove it or "
+            "fix it by hand"
+        )
+        return
+    bridge = facts.interfaces.get(BRIDGE)
+    present = bridge.inet if bridge is not None else ()
+    if old is not None and old != gateway and old in present:
+        step.changes.append(
+            Change(
+                NAME,
+                f"remove the agent's old gateway {old} from {BRIDGE} (its subnet changed)",
+                commands=(f"ifconfig {BRIDGE} inet {old.ip} -alias",),
+            )
+        )
+    if gateway not in present:
+        # Always with a prefix length: FreeBSD 15 refuses an address without a mask.
+        step.changes.append(
+            Change(
+                NAME,
+                f"gateway {gateway} for agent {config.agent_name} on {BRIDGE}",
+                commands=(f"ifconfig {BRIDGE} inet {gateway.with_prefixlen} alias",),
+            )
+        )
+    change = setting(NAME, rc_conf, key, wanted, why="the gateway at boot")
+    if change is not None:
+        step.changes.append(change)

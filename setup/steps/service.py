@@ -1,0 +1,187 @@
+"""service: the agent's rc.d script, its tmux session and its log rotation.
+
+The session it replaces (guide §6): write /usr/local/etc/rc.d/atlas, `sysrc
+atlas_enable=YES`, `service atlas start`. Whether it runs is decided by `service
+atlas onestatus` (rc.subr's `status` succeeds for a disabled service and `start`
+fails for a running one, so neither exit code says "running"). A re-run restarts the
+agent only when its script, launcher or settings changed.
+"""
+
+from __future__ import annotations
+
+from ..config import AgentConfig
+from ..facts import Facts
+from ..layout import (
+    TMUX,
+    agent_env,
+    agent_libexec,
+    credentials,
+    log_dir,
+    log_file,
+    newsyslog_conf,
+    rc_script,
+    tmux_socket_dir,
+)
+from ..plan import Change, FileWrite, StepPlan
+from ..rcconf import setting
+from ..registry import entry_for
+from ..render import render
+from ..shell import q
+
+NAME = "service"
+MARKER = "# warden-managed: agent="
+
+
+def launcher(agent: str) -> str:
+    """The first program of the agent's tmux session."""
+    return f"{agent_libexec(agent)}/run"
+
+
+def log_pipe(agent: str) -> str:
+    """What tmux pipe-pane feeds the session's output to."""
+    return f"{agent_libexec(agent)}/log"
+
+
+def packages(config: AgentConfig) -> list[str]:
+    """The session runs in tmux."""
+    return ["tmux"]
+
+
+def files(config: AgentConfig) -> list[str]:
+    """The rc.d script, the launcher and log pipe, the session env, the rotation."""
+    agent = config.agent_name
+    return [
+        rc_script(agent),
+        launcher(agent),
+        log_pipe(agent),
+        agent_env(agent),
+        newsyslog_conf(agent),
+    ]
+
+
+def probes(config: AgentConfig) -> dict[str, str]:
+    """Is the session running (onestatus: right whether or not it is enabled), and the
+    log directory's mode and owner."""
+    agent = config.agent_name
+    return {
+        "service.status": f"service {agent} onestatus",
+        "service.logdir": f"ls -ldn {q(log_dir(agent))}",
+    }
+
+
+def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
+    """The user and tmux come from earlier steps."""
+    missing: list[tuple[str, str]] = []
+    if not facts.packages.get("tmux"):
+        missing.append(("host", "tmux is not installed"))
+    if config.agent_user not in facts.users:
+        missing.append(("user", f"the agent's user {config.agent_user} does not exist"))
+    return missing
+
+
+def rendered(config: AgentConfig) -> dict[str, tuple[str, int]]:
+    """{path: (content, mode)} of every file this step manages."""
+    agent, user = config.agent_name, config.agent_user
+    socket = f"{tmux_socket_dir(agent)}/tmux.sock"
+    common = {"agent": agent, "user": user, "socket": socket, "tmux": TMUX}
+    return {
+        rc_script(agent): (
+            render(
+                "rc.d/agent.j2",
+                **common,
+                assistant=config.assistant_name,
+                launcher=launcher(agent),
+                v="${" + agent + "_",
+            ),
+            0o555,
+        ),
+        launcher(agent): (
+            render(
+                "service/run.j2",
+                **common,
+                env_file=agent_env(agent),
+                credentials=credentials(agent),
+                log_pipe=log_pipe(agent),
+                command=config.agent_command or "",
+            ),
+            0o555,
+        ),
+        log_pipe(agent): (render("service/log.j2", agent=agent, log=log_file(agent)), 0o555),
+        agent_env(agent): (
+            render(
+                "service/agent.env.j2",
+                agent=agent,
+                assistant=config.assistant_name,
+                system_locale=config.system_locale,
+                display_locale=config.display_locale,
+                assistant_locale=config.assistant_locale,
+            ),
+            0o644,
+        ),
+        newsyslog_conf(agent): (
+            render("newsyslog/agent.conf.j2", agent=agent, user=user, log=log_file(agent)),
+            0o644,
+        ),
+    }
+
+
+def plan(config: AgentConfig, facts: Facts) -> StepPlan:
+    """Files, log directory, enable, then start (or restart after a change)."""
+    step = StepPlan(NAME)
+    agent, user = config.agent_name, config.agent_user
+    if config.agent_command is None:
+        step.refusals.append(
+            f"service: WARDEN_AGENT_COMMAND is not set in {config.source}: it is what the "
+            "service runs in tmux"
+        )
+        return step
+    script = facts.file(rc_script(agent))
+    if script is not None and f"{MARKER}{agent}\n" not in script:
+        step.refusals.append(
+            f"service: {rc_script(agent)} exists and warden did not write it; it is never "
+            "overwritten: choose another AGENT_NAME or remove it"
+        )
+        return step
+    writes = [
+        FileWrite(path, content, mode, before=facts.file(path))
+        for path, (content, mode) in rendered(config).items()
+        if facts.file(path) != content
+    ]
+    if writes:
+        names = ", ".join(w.path for w in writes)
+        step.changes.append(
+            Change(NAME, f"service files of agent {agent}: {names}", files=tuple(writes))
+        )
+    uid = entry_for(config, facts).uid
+    logdir = facts.probe("service.logdir")
+    words = logdir.output.split() if logdir is not None and logdir.rc == 0 else []
+    if words[:1] != ["drwxr-x---"] or words[2:4] != [str(uid), str(uid)]:
+        step.changes.append(
+            Change(
+                NAME,
+                f"log directory {log_dir(agent)} ({user}, 0750)",
+                commands=(
+                    f"mkdir -p {log_dir(agent)}",
+                    f"chown {user}:{user} {log_dir(agent)}",
+                    f"chmod 0750 {log_dir(agent)}",
+                ),
+            )
+        )
+    enable = setting(NAME, facts.rc_conf, f"{agent}_enable", "YES", why="starts at boot")
+    if enable is not None:
+        step.changes.append(enable)
+    status = facts.probe("service.status")
+    running = status is not None and status.rc == 0
+    restart = any(w.path != newsyslog_conf(agent) for w in writes)
+    if not running or restart:
+        verb = "restart" if running else "start"
+        step.changes.append(
+            Change(
+                NAME,
+                f"{verb} agent {agent} (tmux session {agent}, as {user})"
+                + (" because its script or settings changed" if running else ""),
+                # start/restart exit codes are advisory; onestatus decides.
+                commands=(f"service {agent} {verb} || :", f"service {agent} onestatus"),
+            )
+        )
+    return step

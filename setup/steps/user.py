@@ -1,0 +1,144 @@
+"""user: the agent's unprivileged user, its home and its credentials file.
+
+The session it replaces:
+    pw groupadd atlas -g 2001
+    pw useradd atlas -u 2001 -g atlas -c "warden agent atlas" -d /home/atlas -m -s /bin/sh
+    install -d /usr/local/etc/warden/agents/atlas; touch .../credentials; chmod 0600 ...
+The UID is the one the host registry records for the agent, so it never changes on
+a re-run. A user of that name that warden did not create is never taken over.
+"""
+
+from __future__ import annotations
+
+from ..config import AgentConfig
+from ..facts import Facts
+from ..layout import agent_etc, credentials, home
+from ..plan import Change, FileWrite, StepPlan
+from ..registry import entry_for, load_entries
+from ..render import render
+from ..shell import q
+
+NAME = "user"
+SHELL = "/bin/sh"
+
+
+def comment(config: AgentConfig) -> str:
+    """The GECOS field: says who made the user and for which agent."""
+    return f"warden agent {config.agent_name}"
+
+
+def packages(config: AgentConfig) -> list[str]:
+    """pw(8) is in the base system."""
+    return []
+
+
+def files(config: AgentConfig) -> list[str]:
+    """The credentials file's content is secret and never read; see probes."""
+    return []
+
+
+def probes(config: AgentConfig) -> dict[str, str]:
+    """Mode and owner of the home, the settings directory and the credentials file."""
+    paths = (home(config.agent_user), agent_etc(config.agent_name), credentials(config.agent_name))
+    return {
+        "user.paths": "for p in "
+        + " ".join(q(p) for p in paths)
+        + '; do if [ -e "$p" ]; then ls -ldn "$p"; else echo "- - - - $p"; fi; done'
+    }
+
+
+def stats(facts: Facts) -> dict[str, tuple[str, int, int]]:
+    """{path: (mode letters, uid, gid)} from `ls -ldn`; absent paths are left out."""
+    probe = facts.probe("user.paths")
+    found: dict[str, tuple[str, int, int]] = {}
+    for line in probe.output.splitlines() if probe is not None else ():
+        words = line.split()
+        if len(words) >= 9 and words[2].isdigit() and words[3].isdigit():
+            found[words[-1]] = (words[0][:10], int(words[2]), int(words[3]))
+    return found
+
+
+def plan(config: AgentConfig, facts: Facts) -> StepPlan:
+    """Group, user, home, the settings directory and an empty credentials file."""
+    step = StepPlan(NAME)
+    user, agent = config.agent_user, config.agent_name
+    uid = entry_for(config, facts).uid
+    assert uid is not None
+    entries, _ = load_entries(facts)
+    registered = agent in entries
+    if user in facts.users and facts.users[user] != uid and registered:
+        step.refusals.append(
+            f"user: {user} has UID {facts.users[user]} on {facts.target}, but warden "
+            f"created it as {uid}: it was changed by hand; fix it or remove it"
+        )
+        return step
+    if user in facts.groups and facts.groups[user] != uid:
+        step.refusals.append(
+            f"user: a group named {user} already exists with GID {facts.groups[user]} "
+            "and warden did not create it; set WARDEN_AGENT_USER"
+        )
+        return step
+    if user not in facts.groups:
+        step.changes.append(
+            Change(NAME, f"group {user} (GID {uid})", commands=(f"pw groupadd {user} -g {uid}",))
+        )
+    if user not in facts.users:
+        step.changes.append(
+            Change(
+                NAME,
+                f"user {user} (UID {uid}, home {home(user)}) for agent {agent}",
+                commands=(
+                    f"pw useradd {user} -u {uid} -g {user} -c {q(comment(config))} "
+                    f"-d {home(user)} -m -M 0750 -s {SHELL}",
+                ),
+            )
+        )
+    have = stats(facts)
+    if user in facts.users and home(user) not in have:
+        step.changes.append(
+            Change(
+                NAME,
+                f"home {home(user)} for {user}",
+                commands=(
+                    f"mkdir -p {home(user)}",
+                    f"chown {user}:{user} {home(user)}",
+                    f"chmod 0750 {home(user)}",
+                ),
+            )
+        )
+    etc = agent_etc(agent)
+    if have.get(etc, ("", -1, -1)) != ("drwxr-xr-x", 0, 0):
+        step.changes.append(
+            Change(
+                NAME,
+                f"settings directory {etc} (root, 0755)",
+                commands=(f"mkdir -p {etc}", f"chown root:wheel {etc}", f"chmod 0755 {etc}"),
+            )
+        )
+    secret = credentials(agent)
+    if secret not in have:
+        step.changes.append(
+            Change(
+                NAME,
+                f"credentials file {secret} (0600, {user}), filled by later steps",
+                files=(
+                    FileWrite(
+                        secret,
+                        render("service/credentials.j2", agent=agent),
+                        0o600,
+                        owner=user,
+                        group=user,
+                        secret=True,
+                    ),
+                ),
+            )
+        )
+    elif have[secret] != ("-rw-------", uid, uid):
+        step.changes.append(
+            Change(
+                NAME,
+                f"credentials file {secret}: back to 0600, owned by {user}",
+                commands=(f"chown {user}:{user} {secret}", f"chmod 0600 {secret}"),
+            )
+        )
+    return step
