@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from setup.apply import locked_command, step_script
-from setup.facts import build_script
+from setup.config import load_config
+from setup.facts import build_script, fresh_host
 from setup.plan import Change, FileWrite
+from setup.planner import make_plan
 from setup.shell import LIBRARY, put_file
+from setup.steps import select, service
 from setup.transport import remote_command
 from tests.portability import scan
 
@@ -32,6 +36,53 @@ def generated_scripts() -> dict[str, str]:
         "put": LIBRARY + put_file("/etc/motd", TRICKY, 0o600, "root", "wheel") + "\n",
         "remote": remote_command(locked_command(30)) + "\n",
     }
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def step_scripts() -> dict[str, str]:
+    """Every step's script of the example agent's full plan, on a local and a remote
+    host (a remote pf load also arms the dead-man), plus the service's own files."""
+    config = load_config(ROOT / ".env.example")
+    scripts: dict[str, str] = {}
+    for target in ("local", "bravo.example"):
+        facts = replace(fresh_host(target), assumed=False)
+        plan = make_plan(config, facts, select(None), register=True)
+        for step in plan.steps:
+            if step.changes:
+                scripts[f"{target}:{step.name}"] = step_script(
+                    step.name, step.changes, "", run_id="r", operator="o@w"
+                )
+    for path, (content, mode) in service.rendered(config).items():
+        if mode & 0o111 and not path.startswith("/usr/local/etc/rc.d/"):
+            scripts[f"file:{path}"] = content.split("\n", 1)[1]  # without its #! line
+    return scripts
+
+
+STEP_SCRIPTS = sorted(step_scripts())
+
+
+@pytest.mark.parametrize("name", STEP_SCRIPTS)
+def test_each_step_script_parses_passes_shellcheck_and_is_portable(
+    name: str, tmp_path: Path
+) -> None:
+    text = step_scripts()[name]
+    parsed = subprocess.run(["sh", "-n"], input=text.encode(), capture_output=True)
+    assert parsed.returncode == 0, parsed.stderr.decode()
+    script = tmp_path / "step.sh"
+    script.write_text("#!/bin/sh\n" + text)
+    checked = subprocess.run(
+        ["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout
+    assert scan(text) == []
+
+
+def test_the_remote_pf_script_arms_the_dead_man_and_the_local_one_does_not() -> None:
+    scripts = step_scripts()
+    assert "deadman.sh" in scripts["bravo.example:pf"]
+    assert "deadman.sh" not in scripts["local:pf"]
 
 
 @pytest.mark.parametrize("name", ["facts", "step", "put", "remote"])
