@@ -1,0 +1,249 @@
+"""Two agents on one host, end to end: host, network, pf, user and service over SSH.
+
+Real sshd, paramiko, sh, su and tmux on a throwaway host; the FreeBSD commands are
+the double. Every setup runs twice and the second run must change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from setup.apply import apply_steps
+from setup.config import load_config
+from setup.facts import gather
+from setup.planner import facts_request, make_plan
+from setup.steps import pf
+from setup.transport import SSHExecutor
+from tests.operator import Operator
+from tests.testhost import DOUBLE_STATE, TestHost
+
+OPERATOR_PF = """# the operator's own rules
+ext_if = "vtnet0"
+set skip on lo0
+set block-policy return
+scrub in on $ext_if all fragment reassemble
+nat on $ext_if inet from 192.168.50.0/24 to any -> ($ext_if:0)
+block in all
+pass out quick keep state
+pass in on $ext_if inet proto tcp from any to ($ext_if) port ssh keep state
+"""
+
+FAKE_AGENT = """#!/bin/sh
+# stands in for Claude Code: says where it runs, then ticks
+echo "agent $AGENT_NAME LANG=$LANG DISPLAY_LOCALE=$DISPLAY_LOCALE"
+while :; do echo "tick $AGENT_NAME"; sleep 1; done
+"""
+
+
+def env(operator: Operator, name: str, base: str, locale: str = "sl-SI") -> Path:
+    posix = locale.replace("-", "_") + ".UTF-8"
+    return operator.env_file(
+        name,
+        base,
+        extra=(
+            f"DISPLAY_LOCALE={locale}\nASSISTANT_LOCALE={locale}\nSYSTEM_LOCALE={posix}\n"
+            "WARDEN_AGENT_COMMAND=/usr/local/bin/fake-agent\n"
+        ),
+    )
+
+
+def setup_json(operator: Operator, env_file: Path, *extra: str) -> dict[str, Any]:
+    result = operator.warden(
+        "setup", "--env", str(env_file), "--yes", "--json", *extra, timeout=300
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def double_state(host: TestHost) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads(host.read_file(f"{DOUBLE_STATE}/state.json"))
+    return state
+
+
+def set_fault(host: TestHost, fault: object) -> None:
+    state = double_state(host)
+    state["fault"] = fault
+    host.write_file(f"{DOUBLE_STATE}/state.json", json.dumps(state, indent=2) + "\n")
+
+
+def sh(host: TestHost, command: str) -> str:
+    result = host.exec(command)
+    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
+    return result.stdout.decode()
+
+
+def mutations(calls: list[dict[str, Any]]) -> list[list[str]]:
+    """The double calls that change a host (everything else only reads)."""
+    changing = []
+    for call in calls:
+        argv: list[str] = call["argv"]  # type: ignore[assignment]
+        words = " ".join(argv)
+        if (
+            argv[0] in ("pw", "kldload", "newsyslog")
+            or (argv[0] == "bastille" and "bootstrap" in argv)
+            or (argv[0] == "service" and any(v in argv for v in ("start", "stop", "restart")))
+            or (argv[0] == "sysrc" and "=" in words)
+            or (argv[0] == "sysctl" and "=" in words)
+            or (argv[0] == "ifconfig" and any(w in argv for w in ("create", "alias", "name")))
+            or (argv[0] == "pfctl" and any(w in argv for w in ("-f", "-e", "-d")))
+            or (argv[0] == "pkg" and "install" in argv)
+        ):
+            changing.append(argv)
+    return changing
+
+
+def wait_for(check: Any, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def h1(make_test_host) -> TestHost:  # type: ignore[no-untyped-def]
+    host: TestHost = make_test_host("h1")
+    host.write_file("/etc/pf.conf", OPERATOR_PF)
+    host.write_file("/usr/local/bin/fake-agent", FAKE_AGENT, mode=0o755)
+    return host
+
+
+@pytest.fixture
+def operator(tmp_path: Path, h1: TestHost) -> Operator:
+    op = Operator(tmp_path / "home", [("h1", h1, None)])
+    op.known_hosts.write_text(h1.host_key_line() + "\n")
+    return op
+
+
+@pytest.fixture
+def two_agents(operator: Operator, h1: TestHost) -> tuple[Path, Path]:
+    atlas, orion = env(operator, "atlas", "10.0.1"), env(operator, "orion", "10.0.2", "de-DE")
+    for agent in (atlas, orion):
+        first = setup_json(operator, agent)
+        assert first["change_count"] > 0 and first["applied"]
+        again = setup_json(operator, agent)
+        assert again["change_count"] == 0 and again["applied"] == [], again
+    return atlas, orion
+
+
+def test_two_agents_get_their_own_alias_index_and_one_nat_include(
+    two_agents: tuple[Path, Path], h1: TestHost
+) -> None:
+    registry = {
+        name: json.loads(h1.read_file(f"/var/db/warden/agents/{name}.json"))
+        for name in ("atlas", "orion")
+    }
+    assert registry["atlas"]["alias_index"] == 0 and registry["orion"]["alias_index"] == 1
+    assert registry["atlas"]["uid"] != registry["orion"]["uid"]
+    rc_conf = sh(h1, "sysrc -a")
+    assert "ifconfig_warden0_alias0: inet 10.0.1.1/24" in rc_conf
+    assert "ifconfig_warden0_alias1: inet 10.0.2.1/24" in rc_conf
+    assert "ifconfig_bridge0_name: warden0" in rc_conf
+    bridge = sh(h1, "ifconfig warden0")
+    assert "inet 10.0.1.1 netmask 0xffffff00" in bridge
+    assert "inet 10.0.2.1 netmask 0xffffff00" in bridge
+    include = h1.read_file("/etc/pf.warden.conf").decode()
+    assert "table <warden_agents> const { 10.0.1.0/24, 10.0.2.0/24 }" in include
+    assert sh(h1, "pfctl -t warden_agents -T show").split() == ["10.0.1.0/24", "10.0.2.0/24"]
+    assert "Enabled" in sh(h1, "pfctl -s Running")
+
+
+def test_the_operators_pf_conf_lines_are_byte_identical(
+    two_agents: tuple[Path, Path], h1: TestHost
+) -> None:
+    text = h1.read_file("/etc/pf.conf").decode()
+    assert text.count('include "/etc/pf.warden.conf"') == 1
+    ours = text.split("# BEGIN warden")[1].split("# END warden\n")[0]
+    assert text.replace("# BEGIN warden" + ours + "# END warden\n", "") == OPERATOR_PF
+
+
+def test_both_services_run_in_their_own_tmux_session_with_their_locales(
+    two_agents: tuple[Path, Path], h1: TestHost
+) -> None:
+    for name, lang in (("atlas", "sl_SI.UTF-8"), ("orion", "de_DE.UTF-8")):
+        assert f"{name} is running as pid" in sh(h1, f"service {name} onestatus")
+        log = f"/var/log/warden/{name}/agent.log"
+        wait_for(lambda log=log: h1.exists(log) and b"tick" in h1.read_file(log))
+        first = h1.read_file(log).decode()
+        assert f"agent {name} LANG={lang}" in first, first
+        owner = sh(h1, f"ls -ln {log}").split()[2]
+        assert owner == str(json.loads(h1.read_file(f"/var/db/warden/agents/{name}.json"))["uid"])
+
+
+def test_after_a_rotation_new_output_lands_in_the_new_log(
+    two_agents: tuple[Path, Path], h1: TestHost
+) -> None:
+    log = "/var/log/warden/atlas/agent.log"
+    wait_for(lambda: h1.exists(log) and b"tick" in h1.read_file(log))
+    sh(h1, f"newsyslog -F {log}")
+    assert h1.exists(log + ".0.bz2")
+    assert b"tick" not in h1.read_file(log)
+    wait_for(lambda: b"tick atlas" in h1.read_file(log))
+
+
+def test_an_overlapping_third_agent_is_refused_naming_what_it_collides_with(
+    two_agents: tuple[Path, Path], operator: Operator, h1: TestHost
+) -> None:
+    before = h1.calls()
+    nova = env(operator, "nova", "10.0.2")
+    result = operator.warden("setup", "--env", str(nova), "--yes")
+    assert result.returncode == 2, result.stderr
+    assert "subnet 10.0.2.0/24 is already agent 'orion's" in result.stdout + result.stderr
+    on_host = env(operator, "vega", "192.0.2")
+    result = operator.warden("setup", "--env", str(on_host), "--yes")
+    assert result.returncode == 2
+    assert "overlaps address 192.0.2.10/24 on vtnet0" in result.stdout + result.stderr
+    assert mutations(h1.calls()[len(before) :]) == []
+    assert not h1.exists("/var/db/warden/agents/nova.json")
+
+
+def test_a_failing_pfctl_check_keeps_the_old_include_and_rules(
+    two_agents: tuple[Path, Path], operator: Operator, h1: TestHost
+) -> None:
+    include = h1.read_file("/etc/pf.warden.conf")
+    pf_conf = h1.read_file("/etc/pf.conf")
+    message = "/var/db/warden/pf/stage/pf.conf:7: syntax error"
+    set_fault(h1, {"argv": ["pfctl", "-nf"], "action": "exit", "rc": 1, "stderr": message})
+    vega = env(operator, "vega", "10.0.3")
+    result = operator.warden("setup", "--env", str(vega), "--step", "pf", "--yes")
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr
+    assert h1.read_file("/etc/pf.warden.conf") == include
+    assert h1.read_file("/etc/pf.conf") == pf_conf
+    assert sh(h1, "pfctl -t warden_agents -T show").split() == ["10.0.1.0/24", "10.0.2.0/24"]
+
+
+def test_the_dead_man_restores_the_previous_ruleset_when_no_confirmation_comes(
+    two_agents: tuple[Path, Path],
+    operator: Operator,
+    h1: TestHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    include = h1.read_file("/etc/pf.warden.conf")
+    pf_conf = h1.read_file("/etc/pf.conf")
+    monkeypatch.setattr(pf, "DEADMAN_SECONDS", 3)
+    # The new ruleset "cut" the session: warden never gets back to confirm.
+    monkeypatch.setattr("setup.apply.confirm", lambda *args: None)
+    config = load_config(env(operator, "vega", "10.0.3"))
+    monkeypatch.setenv("HOME", str(operator.home))
+    executor = SSHExecutor("h1", ssh_config=operator.ssh_config)
+    try:
+        steps = ["pf"]
+        request = facts_request(config, steps)
+        facts = gather(executor, request.packages, request.files, request.probes)
+        plan = make_plan(config, facts, steps, register=True)
+        apply_steps(executor, config, facts, [s.name for s in plan.steps], steps)
+    finally:
+        executor.close()
+    assert b"10.0.3.0/24" in h1.read_file("/etc/pf.warden.conf")
+    assert "10.0.3.0/24" in sh(h1, "pfctl -t warden_agents -T show")
+    wait_for(lambda: h1.read_file("/etc/pf.warden.conf") == include, seconds=20)
+    assert h1.read_file("/etc/pf.conf") == pf_conf
+    wait_for(lambda: "10.0.3.0/24" not in sh(h1, "pfctl -t warden_agents -T show"))
+    journal = h1.read_file("/var/db/warden/journal/warden.jsonl").decode()
+    assert "previous pf ruleset restored" in journal
