@@ -100,6 +100,12 @@ def make_plan(config: AgentConfig, facts: Facts, steps: list[str], *, register: 
         order.insert(at, REGISTER)
     planned = [plan_step(name, config, facts) for name in order]
     missing = prerequisites(config, facts, order)
+    if "preflight" not in order and any(name != REGISTER for name in order):
+        # An unfit host (wrong OS, too old, Bastille 1.3) is refused whatever --step says.
+        missing += [
+            f"preflight: {f.check}: {f.detail}"
+            for f in plan_step("preflight", config, facts).errors
+        ]
     if missing and planned:
         planned[0].refusals.extend(missing)
     return Plan(

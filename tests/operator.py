@@ -26,6 +26,8 @@ class Operator:
         self, name: str = "atlas", base: str = "10.0.1", host: str = "h1", extra: str = ""
     ) -> Path:
         path = self.home / f"{name}.env"
+        if "WARDEN_AGENT_COMMAND=" not in extra:
+            extra += "WARDEN_AGENT_COMMAND=/bin/sh\n"  # a full plan needs one (service)
         path.write_text(f"AGENT_NAME={name}\nAGENT_SUBNET_BASE={base}\nWARDEN_HOST={host}\n{extra}")
         return path
 

@@ -51,14 +51,18 @@ def files(config: AgentConfig) -> list[str]:
     return [BASTILLE_CONF, DEVFS_RULES, SYSCTL_CONF, LOADER_CONF, JOURNAL_NEWSYSLOG]
 
 
+# sh that sets $d to Bastille's releases directory, as bastille.conf says (sysrc
+# evaluates the file, so ${bastille_prefix}/releases comes out expanded).
+_RELEASES_DIR = (
+    f"d=$(sysrc -f {BASTILLE_CONF} -n bastille_releasesdir 2>/dev/null) || d={BASTILLE_RELEASES}"
+)
+
+
 def probes(config: AgentConfig) -> dict[str, str]:
     """The releases Bastille has completely bootstrapped (their COPYRIGHT exists)."""
     return {
-        "host.releases": (
-            f"if [ -f {BASTILLE_CONF} ]; then . {BASTILLE_CONF}; fi; "
-            f'd="${{bastille_releasesdir:-{BASTILLE_RELEASES}}}"; '
-            'for r in "$d"/*; do if [ -f "$r/COPYRIGHT" ]; then basename "$r"; fi; done'
-        )
+        "host.releases": _RELEASES_DIR
+        + '; for r in "$d"/*; do if [ -f "$r/COPYRIGHT" ]; then basename "$r"; fi; done'
     }
 
 
@@ -220,7 +224,10 @@ def _bootstrap(step: StepPlan, config: AgentConfig, facts: Facts, conf: dict[str
             NAME,
             f"bootstrap FreeBSD {release} for jails (bastille bootstrap: downloads the base "
             "system, takes minutes)",
-            commands=(f"bastille bootstrap {q(release)}",),
+            commands=(
+                f"{_RELEASES_DIR}; "
+                f'[ -f "$d"/{q(release)}/COPYRIGHT ] || bastille bootstrap {q(release)}',
+            ),
             slow=True,
         )
     )

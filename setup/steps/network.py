@@ -66,9 +66,12 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"create the {BRIDGE} bridge",
+                # Guarded: another run may have made it since the facts were read.
                 commands=(
-                    "_nw_bridge=$(ifconfig bridge create)",
-                    f'ifconfig "$_nw_bridge" name {BRIDGE} >/dev/null',
+                    f"if ! ifconfig -n {BRIDGE} >/dev/null 2>&1; then",
+                    "    _nw_bridge=$(ifconfig bridge create)",
+                    f'    ifconfig "$_nw_bridge" name {BRIDGE} >/dev/null',
+                    "fi",
                     f"ifconfig {BRIDGE} up",
                 ),
             )
@@ -158,7 +161,11 @@ def _gateway(step: StepPlan, config: AgentConfig, facts: Facts, rc_conf: dict[st
             Change(
                 NAME,
                 f"gateway {gateway} for agent {config.agent_name} on {BRIDGE}",
-                commands=(f"ifconfig {BRIDGE} inet {gateway.with_prefixlen} alias",),
+                commands=(
+                    f"if ! ifconfig {BRIDGE} inet | grep -q 'inet {gateway.ip} '; then",
+                    f"    ifconfig {BRIDGE} inet {gateway.with_prefixlen} alias",
+                    "fi",
+                ),
             )
         )
     change = setting(NAME, rc_conf, key, wanted, why="the gateway at boot")

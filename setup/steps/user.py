@@ -80,7 +80,11 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         return step
     if user not in facts.groups:
         step.changes.append(
-            Change(NAME, f"group {user} (GID {uid})", commands=(f"pw groupadd {user} -g {uid}",))
+            Change(
+                NAME,
+                f"group {user} (GID {uid})",
+                commands=(f"pw groupshow {user} >/dev/null 2>&1 || pw groupadd {user} -g {uid}",),
+            )
         )
     if user not in facts.users:
         step.changes.append(
@@ -88,6 +92,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                 NAME,
                 f"user {user} (UID {uid}, home {home(user)}) for agent {agent}",
                 commands=(
+                    f"pw usershow {user} >/dev/null 2>&1 || "
                     f"pw useradd {user} -u {uid} -g {user} -c {q(comment(config))} "
                     f"-d {home(user)} -m -M 0750 -s {SHELL}",
                 ),

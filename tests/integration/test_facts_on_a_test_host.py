@@ -82,6 +82,10 @@ def test_preflight_refuses_an_unfit_host_with_exit_2_and_changes_nothing(
     errors = [f for f in plan["steps"][0]["findings"] if f["level"] == "error"]
     assert [f["check"] for f in errors] == [check]
     assert not host.exists("/var/db/warden/agents/atlas.json")
+    # A single step is refused on the same host too: preflight's errors gate every run.
+    one = operator.warden("setup", "--env", str(operator.env_file()), "--step", "network", "--yes")
+    assert one.returncode == 2 and f"preflight: {check}" in one.stdout + one.stderr
+    assert not host.exists("/var/db/warden/agents/atlas.json")
 
 
 def test_a_whole_setup_uses_one_ssh_connection(
@@ -89,6 +93,8 @@ def test_a_whole_setup_uses_one_ssh_connection(
 ) -> None:
     host = make_test_host("f3")
     operator = Operator(tmp_path / "home", [("h1", host, None)])
-    result = operator.warden("setup", "--env", str(operator.env_file()), "--yes")
+    result = operator.warden(
+        "setup", "--env", str(operator.env_file()), "--step", "network", "--yes"
+    )
     assert result.returncode == 0, result.stderr
     assert host.accepted_logins() == 1

@@ -58,12 +58,13 @@ def test_host_on_a_fresh_host_installs_packages_and_bootstraps_the_release(
     assert "bootstrap FreeBSD 14.3-RELEASE" in text
     assert step.refusals == []
     bootstrap = next(c for c in step.changes if "bootstrap" in c.summary)
-    assert bootstrap.commands == ("bastille bootstrap 14.3-RELEASE",) and bootstrap.slow
+    assert bootstrap.commands[0].endswith("|| bastille bootstrap 14.3-RELEASE")
+    assert bootstrap.slow
 
 
 def test_host_bootstraps_the_release_without_its_patch_level(config: AgentConfig) -> None:
     step = host.plan(config, bravo(userland="14.3-RELEASE-p2"))
-    assert any(c.commands == ("bastille bootstrap 14.3-RELEASE",) for c in step.changes)
+    assert any("bastille bootstrap 14.3-RELEASE" in cmd for c in step.changes for cmd in c.commands)
 
 
 def test_host_already_right_plans_nothing(config: AgentConfig) -> None:
@@ -132,10 +133,10 @@ def test_network_on_a_fresh_host_creates_persists_and_addresses_the_bridge(
 ) -> None:
     step = network.plan(config, bravo())
     commands = [cmd for c in step.changes for cmd in c.commands]
-    assert "_nw_bridge=$(ifconfig bridge create)" in commands
+    assert "    _nw_bridge=$(ifconfig bridge create)" in commands
     assert "sysrc cloned_interfaces+=bridge0" in commands
     assert "sysrc ifconfig_bridge0_name=warden0" in commands
-    assert "ifconfig warden0 inet 10.0.1.1/24 alias" in commands
+    assert "    ifconfig warden0 inet 10.0.1.1/24 alias" in commands
     assert "sysrc 'ifconfig_warden0_alias0=inet 10.0.1.1/24'" in commands
     assert "sysrc gateway_enable=YES" in commands
     assert "sysctl net.inet.ip.forwarding=1" in commands
@@ -322,10 +323,10 @@ def test_pf_keeps_the_operators_pf_conf_lines(config: AgentConfig) -> None:
 def test_user_on_a_fresh_host_creates_group_user_and_credentials(config: AgentConfig) -> None:
     step = user.plan(config, bravo())
     commands = [cmd for c in step.changes for cmd in c.commands]
-    assert "pw groupadd atlas -g 2001" in commands
+    assert "pw groupshow atlas >/dev/null 2>&1 || pw groupadd atlas -g 2001" in commands
     assert (
-        "pw useradd atlas -u 2001 -g atlas -c 'warden agent atlas' -d /home/atlas -m -M 0750 "
-        "-s /bin/sh"
+        "pw usershow atlas >/dev/null 2>&1 || pw useradd atlas -u 2001 -g atlas "
+        "-c 'warden agent atlas' -d /home/atlas -m -M 0750 -s /bin/sh"
     ) in commands
     secret = next(f for c in step.changes for f in c.files)
     assert secret.path == credentials("atlas") and secret.mode == 0o600 and secret.secret
