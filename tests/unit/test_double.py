@@ -400,13 +400,13 @@ def test_pfctl_enable_twice_fails_and_info_shows_the_status_line(
         ("sysrc", "-A"),
         ("sysctl", "-a"),
         ("kldstat", "-v"),
-        ("pkg", "install", "-y", "tmux"),
+        ("pkg", "install", "-r", "FreeBSD", "-y", "tmux"),
         ("ifconfig", "vtnet0", "mtu", "9000"),
         ("netstat", "-r"),
         ("route", "add", "default", "10.0.0.1"),
         ("jls", "-v"),
         ("pfctl", "-F", "all"),
-        ("service", "sshd", "status"),
+        ("service", "-j", "web", "sshd", "status"),
     ],
 )
 def test_unmodelled_commands_and_flags_exit_64_naming_them(run: Run, argv: tuple[str, ...]) -> None:
