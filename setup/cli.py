@@ -249,7 +249,7 @@ def render_command(env: str, out_dir: str) -> int:
         for change in step.changes:
             for file in change.files:
                 if not file.secret:
-                    write(f"files/{file.path}", file.content)
+                    write(f"files/{file.path}", file.content, file.mode)
     write("scripts/remote-command.txt", locked_command(DEFAULT_LOCK_WAIT) + "\n")
     write("plan.json", _json_text(plan.to_json()))
     console().print(f"wrote {len(written)} file(s) under {root}/ (offline plan of a fresh host)")

@@ -360,6 +360,8 @@ class TestHost:
                 self.upper / DOUBLE_BIN.lstrip("/"), state_dir=DOUBLE_STATE, seen_as=DOUBLE_BIN
             )
             install.seed_state(self.upper / DOUBLE_STATE.lstrip("/"), self._state)
+            # stub /etc/rc.subr, /etc/defaults/rc.conf, /etc/rc.d/devfs for `service`
+            install.install_base_system(self.upper)
             self.has_double = True
 
     def _write_sshd_config(self) -> None:

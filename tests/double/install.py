@@ -1,8 +1,10 @@
 """Put the FreeBSD test double on a PATH and give it a fresh host state.
 
 `install_double` writes one POSIX sh wrapper per command into a bin dir (put it
-first on PATH of the throwaway host); `seed_state` writes state.json;
-`read_calls` reads back calls.log so a test can prove which commands ran.
+first on PATH of the throwaway host); `install_base_system` puts the stub
+/etc/rc.subr, /etc/defaults/rc.conf and stub base rc.d scripts under a root (a
+test host's overlay); `seed_state` writes state.json; `read_calls` reads back
+calls.log so a test can prove which commands ran.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any
 from tests.double import freebsd_double
 
 DOUBLE = Path(freebsd_double.__file__).resolve()
+#: The stub /etc/rc.subr and the stub base-system rc.d scripts (tests/double/rc.d).
+RC_SUBR = DOUBLE.parent / "rc.subr"
+RC_D = DOUBLE.parent / "rc.d"
 
 #: Every command the double answers.
 COMMANDS: tuple[str, ...] = freebsd_double.COMMANDS
@@ -45,8 +50,14 @@ def install_double(
     if seen_as is not None:
         shutil.copy2(DOUBLE, bin_dir.parent / DOUBLE.name)
         program = f"{Path(seen_as).parent}/{DOUBLE.name}"
+    # `service` clears the environment of the rc.d script it runs (service.sh
+    # `env -i`) but keeps these two and puts the bin dir first on PATH, so that the
+    # FreeBSD commands a script runs still reach the double.
+    bin_seen = seen_as if seen_as is not None else str(bin_dir)
     for command in COMMANDS:
         lines = ["#!/bin/sh", f"# {command}: FreeBSD test double (tests/double), not FreeBSD."]
+        lines.append(f"FREEBSD_DOUBLE_BIN={shlex.quote(bin_seen)}")
+        lines.append("export FREEBSD_DOUBLE_BIN")
         if state_dir is not None:
             lines.append(f"FREEBSD_DOUBLE_STATE={shlex.quote(state_dir)}")
             lines.append("export FREEBSD_DOUBLE_STATE")
@@ -54,6 +65,42 @@ def install_double(
         wrapper = bin_dir / command
         wrapper.write_text("\n".join(lines) + "\n", encoding="utf-8")
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def install_base_system(root: Path) -> None:
+    """Stub FreeBSD base files under `root` (a test host's overlay, never "/").
+
+    root/etc/rc.subr (0444): tests/double/rc.subr, the rc.subr stand-in;
+    root/etc/defaults/rc.conf (0444): the defaults the double's sysrc knows
+    (freebsd_double.RC_DEFAULTS), so rc.subr's load_rc_config and sysrc agree;
+    root/etc/rc.d/NAME (0555): every stub script of tests/double/rc.d (devfs).
+    """
+    etc = root / "etc"
+    _install_file(RC_SUBR.read_bytes(), etc / "rc.subr", 0o444)
+    _install_file(_defaults_rc_conf().encode(), etc / "defaults" / "rc.conf", 0o444)
+    for script in sorted(RC_D.iterdir()):
+        if script.is_file():
+            _install_file(script.read_bytes(), etc / "rc.d" / script.name, 0o555)
+
+
+def _install_file(data: bytes, dest: Path, mode: int) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        dest.chmod(0o644)  # a re-install over a read-only copy
+    dest.write_bytes(data)
+    dest.chmod(mode)
+
+
+def _defaults_rc_conf() -> str:
+    """/etc/defaults/rc.conf: name="value" lines, as FreeBSD 14 libexec/rc/rc.conf writes them."""
+    lines = [
+        "# /etc/defaults/rc.conf: TEST DOUBLE (tests/double/install.py), not FreeBSD.",
+        "# The defaults the double's sysrc knows (freebsd_double.RC_DEFAULTS).",
+    ]
+    for name, value in freebsd_double.RC_DEFAULTS.items():
+        quoted = "".join("\\" + c if c in '"\\$`' else c for c in value)
+        lines.append(f'{name}="{quoted}"')
+    return "\n".join(lines) + "\n"
 
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

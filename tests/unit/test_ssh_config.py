@@ -17,11 +17,14 @@ def config(tmp_path: Path, text: str) -> Path:
 
 
 def test_an_alias_takes_hostname_user_port_identity_jump_and_known_hosts(tmp_path: Path) -> None:
-    path = config(tmp_path, (
-        "Host web\n  HostName 192.0.2.7\n  User ops\n  Port 2222\n"
-        "  IdentityFile ~/.ssh/web_key\n  ProxyJump bastion\n"
-        "  UserKnownHostsFile /etc/warden/known_hosts\n"
-    ))
+    path = config(
+        tmp_path,
+        (
+            "Host web\n  HostName 192.0.2.7\n  User ops\n  Port 2222\n"
+            "  IdentityFile ~/.ssh/web_key\n  ProxyJump bastion\n"
+            "  UserKnownHostsFile /etc/warden/known_hosts\n"
+        ),
+    )
     target = resolve_target("web", path)
     assert (target.hostname, target.user, target.port) == ("192.0.2.7", "ops", 2222)
     assert target.identity_files[0].endswith("/.ssh/web_key")
