@@ -58,7 +58,7 @@ def _network_collisions(
     problems: list[str] = []
     for other in others.values():
         if ipaddress.IPv4Network(other.subnet).overlaps(subnet):
-            problems.append(f"subnet {subnet} is already agent {other.agent!r}'s")
+            problems.append(f"subnet {subnet} is already taken by agent {other.agent!r}")
     own_gateway = ipaddress.IPv4Interface(f"{config.gateway}/{subnet.prefixlen}")
     for ifname, address in facts.addresses():
         if address.network.overlaps(subnet) or address.ip in subnet:
@@ -95,7 +95,9 @@ def _jail_collisions(
     for role in owned_roles(config):
         jail = config.jail_names[role]
         if jail in claimed:
-            problems.append(f"jail name {jail!r} ({role}) is already agent {claimed[jail]!r}'s")
+            problems.append(
+                f"jail name {jail!r} ({role}) is already taken by agent {claimed[jail]!r}"
+            )
         elif jail in facts.jails_defined and (mine is None or jail not in mine.jails.values()):
             problems.append(
                 f"a jail named {jail!r} ({role}) already exists on {facts.target} and warden "

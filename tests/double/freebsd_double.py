@@ -3950,7 +3950,7 @@ def cmd_kldload(args: list[str]) -> int:
 
 # usr.sbin/service/service.sh.  The rc.d scripts it runs source /etc/rc.subr, on a
 # test host the stub tests/double/rc.subr (install.install_base_system), which
-# prints what rc.subr prints ("Cannot 'status' x. ...", "x is not running.").
+# prints what rc.subr prints ("Cannot 'start' x. ...", "x is not running.").
 
 # service.sh usage(): echoed on stdout; ${0##*/} is "service".
 SERVICE_USAGE = (

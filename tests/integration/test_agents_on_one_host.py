@@ -7,7 +7,9 @@ the double. Every setup runs twice and the second run must change nothing.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from setup.facts import gather
 from setup.planner import facts_request, make_plan
 from setup.steps import pf
 from setup.transport import SSHExecutor
+from tests.integration.conftest import require_test_hosts
 from tests.operator import Operator
 from tests.testhost import DOUBLE_STATE, TestHost
 
@@ -78,6 +81,11 @@ def sh(host: TestHost, command: str) -> str:
     return result.stdout.decode()
 
 
+def words(result: subprocess.CompletedProcess[str]) -> str:
+    """stdout and stderr with rich's line wrapping undone."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
 def mutations(calls: list[dict[str, Any]]) -> list[list[str]]:
     """The double calls that change a host (everything else only reads)."""
     changing = []
@@ -105,35 +113,56 @@ def wait_for(check: Any, seconds: float = 15) -> None:
         time.sleep(0.3)
 
 
-@pytest.fixture
-def h1(make_test_host) -> TestHost:  # type: ignore[no-untyped-def]
-    host: TestHost = make_test_host("h1")
+def prepared(host: TestHost) -> TestHost:
     host.write_file("/etc/pf.conf", OPERATOR_PF)
     host.write_file("/usr/local/bin/fake-agent", FAKE_AGENT, mode=0o755)
     return host
 
 
-@pytest.fixture
-def operator(tmp_path: Path, h1: TestHost) -> Operator:
-    op = Operator(tmp_path / "home", [("h1", h1, None)])
-    op.known_hosts.write_text(h1.host_key_line() + "\n")
+def operator_for(home: Path, host: TestHost) -> Operator:
+    op = Operator(home, [("h1", host, None)])
+    op.known_hosts.write_text(host.host_key_line() + "\n")
     return op
 
 
-@pytest.fixture
-def two_agents(operator: Operator, h1: TestHost) -> tuple[Path, Path]:
-    atlas, orion = env(operator, "atlas", "10.0.1"), env(operator, "orion", "10.0.2", "de-DE")
-    for agent in (atlas, orion):
+def set_up_twice(operator: Operator, *agents: Path) -> None:
+    for agent in agents:
         first = setup_json(operator, agent)
         assert first["change_count"] > 0 and first["applied"]
         again = setup_json(operator, agent)
         assert again["change_count"] == 0 and again["applied"] == [], again
-    return atlas, orion
 
 
-def test_two_agents_get_their_own_alias_index_and_one_nat_include(
-    two_agents: tuple[Path, Path], h1: TestHost
-) -> None:
+class Site:
+    """One host with atlas and orion set up (each twice): shared by the tests that only
+    look, so the four setups run once for them."""
+
+    def __init__(self, host: TestHost, operator: Operator) -> None:
+        self.host, self.operator = host, operator
+        self.atlas = env(operator, "atlas", "10.0.1")
+        self.orion = env(operator, "orion", "10.0.2", "de-DE")
+        set_up_twice(operator, self.atlas, self.orion)
+
+
+@pytest.fixture(scope="module")
+def site(client_key: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    require_test_hosts()
+    host = prepared(TestHost("h1", client_key=client_key).start())
+    try:
+        yield Site(host, operator_for(tmp_path_factory.mktemp("site") / "home", host))
+    finally:
+        host.stop()
+
+
+@pytest.fixture
+def fresh_site(make_test_host, tmp_path: Path) -> Site:  # type: ignore[no-untyped-def]
+    """A site of its own, for a test that changes what the others look at."""
+    host = prepared(make_test_host("h1"))
+    return Site(host, operator_for(tmp_path / "home", host))
+
+
+def test_two_agents_get_their_own_alias_index_and_one_nat_include(site: Site) -> None:
+    h1 = site.host
     registry = {
         name: json.loads(h1.read_file(f"/var/db/warden/agents/{name}.json"))
         for name in ("atlas", "orion")
@@ -153,31 +182,29 @@ def test_two_agents_get_their_own_alias_index_and_one_nat_include(
     assert "Enabled" in sh(h1, "pfctl -s Running")
 
 
-def test_the_operators_pf_conf_lines_are_byte_identical(
-    two_agents: tuple[Path, Path], h1: TestHost
-) -> None:
-    text = h1.read_file("/etc/pf.conf").decode()
+def test_the_operators_pf_conf_lines_are_byte_identical(site: Site) -> None:
+    text = site.host.read_file("/etc/pf.conf").decode()
     assert text.count('include "/etc/pf.warden.conf"') == 1
     ours = text.split("# BEGIN warden")[1].split("# END warden\n")[0]
     assert text.replace("# BEGIN warden" + ours + "# END warden\n", "") == OPERATOR_PF
 
 
-def test_both_services_run_in_their_own_tmux_session_with_their_locales(
-    two_agents: tuple[Path, Path], h1: TestHost
-) -> None:
+def test_both_services_run_in_their_own_tmux_session_with_their_locales(site: Site) -> None:
+    h1 = site.host
     for name, lang in (("atlas", "sl_SI.UTF-8"), ("orion", "de_DE.UTF-8")):
         assert f"{name} is running as pid" in sh(h1, f"service {name} onestatus")
+        tmux = f"/usr/local/bin/tmux -S /var/run/warden/{name}/tmux.sock"
+        pane = sh(h1, f"su -l {name} -c '{tmux} capture-pane -p -S - -t ={name}:'")
+        assert f"agent {name} LANG={lang}" in pane, pane
         log = f"/var/log/warden/{name}/agent.log"
         wait_for(lambda log=log: h1.exists(log) and b"tick" in h1.read_file(log))
-        first = h1.read_file(log).decode()
-        assert f"agent {name} LANG={lang}" in first, first
+        assert f"tick {name}\n".encode() in h1.read_file(log), "no CR, one line per line"
         owner = sh(h1, f"ls -ln {log}").split()[2]
         assert owner == str(json.loads(h1.read_file(f"/var/db/warden/agents/{name}.json"))["uid"])
 
 
-def test_after_a_rotation_new_output_lands_in_the_new_log(
-    two_agents: tuple[Path, Path], h1: TestHost
-) -> None:
+def test_after_a_rotation_new_output_lands_in_the_new_log(site: Site) -> None:
+    h1 = site.host
     log = "/var/log/warden/atlas/agent.log"
     wait_for(lambda: h1.exists(log) and b"tick" in h1.read_file(log))
     sh(h1, f"newsyslog -F {log}")
@@ -186,25 +213,23 @@ def test_after_a_rotation_new_output_lands_in_the_new_log(
     wait_for(lambda: b"tick atlas" in h1.read_file(log))
 
 
-def test_an_overlapping_third_agent_is_refused_naming_what_it_collides_with(
-    two_agents: tuple[Path, Path], operator: Operator, h1: TestHost
-) -> None:
+def test_an_overlapping_third_agent_is_refused_naming_what_it_collides_with(site: Site) -> None:
+    h1, operator = site.host, site.operator
     before = h1.calls()
     nova = env(operator, "nova", "10.0.2")
     result = operator.warden("setup", "--env", str(nova), "--yes")
     assert result.returncode == 2, result.stderr
-    assert "subnet 10.0.2.0/24 is already agent 'orion's" in result.stdout + result.stderr
+    assert "subnet 10.0.2.0/24 is already taken by agent 'orion'" in words(result)
     on_host = env(operator, "vega", "192.0.2")
     result = operator.warden("setup", "--env", str(on_host), "--yes")
     assert result.returncode == 2
-    assert "overlaps address 192.0.2.10/24 on vtnet0" in result.stdout + result.stderr
+    assert "overlaps address 192.0.2.10/24 on vtnet0" in words(result)
     assert mutations(h1.calls()[len(before) :]) == []
     assert not h1.exists("/var/db/warden/agents/nova.json")
 
 
-def test_a_failing_pfctl_check_keeps_the_old_include_and_rules(
-    two_agents: tuple[Path, Path], operator: Operator, h1: TestHost
-) -> None:
+def test_a_failing_pfctl_check_keeps_the_old_include_and_rules(fresh_site: Site) -> None:
+    h1, operator = fresh_site.host, fresh_site.operator
     include = h1.read_file("/etc/pf.warden.conf")
     pf_conf = h1.read_file("/etc/pf.conf")
     message = "/var/db/warden/pf/stage/pf.conf:7: syntax error"
@@ -212,18 +237,16 @@ def test_a_failing_pfctl_check_keeps_the_old_include_and_rules(
     vega = env(operator, "vega", "10.0.3")
     result = operator.warden("setup", "--env", str(vega), "--step", "pf", "--yes")
     assert result.returncode == 1, result.stderr
-    assert message in result.stderr
+    assert message in words(result)
     assert h1.read_file("/etc/pf.warden.conf") == include
     assert h1.read_file("/etc/pf.conf") == pf_conf
     assert sh(h1, "pfctl -t warden_agents -T show").split() == ["10.0.1.0/24", "10.0.2.0/24"]
 
 
 def test_the_dead_man_restores_the_previous_ruleset_when_no_confirmation_comes(
-    two_agents: tuple[Path, Path],
-    operator: Operator,
-    h1: TestHost,
-    monkeypatch: pytest.MonkeyPatch,
+    fresh_site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    h1, operator = fresh_site.host, fresh_site.operator
     include = h1.read_file("/etc/pf.warden.conf")
     pf_conf = h1.read_file("/etc/pf.conf")
     monkeypatch.setattr(pf, "DEADMAN_SECONDS", 3)

@@ -170,7 +170,7 @@ def test_a_second_agent_on_the_same_subnet_is_refused_naming_the_first(
         "setup", "--env", str(operator.env_file("nova", "10.0.1")), "--step", "network", "--yes"
     )
     assert result.returncode == 2
-    assert "already agent 'atlas'" in result.stdout + result.stderr
+    assert "already taken by agent 'atlas'" in " ".join((result.stdout + result.stderr).split())
     assert not h1.exists("/var/db/warden/agents/nova.json")
 
 
