@@ -98,7 +98,10 @@ def mutations(calls: list[dict[str, Any]]) -> list[list[str]]:
             or (argv[0] == "service" and any(v in argv for v in ("start", "stop", "restart")))
             or (argv[0] == "sysrc" and "=" in words)
             or (argv[0] == "sysctl" and "=" in words)
-            or (argv[0] == "ifconfig" and any(w in argv for w in ("create", "alias", "name")))
+            or (
+                argv[0] == "ifconfig"
+                and any(w in argv for w in ("create", "alias", "-alias", "name", "destroy"))
+            )
             or (argv[0] == "pfctl" and any(w in argv for w in ("-f", "-e", "-d")))
             or (argv[0] == "pkg" and "install" in argv)
         ):
@@ -203,6 +206,40 @@ def test_both_services_run_in_their_own_tmux_session_with_their_locales(site: Si
         assert owner == str(json.loads(h1.read_file(f"/var/db/warden/agents/{name}.json"))["uid"])
 
 
+def test_the_installed_rc_d_script_parses_and_passes_shellcheck_against_rc_subr(
+    site: Site,
+) -> None:
+    # On the test host /etc/rc.subr is the stub, so -x follows it for real.
+    for name in ("atlas", "orion"):
+        sh(site.host, f"sh -n /usr/local/etc/rc.d/{name}")
+        sh(site.host, f"shellcheck -s sh -x /usr/local/etc/rc.d/{name}")
+
+
+def test_the_rc_d_script_keeps_rc_subrs_exit_codes_with_real_tmux(site: Site) -> None:
+    h1 = site.host
+
+    def service(verb: str) -> tuple[int, str]:
+        result = h1.exec(f"service atlas {verb}", check=False)
+        return result.returncode, (result.stdout + result.stderr).decode()
+
+    def pid() -> str:
+        return service("onestatus")[1].split("pid ")[1].rstrip(".\n")
+
+    assert service("status")[0] == 0
+    rc, text = service("start")
+    assert rc == 1 and "atlas already running?  (pid=" in text
+    first = pid()
+    assert service("stop") == (0, "Stopping atlas.\n")
+    rc, text = service("stop")
+    assert rc == 1 and "atlas not running?" in text
+    assert service("onestatus") == (1, "atlas is not running.\n")
+    assert service("start") == (0, "Starting atlas.\n")
+    second = pid()
+    rc, _ = service("restart")
+    assert rc == 0 and pid() not in (first, second)
+    assert service("onestatus")[0] == 0
+
+
 def test_after_a_rotation_new_output_lands_in_the_new_log(site: Site) -> None:
     h1 = site.host
     log = "/var/log/warden/atlas/agent.log"
@@ -220,12 +257,20 @@ def test_an_overlapping_third_agent_is_refused_naming_what_it_collides_with(site
     result = operator.warden("setup", "--env", str(nova), "--yes")
     assert result.returncode == 2, result.stderr
     assert "subnet 10.0.2.0/24 is already taken by agent 'orion'" in words(result)
-    on_host = env(operator, "vega", "192.0.2")
-    result = operator.warden("setup", "--env", str(on_host), "--yes")
+    sh(h1, "ifconfig vtnet0 inet 192.168.60.10/24 alias")  # a second address of the host's
+    try:
+        before = h1.calls()
+        on_host = env(operator, "vega", "192.168.60")
+        result = operator.warden("setup", "--env", str(on_host), "--yes")
+    finally:
+        sh(h1, "ifconfig vtnet0 inet 192.168.60.10 -alias")
     assert result.returncode == 2
-    assert "overlaps address 192.0.2.10/24 on vtnet0" in words(result)
-    assert mutations(h1.calls()[len(before) :]) == []
+    assert "overlaps address 192.168.60.10/24 on vtnet0" in words(result)
+    assert mutations(h1.calls()[len(before) :]) == [
+        ["ifconfig", "vtnet0", "inet", "192.168.60.10", "-alias"]
+    ]
     assert not h1.exists("/var/db/warden/agents/nova.json")
+    assert not h1.exists("/var/db/warden/agents/vega.json")
 
 
 def test_a_failing_pfctl_check_keeps_the_old_include_and_rules(fresh_site: Site) -> None:
