@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from setup.config import load_config
 from setup.facts import gather
+from setup.planner import facts_request
+from setup.steps import pf
 from setup.transport import SSHExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +41,10 @@ def warden(*args: str) -> subprocess.CompletedProcess[str]:
 def env_file(tmp_path: Path) -> Path:
     base = os.environ.get("WARDEN_TEST_SUBNET_BASE", "10.250.250")
     path = tmp_path / ".env"
-    path.write_text(f"AGENT_NAME=wardentest\nAGENT_SUBNET_BASE={base}\nWARDEN_HOST={target()}\n")
+    path.write_text(
+        f"AGENT_NAME=wardentest\nAGENT_SUBNET_BASE={base}\nWARDEN_HOST={target()}\n"
+        "WARDEN_AGENT_COMMAND=/usr/bin/top -s 5\n"
+    )
     return path
 
 
@@ -52,6 +58,36 @@ def test_the_real_hosts_facts_parse_into_a_freebsd_host() -> None:
     assert facts.interfaces and facts.addresses()
     assert facts.default_interface() in facts.interfaces
     assert facts.packages == {"pkg": True}
+
+
+def test_the_generated_pf_files_pass_the_real_pfctl(env_file: Path) -> None:
+    """The double's pf grammar is a subset; the real pfctl is the judge. Read-only: the
+    files go to a temporary directory and only `pfctl -nf` reads them."""
+    config = load_config(env_file)
+    executor = SSHExecutor(target())
+    try:
+        request = facts_request(config, ["pf"])
+        facts = gather(executor, request.packages, request.files, request.probes)
+        step = pf.plan(config, facts)
+        files = {f.path: f.content for c in step.changes for f in c.files}
+        if not files:
+            pytest.skip("the host's pf files are already warden's: nothing new to check")
+        loaded = executor.run("kldstat -q -m pf\n")
+        if loaded.rc != 0:
+            pytest.skip("pf is not loaded on the host; pfctl -nf needs /dev/pf on 14.x")
+        check = "/tmp/warden-pfcheck"
+        include = files.get("/etc/pf.warden.conf", facts.file("/etc/pf.warden.conf") or "")
+        pf_conf = files.get("/etc/pf.conf", facts.file("/etc/pf.conf") or "")
+        executor.put(f"{check}/pf.warden.conf", include, mode=0o600)
+        executor.put(
+            f"{check}/pf.conf",
+            pf_conf.replace('include "/etc/pf.warden.conf"', f'include "{check}/pf.warden.conf"'),
+            mode=0o600,
+        )
+        result = executor.run(f"pfctl -nf {check}/pf.conf; rc=$?; rm -rf {check}; exit $rc\n")
+    finally:
+        executor.close()
+    assert result.rc == 0, result.stderr
 
 
 def test_preflight_on_the_real_host_reports_and_changes_nothing(env_file: Path) -> None:
