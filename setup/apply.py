@@ -90,6 +90,7 @@ def step_script(
         LIBRARY + _JOURNAL_FN,
         "set -u",
         "umask 022",
+        f"_w_run={run_id}",
         f'printf \'%s (pid %s) since %s\\n\' {q(holder)} "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"'
         f" > {LOCK_HOLDER_FILE}",
         f"trap ': > {LOCK_HOLDER_FILE}' EXIT",
@@ -215,7 +216,7 @@ def run_step(
     raise ChangeFailed(f"{target}: step {step}: '{summary}' failed (exit {result.rc}): {detail}")
 
 
-def confirm(executor: Executor, step: str, change: Change) -> None:
+def confirm(executor: Executor, step: str, change: Change, *, run_id: str, lock_wait: int) -> None:
     """Prove the host is still reachable after a change that could cut it off, over a
     NEW connection (an open session survives rules that refuse new ones), and disarm
     the change's dead-man switch."""
@@ -226,8 +227,9 @@ def confirm(executor: Executor, step: str, change: Change) -> None:
             f"{executor.target}: step {step}: could not reconnect after '{change.summary}' "
             f"({exc.message}); the host restores its previous state by itself"
         ) from None
+    script = f"{LIBRARY}set -eu\n_w_run={run_id}\n{change.confirm or ':'}\n"
     try:
-        result = fresh.run(LIBRARY + change.confirm + "\n" if change.confirm else ":\n")
+        result = fresh.run(script, inner=locked_command(lock_wait))
     finally:
         fresh.close()
     if result.rc != 0:
@@ -267,7 +269,7 @@ def apply_steps(
         outcomes.append(StepOutcome(step, [c.summary for c in changes]))
         for change in changes:
             if change.confirm is not None:
-                confirm(executor, step, change)
+                confirm(executor, step, change, run_id=run_id, lock_wait=lock_wait)
         facts = gather(executor, request.packages, request.files, request.probes)
         left = plan_step(step, config, facts).changes
         if left:

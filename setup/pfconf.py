@@ -47,14 +47,42 @@ def _is_include_of(line: str, include: str) -> bool:
     return re.fullmatch(rf'\s*include\s+"{re.escape(include)}"\s*(#.*)?', line) is not None
 
 
+class MarkerError(ValueError):
+    """The marked block is broken: editing around it could drop the operator's rules."""
+
+
+def check_markers(text: str) -> None:
+    """Every BEGIN has its END, in order; else MarkerError naming the line."""
+    inside: int | None = None
+    for number, line in enumerate(text.split("\n"), 1):
+        if line.startswith(BEGIN):
+            if inside is not None:
+                raise MarkerError(f"line {number}: a second '{BEGIN}' before '{END}'")
+            inside = number
+        elif line.startswith(END):
+            if inside is None:
+                raise MarkerError(f"line {number}: '{END}' without '{BEGIN}'")
+            inside = None
+    if inside is not None:
+        raise MarkerError(f"line {inside}: '{BEGIN}' without '{END}'")
+
+
+def foreign_statements(text: str | None) -> list[str]:
+    """The first word of each statement outside the marked block."""
+    return [word for _, word in _statements(foreign_lines(text))]
+
+
 def with_include(text: str | None, ext_if: str, include: str = PF_WARDEN_CONF) -> str:
-    """pf.conf with exactly one marked include block (the text itself when it has one)."""
+    """pf.conf with exactly one marked include block (the text itself when it has one).
+
+    Raises MarkerError when the markers are unbalanced: the block's end is unknown.
+    """
     if text is None:
         return minimal_pf_conf(ext_if, include)
+    check_markers(text)
     block = include_block(include).split("\n")
     lines = text.split("\n")
-    trailing = lines[-1] == ""
-    if trailing:
+    if lines[-1] == "":
         lines.pop()
     out: list[str] = []
     placed = False
@@ -77,13 +105,10 @@ def with_include(text: str | None, ext_if: str, include: str = PF_WARDEN_CONF) -
             continue
         out.append(line)
     if not placed:
-        at = next((i for i, word in _statements(out) if word in _FILTER), None)
-        if at is None:
-            # No filter rule: the block goes last, so the file must end with a newline.
-            trailing = True
-            at = len(out)
+        at = next((i for i, word in _statements(out) if word in _FILTER), len(out))
         out[at:at] = block
-    return "\n".join(out) + ("\n" if trailing else "")
+    # Always a final newline (a missing one shows in the diff): files warden writes end so.
+    return "\n".join(out) + "\n"
 
 
 def foreign_lines(text: str | None) -> list[str]:

@@ -11,23 +11,23 @@ restores the previous ruleset unless warden reconnects and confirms.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ..config import AgentConfig
 from ..facts import Facts
 from ..layout import BRIDGE, PF_CONF, PF_STATE_DIR, PF_TABLE, PF_WARDEN_CONF
-from ..pfconf import with_include
+from ..pfconf import MarkerError, check_markers, foreign_statements, with_include
 from ..plan import Change, FileWrite, StepPlan
 from ..rcconf import setting
 from ..registry import RegistryEntry, entry_for, load_entries
 from ..render import render
-from ..shell import JOURNAL_FILE, put_file
+from ..shell import JOURNAL_FILE, LOCK_FILE, put_file
 
 NAME = "pf"
 # How long the host waits for warden to reconnect after a remote load before it
 # restores the previous ruleset. Reconnecting takes seconds; this leaves room for
 # a slow link without leaving a host cut off for long.
 DEADMAN_SECONDS = 120
-UNCONFIRMED = f"{PF_STATE_DIR}/unconfirmed"
 STAGE = f"{PF_STATE_DIR}/stage"
 
 
@@ -61,16 +61,57 @@ def loaded_subnets(facts: Facts) -> list[str] | None:
     return sorted(line.strip() for line in probe.output.splitlines() if line.strip())
 
 
+_IF_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,14}")
+
+
+def _refusal(config: AgentConfig, facts: Facts) -> str | None:
+    """Why warden must not touch this host's pf: each case could lose rules or SSH."""
+    pf_rules = facts.rc_conf.get("pf_rules", PF_CONF)
+    if pf_rules != PF_CONF:
+        return (
+            f"pf: rc.conf has pf_rules={pf_rules}; warden manages {PF_CONF} only, which "
+            "this host does not load at boot: include /etc/pf.warden.conf from your rules "
+            "yourself, or move them to /etc/pf.conf"
+        )
+    text = facts.file(PF_CONF)
+    if text is None and facts.pf == "enabled":
+        return (
+            f"pf: pf is enabled but {PF_CONF} does not exist: its running rules come from "
+            "elsewhere, and a new pf.conf would replace them"
+        )
+    if text is not None and "\ufffd" in text:
+        return f"pf: {PF_CONF} is not UTF-8 text; warden edits only text it can keep intact"
+    if text is not None:
+        try:
+            check_markers(text)
+        except MarkerError as exc:
+            return f"pf: the marked block in {PF_CONF} is broken ({exc}): fix it by hand"
+    if facts.pf != "enabled" and "block" in foreign_statements(text):
+        return (
+            f"pf: pf is off and {PF_CONF} blocks traffic: turning it on would freeze the "
+            "SSH session that does it (established connections have no state). Enable pf "
+            "yourself from the console (service pf start), then run this step again"
+        )
+    return None
+
+
 def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     """Rewrite the include and the pf.conf block when they differ; load when the
     files or the running table differ; enable pf and keep it enabled at boot."""
     step = StepPlan(NAME)
     ext_if = config.ext_if or facts.default_interface()
-    if ext_if is None:
+    if ext_if is None or not _IF_NAME.fullmatch(ext_if):
         step.refusals.append(
-            "pf: the host has no default route, so the NAT interface is unknown: set WARDEN_EXT_IF"
+            "pf: the NAT interface is unknown (no usable default route): set WARDEN_EXT_IF"
         )
         return step
+    refusal = _refusal(config, facts)
+    if refusal is not None:
+        step.refusals.append(refusal)
+        return step
+    enable = setting(NAME, facts.rc_conf, "pf_enable", "YES", why="pf loads at boot")
+    if enable is not None:
+        step.changes.append(enable)
     everyone = agents(config, facts)
     include = render(
         "pf/pf.warden.conf.j2", agents=everyone, bridge=BRIDGE, ext_if=ext_if, table=PF_TABLE
@@ -83,6 +124,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         remote = facts.target != "local"
         what = "write /etc/pf.warden.conf and the include in /etc/pf.conf, " if stale else ""
         names = ", ".join(f"{e.agent} {e.subnet}" for e in everyone)
+        # Last in the step: nothing after it can fail between the load and its confirmation.
         step.changes.append(
             Change(
                 NAME,
@@ -94,33 +136,45 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                     FileWrite(PF_CONF, pf_conf, 0o644, before=current_pf),
                 ),
                 script=load_script(include, pf_conf, remote=remote),
-                confirm=f"rm -f {UNCONFIRMED}" if remote else None,
+                confirm=confirm_script(pf_conf) if remote else None,
             )
         )
-    enable = setting(NAME, facts.rc_conf, "pf_enable", "YES", why="pf loads at boot")
-    if enable is not None:
-        step.changes.append(enable)
     return step
+
+
+def _swap(pf_conf: str) -> str:
+    return render(
+        "pf/swap.sh.j2",
+        include=PF_WARDEN_CONF,
+        put_pf_conf=put_file(PF_CONF, pf_conf, 0o644, "root", "wheel"),
+    )
+
+
+def confirm_script(pf_conf: str) -> str:
+    """Disarm this run's dead-man and keep the new files (templates/pf/confirm.sh.j2)."""
+    return render("pf/confirm.sh.j2", state_dir=PF_STATE_DIR, swap=_swap(pf_conf))
 
 
 def load_script(include: str, pf_conf: str, *, remote: bool) -> str:
     """The sh of one safe load (templates/pf/load.sh.j2)."""
-    # The would-be pf.conf, including the staged include: pfctl -nf checks exactly
-    # what will be loaded, before either real file is touched.
+    # The would-be pf.conf, including the staged include: pfctl checks and loads exactly
+    # this, while the files in /etc stay as they were until the new rules are confirmed.
     staged_pf_conf = pf_conf.replace(
         f'include "{PF_WARDEN_CONF}"', f'include "{STAGE}/pf.warden.conf"'
     )
     deadman = render(
-        "pf/deadman.sh.j2", state_dir=PF_STATE_DIR, pf_conf=PF_CONF, journal=JOURNAL_FILE
+        "pf/deadman.sh.j2",
+        state_dir=PF_STATE_DIR,
+        pf_conf=PF_CONF,
+        journal=JOURNAL_FILE,
+        lock=LOCK_FILE,
     )
     return render(
         "pf/load.sh.j2",
         state_dir=PF_STATE_DIR,
-        include=PF_WARDEN_CONF,
-        pf_conf=PF_CONF,
         put_staged_include=put_file(f"{STAGE}/pf.warden.conf", include, 0o600, "root", "wheel"),
         put_staged_pf_conf=put_file(f"{STAGE}/pf.conf", staged_pf_conf, 0o600, "root", "wheel"),
-        put_pf_conf=put_file(PF_CONF, pf_conf, 0o644, "root", "wheel"),
         put_deadman=put_file(f"{PF_STATE_DIR}/deadman.sh", deadman, 0o700, "root", "wheel"),
         deadman_seconds=DEADMAN_SECONDS if remote else 0,
+        swap=_swap(pf_conf),
     )

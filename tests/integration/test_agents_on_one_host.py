@@ -17,6 +17,7 @@ import pytest
 
 from setup.apply import apply_steps
 from setup.config import load_config
+from setup.errors import HostError
 from setup.facts import gather
 from setup.planner import facts_request, make_plan
 from setup.steps import pf
@@ -288,30 +289,55 @@ def test_a_failing_pfctl_check_keeps_the_old_include_and_rules(fresh_site: Site)
     assert sh(h1, "pfctl -t warden_agents -T show").split() == ["10.0.1.0/24", "10.0.2.0/24"]
 
 
-def test_the_dead_man_restores_the_previous_ruleset_when_no_confirmation_comes(
-    fresh_site: Site, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    h1, operator = fresh_site.host, fresh_site.operator
-    include = h1.read_file("/etc/pf.warden.conf")
-    pf_conf = h1.read_file("/etc/pf.conf")
-    monkeypatch.setattr(pf, "DEADMAN_SECONDS", 3)
-    # The new ruleset "cut" the session: warden never gets back to confirm.
-    monkeypatch.setattr("setup.apply.confirm", lambda *args: None)
-    config = load_config(env(operator, "vega", "10.0.3"))
-    monkeypatch.setenv("HOME", str(operator.home))
-    executor = SSHExecutor("h1", ssh_config=operator.ssh_config)
+def apply_pf_step(site: Site, name: str, base: str) -> None:
+    """The pf step of a new agent through the Python API, as `setup --step pf` runs it."""
+    config = load_config(env(site.operator, name, base))
+    executor = SSHExecutor("h1", ssh_config=site.operator.ssh_config)
     try:
         steps = ["pf"]
         request = facts_request(config, steps)
         facts = gather(executor, request.packages, request.files, request.probes)
         plan = make_plan(config, facts, steps, register=True)
+        assert not plan.refusals, plan.refusals
         apply_steps(executor, config, facts, [s.name for s in plan.steps], steps)
     finally:
         executor.close()
-    assert b"10.0.3.0/24" in h1.read_file("/etc/pf.warden.conf")
+
+
+def test_the_dead_man_restores_the_previous_rules_when_no_confirmation_comes(
+    fresh_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h1 = fresh_site.host
+    include, pf_conf = h1.read_file("/etc/pf.warden.conf"), h1.read_file("/etc/pf.conf")
+    monkeypatch.setattr(pf, "DEADMAN_SECONDS", 3)
+
+    def cut_off(self: SSHExecutor) -> SSHExecutor:
+        raise HostError("h1: connection refused")  # the new rules refuse new connections
+
+    monkeypatch.setattr(SSHExecutor, "reconnect", cut_off)
+    with pytest.raises(HostError, match="restores its previous state by itself"):
+        apply_pf_step(fresh_site, "vega", "10.0.3")
+    # The new rules ran; the files boot would load are still the previous ones.
     assert "10.0.3.0/24" in sh(h1, "pfctl -t warden_agents -T show")
-    wait_for(lambda: h1.read_file("/etc/pf.warden.conf") == include, seconds=20)
+    assert h1.read_file("/etc/pf.warden.conf") == include
     assert h1.read_file("/etc/pf.conf") == pf_conf
-    wait_for(lambda: "10.0.3.0/24" not in sh(h1, "pfctl -t warden_agents -T show"))
-    journal = h1.read_file("/var/db/warden/journal/warden.jsonl").decode()
-    assert "previous pf ruleset restored" in journal
+    wait_for(lambda: "10.0.3.0/24" not in sh(h1, "pfctl -t warden_agents -T show"), seconds=20)
+    assert sh(h1, "pfctl -t warden_agents -T show").split() == ["10.0.1.0/24", "10.0.2.0/24"]
+    assert "Enabled" in sh(h1, "pfctl -s Running")
+    journal = "/var/db/warden/journal/warden.jsonl"
+    wait_for(lambda: b"dead-man: no confirmation" in h1.read_file(journal))
+    assert b"restored the previous pf rules" in h1.read_file(journal)
+
+
+def test_a_confirmed_load_disarms_the_dead_man_and_keeps_the_new_rules(
+    fresh_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h1 = fresh_site.host
+    monkeypatch.setattr(pf, "DEADMAN_SECONDS", 3)
+    apply_pf_step(fresh_site, "vega", "10.0.3")
+    assert b"10.0.3.0/24" in h1.read_file("/etc/pf.warden.conf")
+    time.sleep(5)  # past the dead-man's time
+    assert "10.0.3.0/24" in sh(h1, "pfctl -t warden_agents -T show")
+    assert b"10.0.3.0/24" in h1.read_file("/etc/pf.warden.conf")
+    assert b"dead-man" not in h1.read_file("/var/db/warden/journal/warden.jsonl")
+    assert sh(h1, "ls /var/db/warden/pf").split() == ["deadman.sh", "stage"]

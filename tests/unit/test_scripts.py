@@ -15,6 +15,7 @@ from setup.config import load_config
 from setup.facts import build_script, fresh_host
 from setup.plan import Change, FileWrite
 from setup.planner import make_plan
+from setup.render import render
 from setup.shell import LIBRARY, put_file
 from setup.steps import select, service
 from setup.transport import remote_command
@@ -54,6 +55,17 @@ def step_scripts() -> dict[str, str]:
                 scripts[f"{target}:{step.name}"] = step_script(
                     step.name, step.changes, "", run_id="r", operator="o@w"
                 )
+    scripts["file:deadman.sh"] = render(
+        "pf/deadman.sh.j2",
+        state_dir="/var/db/warden/pf",
+        pf_conf="/etc/pf.conf",
+        journal="/var/db/warden/journal/warden.jsonl",
+        lock="/var/db/warden/lock",
+    ).split("\n", 1)[1]
+    for target in ("bravo.example",):
+        facts = replace(fresh_host(target), assumed=False)
+        pf_change = make_plan(config, facts, ["pf"], register=False).changes[-1]
+        scripts["confirm:pf"] = f"{LIBRARY}set -eu\n_w_run=r\n{pf_change.confirm}\n"
     for path, (content, mode) in service.rendered(config).items():
         if mode & 0o111 and not path.startswith("/usr/local/etc/rc.d/"):
             scripts[f"file:{path}"] = content.split("\n", 1)[1]  # without its #! line

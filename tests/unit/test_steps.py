@@ -300,18 +300,56 @@ def test_pf_reloads_when_the_running_table_differs_from_the_files(config: AgentC
 
 
 def test_a_remote_pf_load_arms_a_dead_man_and_asks_for_confirmation(config: AgentConfig) -> None:
-    change = pf.plan(config, bravo(target="bravo.example")).changes[0]
-    assert change.confirm == "rm -f /var/db/warden/pf/unconfirmed"
+    change = pf.plan(config, bravo(target="bravo.example")).changes[-1]
+    assert change.confirm is not None
+    assert 'mv "$_pf_dir/unconfirmed.$_w_run" "$_pf_dir/confirmed.$_w_run"' in change.confirm
+    assert "mv -f /etc/pf.warden.conf.warden-new /etc/pf.warden.conf" in change.confirm
     assert change.script is not None and "nohup /bin/sh" in change.script
-    assert f" {pf.DEADMAN_SECONDS} >/dev/null" in change.script
-    # the staged check reads the staged include, never the live one
+    assert f" {pf.DEADMAN_SECONDS} " in change.script
+    # the check and the load read the staged files; /etc changes only on confirmation
     assert 'include "/var/db/warden/pf/stage/pf.warden.conf"' in change.script
-    local = pf.plan(config, bravo(target="local")).changes[0]
+    assert 'pfctl -f "$_pf_dir/stage/pf.conf"' in change.script
+    assert "mv -f /etc/pf.warden.conf.warden-new" not in change.script
+    local = pf.plan(config, bravo(target="local")).changes[-1]
     assert local.confirm is None and local.script is not None and "nohup" not in local.script
+    assert "mv -f /etc/pf.warden.conf.warden-new /etc/pf.warden.conf" in local.script
+
+
+def test_a_pf_conf_with_a_begin_marker_and_no_end_is_refused_not_truncated(
+    config: AgentConfig,
+) -> None:
+    broken = OPERATOR_PF.replace("# filtering\n", "# BEGIN warden: x\n")
+    step = pf.plan(config, bravo(files={PF_CONF: broken}, pf="enabled"))
+    assert step.changes == [] and "marked block" in step.refusals[0]
+
+
+def test_pf_conf_without_a_final_newline_gets_one() -> None:
+    assert with_include("pass all", "em0").endswith("# END warden\npass all\n")
+
+
+def test_pf_refuses_a_host_whose_rules_are_not_in_etc_pf_conf(config: AgentConfig) -> None:
+    custom = pf.plan(config, bravo(rc_conf={"pf_rules": "/usr/local/etc/pf.conf"}))
+    assert "pf_rules=/usr/local/etc/pf.conf" in custom.refusals[0]
+    elsewhere = pf.plan(config, bravo(pf="enabled"))
+    assert "does not exist" in elsewhere.refusals[0]
+
+
+def test_pf_will_not_turn_on_a_blocking_ruleset_under_the_operators_session(
+    config: AgentConfig,
+) -> None:
+    step = pf.plan(config, bravo(files={PF_CONF: OPERATOR_PF}, pf="disabled"))
+    assert step.changes == [] and "freeze the SSH session" in step.refusals[0]
+
+
+def test_pf_refuses_a_default_route_interface_it_cannot_write(config: AgentConfig) -> None:
+    facts = bravo()
+    odd = replace(facts.routes[0], netif="vtnet0;x")
+    step = pf.plan(config, replace(facts, routes=(odd,)))
+    assert "WARDEN_EXT_IF" in step.refusals[0]
 
 
 def test_pf_keeps_the_operators_pf_conf_lines(config: AgentConfig) -> None:
-    step = pf.plan(config, bravo(files={PF_CONF: OPERATOR_PF}))
+    step = pf.plan(config, bravo(files={PF_CONF: OPERATOR_PF}, pf="enabled"))
     write = next(f for c in step.changes for f in c.files if f.path == PF_CONF)
     assert write.before == OPERATOR_PF
     assert foreign_lines(write.content) == OPERATOR_PF.split("\n")
