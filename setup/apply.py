@@ -82,8 +82,10 @@ def step_script(
     *,
     run_id: str,
     operator: str,
+    redact: bool = False,
 ) -> str:
-    """The script for one step: holder note, registry check, then each change."""
+    """The script for one step: holder note, registry check, then each change (with
+    redact, secrets' contents left out: for review, never for a host)."""
     delimiter, body = heredoc(registry_snapshot)
     holder = f"{operator}, warden run {run_id}, step {step}"
     lines = [
@@ -111,7 +113,7 @@ def step_script(
             "_w_start=$(date +%s)",
             "(",
             "set -e",
-            change.sh(),
+            change.sh(redact),
             ") </dev/null",
             "_w_rc=$?",
             f'warden_journal {q(_record(run_id, operator, step, change.summary))} "$_w_rc" '
@@ -203,7 +205,12 @@ def run_step(
     if result.rc == RC_NOT_ROOT:
         raise HostError(f"{target}: cannot run as root: {result.stderr.strip()}")
     if result.rc < 0:
-        raise HostError(f"{target}: the connection was cut during step {step}; run again")
+        hint = (
+            "; if it was cut by new pf rules, the host restores the previous ones by itself"
+            if any(c.confirm is not None for c in changes)
+            else ""
+        )
+        raise HostError(f"{target}: the connection was cut during step {step}{hint}; run again")
     detail = result.stderr.strip()[-800:] or "no message"
     tag = re.escape(marker(run_id))
     if not re.search(rf"^{tag} begin 1$", result.stdout, re.MULTILINE):

@@ -243,7 +243,12 @@ def render_command(env: str, out_dir: str) -> int:
     for number, step in enumerate(plan.steps, 1):
         if step.changes:
             script = step_script(
-                step.name, step.changes, "", run_id="rendered", operator="operator@workstation"
+                step.name,
+                step.changes,
+                "",
+                run_id="rendered",
+                operator="operator@workstation",
+                redact=True,
             )
             write(f"scripts/{number:02d}-{step.name}.sh", script, 0o755)
         for change in step.changes:

@@ -38,9 +38,11 @@ class FileWrite:
         label = "/dev/null" if self.before is None else f"a{self.path}"
         return "".join(difflib.unified_diff(old, new, label, f"b{self.path}"))
 
-    def sh(self) -> str:
-        """The sh that places the file (atomically: see shell.LIBRARY)."""
-        return put_file(self.path, self.content, self.mode, self.owner, self.group)
+    def sh(self, redact: bool = False) -> str:
+        """The sh that places the file (atomically: see shell.LIBRARY); with redact, a
+        secret's content is left out (for scripts written for review)."""
+        content = "(secret: not rendered)\n" if redact and self.secret else self.content
+        return put_file(self.path, content, self.mode, self.owner, self.group)
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,11 @@ class Change:
     # long-running (downloads): progress shows it when it starts, not only when done.
     slow: bool = False
 
-    def sh(self) -> str:
+    def sh(self, redact: bool = False) -> str:
         """The change as sh lines, run under `set -e` by apply."""
         if self.script is not None:
             return self.script
-        return "\n".join([*(f.sh() for f in self.files), *self.commands])
+        return "\n".join([*(f.sh(redact) for f in self.files), *self.commands])
 
     def to_json(self) -> dict[str, Any]:
         """The change for --json: summaries, commands and diffs, never secrets."""

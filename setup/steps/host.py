@@ -15,12 +15,13 @@ from ..facts import Facts
 from ..layout import (
     BASTILLE_CONF,
     BASTILLE_RELEASES,
+    BRIDGE,
     DEVFS_RULES,
     JOURNAL_NEWSYSLOG,
     LOADER_CONF,
     SYSCTL_CONF,
 )
-from ..plan import Change, FileWrite, StepPlan
+from ..plan import Change, FileWrite, Finding, StepPlan
 from ..rcconf import assignments, setting
 from ..registry import owned_roles
 from ..render import render
@@ -162,6 +163,20 @@ def _devfs(step: StepPlan, facts: Facts) -> None:
 
 def _sysctls(step: StepPlan, facts: Facts) -> None:
     """The bridge pfil sysctls: now (after loading if_bridge) and in sysctl.conf."""
+    others = [
+        i.name
+        for i in facts.interfaces.values()
+        if "bridge" in i.groups and i.name != BRIDGE and i.members
+    ]
+    if others and any(facts.sysctl.get(n) != v for n, v in PFIL_SYSCTLS.items()):
+        step.findings.append(
+            Finding(
+                "warning",
+                "bridge filtering",
+                f"the pfil sysctls are host-wide: pf will no longer filter bridged traffic on "
+                f"{', '.join(others)} either",
+            )
+        )
     if any(facts.sysctl.get(name) != value for name, value in PFIL_SYSCTLS.items()):
         words = " ".join(q(f"{name}={value}") for name, value in PFIL_SYSCTLS.items())
         step.changes.append(
@@ -206,6 +221,12 @@ def sysctl_conf(text: str | None, wanted: dict[str, str]) -> str:
 
 def _bootstrap(step: StepPlan, config: AgentConfig, facts: Facts, conf: dict[str, str]) -> None:
     release = jail_release(config, facts)
+    if not re.fullmatch(r"\d+\.\d+-(RELEASE|BETA\d*|RC\d*)", release):
+        step.refusals.append(
+            f"host: the host runs {facts.userland}, which `bastille bootstrap` cannot fetch "
+            "for jails: set WARDEN_RELEASE to a release, e.g. 14.3-RELEASE"
+        )
+        return
     probe = facts.probe("host.releases")
     have = set(probe.output.split()) if probe is not None else set()
     if release in have:

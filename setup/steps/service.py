@@ -27,6 +27,7 @@ from ..rcconf import setting
 from ..registry import entry_for
 from ..render import render
 from ..shell import q
+from .host import needs_jails
 
 NAME = "service"
 MARKER = "# warden-managed: agent="
@@ -65,7 +66,7 @@ def probes(config: AgentConfig) -> dict[str, str]:
     agent = config.agent_name
     return {
         "service.status": f"service {agent} onestatus",
-        "service.logdir": f"ls -ldn {q(log_dir(agent))}",
+        "service.logdir": f"ls -ldn {q(log_dir(agent))} {q(log_file(agent))}",
     }
 
 
@@ -91,6 +92,7 @@ def rendered(config: AgentConfig) -> dict[str, tuple[str, int]]:
                 **common,
                 assistant=config.assistant_name,
                 launcher=launcher(agent),
+                jails=needs_jails(config),
                 v="${" + agent + "_",
             ),
             0o555,
@@ -125,6 +127,12 @@ def rendered(config: AgentConfig) -> dict[str, tuple[str, int]]:
     }
 
 
+def _ls(facts: Facts) -> list[list[str]]:
+    probe = facts.probe("service.logdir")
+    lines = probe.output.splitlines() if probe is not None else []
+    return [line.split() for line in lines if len(line.split()) >= 9]
+
+
 def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     """Files, log directory, enable, then start (or restart after a change)."""
     step = StepPlan(NAME)
@@ -153,17 +161,27 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(NAME, f"service files of agent {agent}: {names}", files=tuple(writes))
         )
     uid = entry_for(config, facts).uid
-    logdir = facts.probe("service.logdir")
-    words = logdir.output.split() if logdir is not None and logdir.rc == 0 else []
-    if words[:1] != ["drwxr-x---"] or words[2:4] != [str(uid), str(uid)]:
+    # root owns the directory (newsyslog, as root, rotates in it: the agent must not be
+    # able to plant links there); the agent owns only its log file.
+    have = {words[-1]: (words[0][:10], words[2], words[3]) for words in _ls(facts)}
+    if have.get(log_dir(agent)) != ("drwxr-x---", "0", str(uid)) or have.get(log_file(agent)) != (
+        "-rw-r-----",
+        str(uid),
+        str(uid),
+    ):
         step.changes.append(
             Change(
                 NAME,
-                f"log directory {log_dir(agent)} ({user}, 0750)",
+                f"log directory {log_dir(agent)} (root:{user}, 0750) and {log_file(agent)} "
+                f"({user}, 0640)",
                 commands=(
                     f"mkdir -p {log_dir(agent)}",
-                    f"chown {user}:{user} {log_dir(agent)}",
+                    f"chown root:{user} {log_dir(agent)}",
                     f"chmod 0750 {log_dir(agent)}",
+                    f"if [ ! -f {log_file(agent)} ] || [ -L {log_file(agent)} ]; then "
+                    f"rm -f {log_file(agent)}; : > {log_file(agent)}; fi",
+                    f"chown {user}:{user} {log_file(agent)}",
+                    f"chmod 0640 {log_file(agent)}",
                 ),
             )
         )

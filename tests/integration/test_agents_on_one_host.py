@@ -118,7 +118,9 @@ def wait_for(check: Any, seconds: float = 15) -> None:
 
 
 def prepared(host: TestHost) -> TestHost:
+    """The operator's firewall is up, with its own rules; the fake agent is installed."""
     host.write_file("/etc/pf.conf", OPERATOR_PF)
+    sh(host, "kldload pf && pfctl -f /etc/pf.conf && pfctl -e && sysrc pf_enable=YES")
     host.write_file("/usr/local/bin/fake-agent", FAKE_AGENT, mode=0o755)
     return host
 

@@ -434,7 +434,11 @@ def right_service(config: AgentConfig, facts: Facts) -> Facts:
         rc_conf={**facts.rc_conf, "atlas_enable": "YES"},
         probes={
             "service.status": Section("atlas is running as pid 4242.\n", 0),
-            "service.logdir": Section(ls("drwxr-x---", 2001, 2001, "/var/log/warden/atlas"), 0),
+            "service.logdir": Section(
+                ls("drwxr-x---", 0, 2001, "/var/log/warden/atlas")
+                + ls("-rw-r-----", 2001, 2001, "/var/log/warden/atlas/agent.log"),
+                0,
+            ),
         },
     )
 
@@ -478,4 +482,28 @@ def test_the_session_environment_carries_the_agents_locales(config: AgentConfig)
     env = service.rendered(config)["/usr/local/etc/warden/agents/atlas/agent.env"][0]
     assert "LANG=en_US.UTF-8\n" in env and "DISPLAY_LOCALE=en-US\n" in env
     run = service.rendered(config)["/usr/local/libexec/warden/atlas/run"][0]
-    assert run.rstrip().endswith("exec claude --resume")
+    assert run.rstrip().endswith("exec /bin/sh -c 'claude --resume'")
+
+
+def test_the_log_directory_is_roots_so_the_agent_cannot_plant_links_for_newsyslog(
+    config: AgentConfig,
+) -> None:
+    facts = right_service(config, with_registered(bravo(), config))
+    agent_owned = ls("drwxr-x---", 2001, 2001, "/var/log/warden/atlas")
+    agent_owned += ls("-rw-r-----", 2001, 2001, "/var/log/warden/atlas/agent.log")
+    facts = replace(facts, probes={**facts.probes, "service.logdir": Section(agent_owned, 0)})
+    change = service.plan(config, facts).changes[0]
+    assert "chown root:atlas /var/log/warden/atlas" in change.commands
+    assert "chown atlas:atlas /var/log/warden/atlas/agent.log" in change.commands
+
+
+def test_a_host_on_a_stable_branch_needs_warden_release(config: AgentConfig) -> None:
+    step = host.plan(config, bravo(userland="15.0-STABLE"))
+    assert "WARDEN_RELEASE" in step.refusals[0]
+    assert not any("bootstrap" in s for s in summaries(step))
+
+
+def test_the_pfil_sysctls_warn_when_another_bridge_is_filtered(config: AgentConfig) -> None:
+    public = Interface("vm-public", ("UP",), (), members=("tap0",), groups=("bridge",))
+    step = host.plan(config, bravo(interfaces={**bravo().interfaces, "vm-public": public}))
+    assert any("vm-public" in f.detail for f in step.findings if f.level == "warning")
