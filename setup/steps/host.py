@@ -81,6 +81,13 @@ def needs_jails(config: AgentConfig) -> bool:
 def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     """Each missing or different piece is one change."""
     step = StepPlan(NAME)
+    garbled = [path for path in files(config) if "\ufffd" in (facts.file(path) or "")]
+    if garbled:
+        step.refusals.append(
+            f"host: {', '.join(garbled)} is not UTF-8 text; warden edits only text it can "
+            "keep intact"
+        )
+        return step
     missing = [p for p in packages(config) if not facts.packages.get(p)]
     if missing:
         step.changes.append(

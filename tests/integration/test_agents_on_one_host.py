@@ -260,6 +260,7 @@ def test_an_overlapping_third_agent_is_refused_naming_what_it_collides_with(site
     result = operator.warden("setup", "--env", str(nova), "--yes")
     assert result.returncode == 2, result.stderr
     assert "subnet 10.0.2.0/24 is already taken by agent 'orion'" in words(result)
+    assert mutations(h1.calls()[len(before) :]) == []
     sh(h1, "ifconfig vtnet0 inet 192.168.60.10/24 alias")  # a second address of the host's
     try:
         before = h1.calls()
