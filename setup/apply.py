@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 from .config import AgentConfig
 from .errors import ChangeFailed, HostError, WardenError
-from .facts import Facts, gather, registry_snapshot_sh
+from .facts import Facts, registry_snapshot_sh
 from .plan import Change
-from .planner import facts_request, plan_step
+from .planner import plan_step
+from .reading import read_host
 from .shell import (
     JOURNAL_DIR,
     JOURNAL_FILE,
@@ -36,6 +37,7 @@ from .shell import (
     heredoc,
     q,
 )
+from .steps import BUILT
 from .transport import Executor
 
 DEFAULT_LOCK_WAIT = 30
@@ -256,32 +258,89 @@ def apply_steps(
     lock_wait: int = DEFAULT_LOCK_WAIT,
     progress: Progress | None = None,
 ) -> list[StepOutcome]:
-    """Apply the steps in order, each planned against the facts its predecessor left."""
+    """Apply the steps in order, each planned against the facts its predecessor left.
+
+    A step may take several rounds (its ROUNDS): the db step can plan its SQL only once
+    the server its first round made is up. Whatever is left after the last round means
+    the step did not do what it said.
+    """
     run_id = secrets.token_hex(4)
     outcomes: list[StepOutcome] = []
-    request = facts_request(config, all_steps)
     for step in steps:
-        changes = plan_step(step, config, facts).changes
-        if not changes:
-            continue
-        run_step(
-            executor,
-            step,
-            changes,
-            facts,
-            lock_wait=lock_wait,
-            progress=progress,
-            run_id=run_id,
-        )
-        outcomes.append(StepOutcome(step, [c.summary for c in changes]))
-        for change in changes:
-            if change.confirm is not None:
-                confirm(executor, step, change, run_id=run_id, lock_wait=lock_wait)
-        facts = gather(executor, request.packages, request.files, request.probes)
-        left = plan_step(step, config, facts).changes
+        module = BUILT.get(step)
+        rounds = int(getattr(module, "ROUNDS", 1))
+        applied: list[str] = []
+        for _ in range(rounds):
+            changes = [c for c in plan_step(step, config, facts).changes if not c.deferred]
+            if not changes:
+                break
+            _apply_round(executor, config, facts, step, changes, lock_wait, progress, run_id)
+            applied += [c.summary for c in changes]
+            facts = read_host(executor, config, all_steps)
+        if applied:
+            outcomes.append(StepOutcome(step, applied))
+        final = plan_step(step, config, facts)
+        if final.refusals:
+            raise ChangeFailed(f"{executor.target}: step {step}: " + "; ".join(final.refusals))
+        left = final.changes
         if left:
             raise ChangeFailed(
                 f"{executor.target}: step {step} ran but the host still differs: "
                 + "; ".join(c.summary for c in left)
             )
     return outcomes
+
+
+def _apply_round(
+    executor: Executor,
+    config: AgentConfig,
+    facts: Facts,
+    step: str,
+    changes: list[Change],
+    lock_wait: int,
+    progress: Progress | None,
+    run_id: str,
+) -> None:
+    """One round of a step: its sh changes in one script, then its SQL changes."""
+    shell = [c for c in changes if c.runs_as_sh]
+    if shell:
+        run_step(
+            executor,
+            step,
+            shell,
+            facts,
+            lock_wait=lock_wait,
+            progress=progress,
+            run_id=run_id,
+        )
+        for change in shell:
+            if change.confirm is not None:
+                confirm(executor, step, change, run_id=run_id, lock_wait=lock_wait)
+    sql = [c for c in changes if c.sql is not None]
+    if sql:
+        apply_sql = BUILT[step].apply_sql
+        apply_sql(
+            executor,
+            config,
+            facts,
+            sql,
+            progress=progress,
+            journal=_sql_journal(executor, step, run_id),
+        )
+
+
+def _sql_journal(executor: Executor, step: str, run_id: str) -> Callable[[str, int, float], None]:
+    """Journal lines for changes warden made itself (SQL), as the step script writes
+    them for sh changes."""
+    operator = who()
+
+    def record(summary: str, rc: int, started: float) -> None:
+        script = (
+            LIBRARY
+            + _JOURNAL_FN
+            + f"warden_journal {q(_record(run_id, operator, step, summary))} {int(rc)} "
+            f"{int(started)}\n"
+        )
+        executor.run(script)
+
+    return record

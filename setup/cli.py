@@ -25,6 +25,7 @@ from .inventory import parse_targets
 from .output import clean, console, print_json, show_plan
 from .plan import Plan
 from .planner import facts_request, make_plan, wants_registration
+from .reading import read_host
 from .registry import load_entries
 from .transport import Executor, connect
 
@@ -67,8 +68,7 @@ def lock_wait() -> int:
 
 
 def _gather_for(executor: Executor, config: AgentConfig, steps: list[str]) -> Facts:
-    request = facts_request(config, steps)
-    return gather(executor, request.packages, request.files, request.probes)
+    return read_host(executor, config, steps)
 
 
 def _offline_facts(config: AgentConfig, steps: list[str]) -> Facts:

@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .errors import HostError
 from .shell import (
@@ -378,6 +379,8 @@ class Facts:
     files: Mapping[str, str | None] = field(default_factory=dict)
     probes: Mapping[str, Section] = field(default_factory=dict)
     assumed: bool = False
+    # What steps read beyond the sh facts (a database's catalog): by step name.
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def version(self) -> tuple[int, int] | None:
@@ -394,6 +397,10 @@ class Facts:
             if route.destination == "default":
                 return route.netif
         return None
+
+    def with_extra(self, name: str, value: Any) -> Facts:
+        """A copy that also holds a step's extra facts."""
+        return replace(self, extras={**self.extras, name: value})
 
     def with_files(self, files: Mapping[str, str | None]) -> Facts:
         """A copy that also knows these managed files (for offline planning)."""

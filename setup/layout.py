@@ -73,3 +73,33 @@ def tmux_socket_dir(agent: str) -> str:
 def home(user: str) -> str:
     """The agent user's home."""
     return f"/home/{user}"
+
+
+BASTILLE_JAILS = "/usr/local/bastille/jails"
+HOSTS = "/etc/hosts"
+JAIL_STAMPS = "/var/db/warden/jails"
+
+
+def jail_dir(jail: str) -> str:
+    """Bastille's directory of one jail (jail.conf, settings.conf, rctl.conf, root/)."""
+    return f"{BASTILLE_JAILS}/{jail}"
+
+
+def jail_rc_conf(jail: str) -> str:
+    """The jail's own rc.conf, read from the host (works while the jail is stopped)."""
+    return f"{jail_dir(jail)}/root/etc/rc.conf"
+
+
+def template_dir(agent: str, role: str) -> str:
+    """Where the role's rendered Bastille template lives; applied by this path."""
+    return f"/usr/local/etc/warden/templates/{agent}/{role}"
+
+
+def template_stamp(jail: str) -> str:
+    """The sha256 of the template last applied to the jail with success."""
+    return f"{JAIL_STAMPS}/{jail}.template.sha256"
+
+
+def secrets_dir(agent: str) -> str:
+    """Generated secrets of one agent (0700, files 0600): never regenerated."""
+    return f"/usr/local/etc/warden/secrets/{agent}"

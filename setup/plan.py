@@ -61,18 +61,34 @@ class Change:
     confirm: str | None = None
     # long-running (downloads): progress shows it when it starts, not only when done.
     slow: bool = False
+    # SQL run by warden itself through its database session (setup/db), not by sh.
+    sql: Any = None
+    # its commands carry a secret (a password verifier): never shown, never rendered.
+    secret: bool = False
+    # known only once an earlier change has run (a server that is not up yet): shown
+    # in the plan, planned for real in the step's next round, never sent as it is.
+    deferred: bool = False
 
     def sh(self, redact: bool = False) -> str:
         """The change as sh lines, run under `set -e` by apply."""
+        if redact and self.secret:
+            return ": # (commands with a secret: not rendered)"
         if self.script is not None:
             return self.script
         return "\n".join([*(f.sh(redact) for f in self.files), *self.commands])
 
+    @property
+    def runs_as_sh(self) -> bool:
+        """Sent to the host in the step's script (not SQL, not deferred)."""
+        return self.sql is None and not self.deferred
+
     def to_json(self) -> dict[str, Any]:
         """The change for --json: summaries, commands and diffs, never secrets."""
+        commands = list(self.commands) if self.script is None else [self.script]
         return {
             "summary": self.summary,
-            "commands": list(self.commands) if self.script is None else [self.script],
+            "commands": ["(contains a secret: not shown)"] if self.secret else commands,
+            "kind": "sql" if self.sql is not None else "deferred" if self.deferred else "sh",
             "files": [
                 {
                     "path": f.path,

@@ -1,18 +1,20 @@
 """The steps, in the order a full setup runs them.
 
-Each step module has NAME, `packages(config)` and `files(config)` (what its facts must
-include), optionally `probes(config)` (read-only commands whose output the plan needs)
-and `requires(config, facts)` (what an earlier step must make first), and a pure
-`plan(config, facts) -> StepPlan`. The design names more steps
-than exist yet; `--step` accepts only built ones and says which those are.
+Each step (a module, or a JailStep for a role jail) has NAME, `packages(config)` and
+`files(config)` (what its facts must include), optionally `probes(config)` (read-only
+commands whose output the plan needs), `requires(config, facts)` (what an earlier step
+must make first), `enrich(executor, config, facts)` (facts beyond sh, such as a
+database catalog), `ROUNDS` and `apply_sql(...)` (the db step), and a pure
+`plan(config, facts) -> StepPlan`. The design names more steps than exist yet;
+`--step` accepts only built ones and says which those are.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any
 
 from ..errors import Refused
-from . import host, network, pf, preflight, service, user
+from . import cms, db, git, host, llama_cpp, network, ollama, pf, preflight, service, user
 
 # The design's order (design.md "Steps, in order").
 DESIGN_ORDER = (
@@ -30,8 +32,23 @@ DESIGN_ORDER = (
     "service",
     "bhyve",
 )
-BUILT: dict[str, ModuleType] = {
-    module.NAME: module for module in (preflight, host, network, pf, user, service)
+# A step is a module or an object with the same names (the role jails share one
+# implementation: setup/jail.py).
+BUILT: dict[str, Any] = {
+    step.NAME: step
+    for step in (
+        preflight,
+        host,
+        network,
+        pf,
+        user,
+        db,
+        git.STEP,
+        cms.STEP,
+        ollama.STEP,
+        llama_cpp.STEP,
+        service,
+    )
 }
 
 

@@ -6,6 +6,7 @@ The session it replaces (guide §3):
     sysrc cloned_interfaces+=bridge0 ifconfig_bridge0_name=warden0 ifconfig_warden0=up
     sysrc ifconfig_warden0_alias0="inet 10.0.1.1/24" gateway_enable=YES
     sysctl net.inet.ip.forwarding=1
+    printf '10.0.1.2 git.atlas.home.arpa atlasgit ...' >> /etc/hosts
 Now and at boot, each checked against its current value. The bridge number in rc.conf
 is one no other cloned interface uses there; the alias index is the agent's own, from
 the host registry, so agents never overwrite each other's alias.
@@ -18,7 +19,8 @@ import re
 
 from ..config import AgentConfig
 from ..facts import Facts
-from ..layout import BRIDGE
+from ..hostsfile import broken, hosts_change
+from ..layout import BRIDGE, HOSTS
 from ..plan import Change, StepPlan
 from ..rcconf import setting, sysrc_command
 from ..registry import ALIAS_PREFIX, entry_for, load_entries
@@ -32,8 +34,8 @@ def packages(config: AgentConfig) -> list[str]:
 
 
 def files(config: AgentConfig) -> list[str]:
-    """rc.conf is read through `sysrc -a` with the basic facts."""
-    return []
+    """/etc/hosts (the agent's names); rc.conf is read through `sysrc -a`."""
+    return [HOSTS]
 
 
 def persisted_bridge(rc_conf: dict[str, str]) -> int | None:
@@ -91,6 +93,13 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                 commands=("sysctl net.inet.ip.forwarding=1",),
             )
         )
+    problem = broken(facts.file(HOSTS), config.agent_name)
+    if problem is not None:
+        step.refusals.append(f"network: {problem}; fix the file by hand")
+        return step
+    hosts = hosts_change(NAME, config, facts)
+    if hosts is not None:
+        step.changes.append(hosts)
     return step
 
 

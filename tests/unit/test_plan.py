@@ -171,10 +171,12 @@ def test_a_plan_with_collisions_is_refused(config: AgentConfig) -> None:
 
 
 def test_step_selection_names_the_available_steps() -> None:
-    assert select(None) == ["preflight", "host", "network", "pf", "user", "service"]
+    built = ["preflight", "host", "network", "pf", "user", "db", "git", "cms", "ollama"]
+    built.append("llama-cpp")
+    assert select(None) == [*built, "service"]
     assert select(["service,network"]) == ["network", "service"]
     with pytest.raises(Refused, match=r"not built.*available steps: preflight, host, network"):
-        select(["db"])
+        select(["bhyve"])
     with pytest.raises(Refused, match="no such step"):
         select(["netwrok"])
 

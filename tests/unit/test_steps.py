@@ -11,6 +11,7 @@ import pytest
 
 from setup.config import AgentConfig, load_config
 from setup.facts import Facts, Interface, Section, fresh_host
+from setup.hostsfile import block, with_block
 from setup.layout import PF_CONF, PF_WARDEN_CONF, credentials, rc_script
 from setup.pfconf import BEGIN, foreign_lines, with_include
 from setup.planner import make_plan
@@ -166,11 +167,13 @@ def right_network(config: AgentConfig, facts: Facts) -> Facts:
         f"ifconfig_warden0_alias{index}": f"inet {config.gateway}/24",
         "gateway_enable": "YES",
     }
+    hosts = with_block("127.0.0.1\tlocalhost\n", config.agent_name, block(config))
     return replace(
         facts,
         interfaces={**facts.interfaces, "warden0": bridge},
         rc_conf=rc,
         sysctl={**facts.sysctl, "net.inet.ip.forwarding": "1"},
+        files={**facts.files, "/etc/hosts": hosts},
     )
 
 

@@ -1,0 +1,380 @@
+"""A role jail: the Bastille VNET jail a role runs in, its template, its read-back.
+
+The session it replaces (guide §4), for role db of agent atlas:
+    bastille list jails | grep -qx atlasdb ||
+        bastille create -B -g 10.0.1.1 -n 192.0.2.53 atlasdb 14.3-RELEASE 10.0.1.5/24 warden0
+    bastille template -a atlasdb /usr/local/etc/warden/templates/atlas/db
+    jls -j atlasdb; sysrc -f .../atlasdb/root/etc/rc.conf ifconfig_vnet0 defaultrouter
+    jexec -l atlasdb service postgresql onestatus
+Bastille exits 0 on many failures and matches names by prefix, so nothing here trusts
+its exit code or its name matching: the exact name is checked first, and every change
+ends by reading back what it was meant to make (jls, the jail's rc.conf, onestatus).
+A template is applied only when its sha256 differs from the one recorded after the
+last successful apply: Bastille's PKG, CONFIG and RESTART act on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import AgentConfig
+from .facts import Facts
+from .layout import (
+    BRIDGE,
+    jail_dir,
+    jail_rc_conf,
+    template_dir,
+    template_stamp,
+)
+from .plan import Change, FileWrite, Finding, StepPlan
+from .registry import owned_roles
+from .render import SEARCH_PATH, render
+from .shell import put_file, q
+from .steps.host import jail_release
+from .steps.host import probes as host_probes
+
+TEMPLATES = SEARCH_PATH[0] / "bastille"
+
+
+def _no_context(config: AgentConfig) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class JailRole:
+    """What differs between roles: the step name, the service that proves the role
+    works, and the values its templates need beyond the common ones."""
+
+    step: str
+    role: str
+    service: str
+    context: Callable[[AgentConfig], dict[str, Any]] = field(default=_no_context)
+
+
+class JailStep:
+    """A role's step: the interface of setup/steps (NAME, packages, files, probes,
+    requires, plan), all of it the role jail's."""
+
+    def __init__(self, spec: JailRole) -> None:
+        self.spec = spec
+        self.NAME = spec.step
+
+    def packages(self, config: AgentConfig) -> list[str]:
+        return packages(config)
+
+    def files(self, config: AgentConfig) -> list[str]:
+        return files(config, self.spec.role)
+
+    def probes(self, config: AgentConfig) -> dict[str, str]:
+        return probes(config, self.spec)
+
+    def requires(self, config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
+        return requires(config, facts, self.spec.role)
+
+    def plan(self, config: AgentConfig, facts: Facts) -> StepPlan:
+        step, _ = plan(config, facts, self.spec)
+        return step
+
+
+def fail(message: str) -> str:
+    """sh that stops the change with a message naming what is wrong."""
+    return f"{{ echo {q('warden: ' + message)} >&2; exit 1; }}"
+
+
+def is_mine(config: AgentConfig, role: str) -> bool:
+    """This agent has the role's jail itself (not another agent's, not in a VM)."""
+    return config.runtime == "jail" and role in owned_roles(config)
+
+
+def nameserver(config: AgentConfig, facts: Facts) -> str | None:
+    """WARDEN_NAMESERVER, else the host's first resolver that a jail can reach."""
+    if config.nameserver is not None:
+        return str(config.nameserver)
+    for server in facts.nameservers:
+        try:
+            if not ipaddress.ip_address(server).is_loopback:
+                return server
+        except ValueError:
+            continue
+    return None
+
+
+def packages(config: AgentConfig) -> list[str]:
+    """Bastille itself is the host step's."""
+    return ["bastille"]
+
+
+def rendered(config: AgentConfig, role: str, **context: Any) -> dict[str, str]:
+    """{path below the template dir: content} of the role's whole template tree."""
+    base = TEMPLATES / role
+    common = {
+        "agent": config.agent_name,
+        "assistant": config.assistant_name,
+        "jail": config.jail_names[role],
+        "ip": str(config.role_ips[role]),
+        "gateway": str(config.gateway),
+        "subnet": str(config.subnet),
+    }
+    files: dict[str, str] = {}
+    for path in sorted(base.rglob("*.j2")):
+        relative = path.relative_to(base).as_posix()
+        files[relative.removesuffix(".j2")] = render(
+            f"bastille/{role}/{relative}", **common, **context
+        )
+    return files
+
+
+def digest(files: dict[str, str]) -> str:
+    """One sha256 over every file's path and content: the template's identity."""
+    sha = hashlib.sha256()
+    for path in sorted(files):
+        sha.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return sha.hexdigest()
+
+
+def template_files(config: AgentConfig, role: str) -> list[str]:
+    """The host paths of the rendered template (their content is read by the facts)."""
+    base = template_dir(config.agent_name, role)
+    names = sorted(
+        p.relative_to(TEMPLATES / role).as_posix().removesuffix(".j2")
+        for p in (TEMPLATES / role).rglob("*.j2")
+    )
+    return [f"{base}/{name}" for name in names]
+
+
+def files(config: AgentConfig, role: str) -> list[str]:
+    """What the plan reads whole: the template, its stamp, the jail's limits."""
+    if not is_mine(config, role):
+        return []
+    jail = config.jail_names[role]
+    return [
+        *template_files(config, role),
+        template_stamp(jail),
+        f"{jail_dir(jail)}/rctl.conf",
+    ]
+
+
+def probe_name(jail: str) -> str:
+    return f"jail.{jail}"
+
+
+def probes(config: AgentConfig, spec: JailRole) -> dict[str, str]:
+    """The jail's network settings (from its rc.conf, readable while it is stopped)
+    and whether its service runs (onestatus: `status` says 0 for a disabled service)."""
+    if not is_mine(config, spec.role):
+        return {}
+    jail = config.jail_names[spec.role]
+    rc = q(jail_rc_conf(jail))
+    body = (
+        f"if [ -f {rc} ]; then "
+        f"printf 'ifconfig_vnet0=%s\\n' \"$(sysrc -f {rc} -n ifconfig_vnet0 2>/dev/null)\"; "
+        f"printf 'defaultrouter=%s\\n' \"$(sysrc -f {rc} -n defaultrouter 2>/dev/null)\"; fi; "
+        f"if jls -j {q(jail)} jid >/dev/null 2>&1; then "
+        f"if jexec -l {q(jail)} service {q(spec.service)} onestatus >/dev/null 2>&1; "
+        "then echo service=running; else echo service=stopped; fi; fi"
+    )
+    return {probe_name(jail): body, **host_probes(config)}
+
+
+def probed(facts: Facts, jail: str) -> dict[str, str]:
+    section = facts.probe(probe_name(jail))
+    values: dict[str, str] = {}
+    for line in section.output.splitlines() if section is not None else ():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key] = value
+    return values
+
+
+def requires(config: AgentConfig, facts: Facts, role: str) -> list[tuple[str, str]]:
+    """The bridge and the agent's gateway on it (network), Bastille and the release
+    (host): a jail step never makes them itself."""
+    if not is_mine(config, role):
+        return []
+    missing: list[tuple[str, str]] = []
+    bridge = facts.interfaces.get(BRIDGE)
+    if bridge is None:
+        missing.append(("network", f"the {BRIDGE} bridge is missing"))
+    elif not any(a.ip == config.gateway for a in bridge.inet):
+        missing.append(("network", f"the agent's gateway {config.gateway} is not on {BRIDGE}"))
+    if facts.bastille_version is None:
+        missing.append(("host", "Bastille is not installed"))
+    else:
+        release = jail_release(config, facts)
+        section = facts.probe("host.releases")
+        if section is not None and release not in section.output.split():
+            missing.append(("host", f"the jail release {release} is not bootstrapped"))
+    return missing
+
+
+def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, bool]:
+    """The jail's changes, and whether the role's service is known to be running (so a
+    step can go on to what needs it, such as the db step's SQL)."""
+    step = StepPlan(spec.step)
+    if not is_mine(config, spec.role):
+        return step, False
+    jail = config.jail_names[spec.role]
+    ip = f"{config.role_ips[spec.role]}/{config.subnet.prefixlen}"
+    gateway = str(config.gateway)
+    server = nameserver(config, facts)
+    if server is None:
+        step.refusals.append(
+            f"{spec.step}: WARDEN_NAMESERVER is not set and the host resolves through "
+            f"{', '.join(facts.nameservers) or 'no nameserver'}, which a jail cannot reach; "
+            "a jail without DNS cannot install packages: set WARDEN_NAMESERVER"
+        )
+        return step, False
+    seen = probed(facts, jail)
+    readback = [
+        f"jls -j {q(jail)} jid >/dev/null 2>&1 || " + fail(f"jail {jail} is not running"),
+        f'_j_v=$(sysrc -f {q(jail_rc_conf(jail))} -n ifconfig_vnet0 2>/dev/null) || _j_v=""',
+        f'[ "$_j_v" = {q("inet " + ip)} ] || '
+        f"{{ echo \"warden: jail {jail}: ifconfig_vnet0 is '$_j_v', expected "
+        f"'inet {ip}'\" >&2; exit 1; }}",
+        f'_j_r=$(sysrc -f {q(jail_rc_conf(jail))} -n defaultrouter 2>/dev/null) || _j_r=""',
+        f'[ "$_j_r" = {q(gateway)} ] || '
+        f"{{ echo \"warden: jail {jail}: defaultrouter is '$_j_r', expected "
+        f"'{gateway}'\" >&2; exit 1; }}",
+    ]
+    running = jail in facts.jails_running
+    if jail not in facts.jails_defined:
+        release = jail_release(config, facts)
+        step.changes.append(
+            Change(
+                spec.step,
+                f"create VNET jail {jail} ({spec.role}) at {ip} on {BRIDGE}, "
+                f"gateway {gateway}, nameserver {server}, release {release}",
+                commands=(
+                    # The exact name, never Bastille's prefix matching.
+                    f"if ! bastille list jails | grep -qx {q(jail)}; then",
+                    f"    bastille create -B -g {q(gateway)} -n {q(server)} {q(jail)} "
+                    f"{q(release)} {q(ip)} {BRIDGE}",
+                    "fi",
+                    *readback,
+                ),
+                slow=True,
+            )
+        )
+    else:
+        wrong = {
+            key: (seen.get(key, ""), want)
+            for key, want in (("ifconfig_vnet0", f"inet {ip}"), ("defaultrouter", gateway))
+            if seen.get(key, "") != want
+        }
+        if wrong:
+            detail = "; ".join(f"{k} is {v!r}, expected {w!r}" for k, (v, w) in wrong.items())
+            step.refusals.append(
+                f"{spec.step}: jail {jail} exists but its network differs ({detail}); warden "
+                "does not rewrite a jail's network: fix it or destroy the jail"
+            )
+            return step, False
+        if not running:
+            step.changes.append(
+                Change(
+                    spec.step,
+                    f"start jail {jail}",
+                    commands=(f"bastille start {q(jail)}", *readback),
+                )
+            )
+    service_ok = _template(step, config, facts, spec, jail, spec.context(config), seen, running)
+    _limits(step, config, facts, spec, jail)
+    return step, service_ok
+
+
+def _template(
+    step: StepPlan,
+    config: AgentConfig,
+    facts: Facts,
+    spec: JailRole,
+    jail: str,
+    context: dict[str, Any],
+    seen: dict[str, str],
+    running: bool,
+) -> bool:
+    """Place the rendered template and apply it when it is new; start the service
+    when it has stopped since. True when nothing is left to do for the service."""
+    tree = rendered(config, spec.role, **context)
+    wanted = digest(tree)
+    base = template_dir(config.agent_name, spec.role)
+    writes = tuple(
+        FileWrite(f"{base}/{name}", content, 0o644, before=facts.file(f"{base}/{name}"))
+        for name, content in tree.items()
+        if facts.file(f"{base}/{name}") != content
+    )
+    stamp = template_stamp(jail)
+    onestatus = (
+        f"jexec -l {q(jail)} service {q(spec.service)} onestatus >/dev/null 2>&1 || "
+        + fail(f"{spec.service} is not running in jail {jail}")
+    )
+    if writes or (facts.file(stamp) or "").strip() != wanted:
+        step.changes.append(
+            Change(
+                spec.step,
+                f"apply the {spec.role} template to jail {jail} ({base}, sha256 {wanted[:12]})",
+                files=writes,
+                commands=(
+                    # -a starts a stopped jail: without it Bastille skips it and exits 0.
+                    f"bastille template -a {q(jail)} {q(base)}",
+                    onestatus,
+                    put_file(stamp, wanted + "\n", 0o644, "root", "wheel"),
+                ),
+                slow=True,
+            )
+        )
+        return False
+    if running and seen.get("service") != "running":
+        step.changes.append(
+            Change(
+                spec.step,
+                f"start {spec.service} in jail {jail} (it has stopped)",
+                commands=(f"jexec -l {q(jail)} service {q(spec.service)} start", onestatus),
+            )
+        )
+        return False
+    return running
+
+
+def rctl_line(jail: str, resource: str, amount: str) -> str:
+    """The rule as `bastille limits add` writes it to the jail's rctl.conf."""
+    return f"jail:{jail}:{resource}:deny={amount}/jail"
+
+
+def _limits(step: StepPlan, config: AgentConfig, facts: Facts, spec: JailRole, jail: str) -> None:
+    wanted = config.limits.get(spec.role, {})
+    if not wanted:
+        return
+    if facts.sysctl.get("kern.racct.enable") != "1":
+        step.findings.append(
+            Finding(
+                "warning",
+                f"{spec.role} limits",
+                "WARDEN_LIMITS asks for rctl limits on jail "
+                f"{jail}, but kern.racct.enable is 0: add kern.racct.enable=1 to "
+                "/boot/loader.conf and reboot (it is a boot-time tunable; sysrc cannot write "
+                "dotted names); the limits are not applied until then",
+            )
+        )
+        return
+    have = set((facts.file(f"{jail_dir(jail)}/rctl.conf") or "").splitlines())
+    commands: list[str] = []
+    for resource, amount in sorted(wanted.items()):
+        line = rctl_line(jail, resource, amount)
+        if line in have:
+            continue
+        # `limits add` does not update an existing rule (ref §1.4): remove it first.
+        if any(h.startswith(f"jail:{jail}:{resource}:") for h in have):
+            commands.append(f"bastille limits {q(jail)} remove {q(resource)}")
+        commands += [
+            f"bastille limits {q(jail)} add {q(resource)} {q(amount)}",
+            f"grep -qx {q(line)} {q(jail_dir(jail) + '/rctl.conf')} || "
+            + fail(f"the {resource} limit of jail {jail} was not recorded"),
+        ]
+    if commands:
+        limits = ", ".join(f"{r}={a}" for r, a in sorted(wanted.items()))
+        step.changes.append(
+            Change(spec.step, f"rctl limits for jail {jail}: {limits}", commands=tuple(commands))
+        )
