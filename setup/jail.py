@@ -32,10 +32,9 @@ from .layout import (
 )
 from .plan import Change, FileWrite, Finding, StepPlan
 from .registry import owned_roles
+from .releases import jail_release, releases_probe
 from .render import SEARCH_PATH, render
 from .shell import put_file, q
-from .steps.host import jail_release
-from .steps.host import probes as host_probes
 
 TEMPLATES = SEARCH_PATH[0] / "bastille"
 
@@ -177,7 +176,7 @@ def probes(config: AgentConfig, spec: JailRole) -> dict[str, str]:
         f"if jexec -l {q(jail)} service {q(spec.service)} onestatus >/dev/null 2>&1; "
         "then echo service=running; else echo service=stopped; fi; fi"
     )
-    return {probe_name(jail): body, **host_probes(config)}
+    return {probe_name(jail): body, **releases_probe()}
 
 
 def probed(facts: Facts, jail: str) -> dict[str, str]:

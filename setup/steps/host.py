@@ -14,7 +14,6 @@ from ..config import AgentConfig
 from ..facts import Facts
 from ..layout import (
     BASTILLE_CONF,
-    BASTILLE_RELEASES,
     BRIDGE,
     DEVFS_RULES,
     JOURNAL_NEWSYSLOG,
@@ -24,6 +23,7 @@ from ..layout import (
 from ..plan import Change, FileWrite, Finding, StepPlan
 from ..rcconf import assignments, setting
 from ..registry import owned_roles
+from ..releases import RELEASES_DIR, jail_release, releases_probe
 from ..render import render
 from ..shell import JOURNAL_FILE, q
 
@@ -52,25 +52,9 @@ def files(config: AgentConfig) -> list[str]:
     return [BASTILLE_CONF, DEVFS_RULES, SYSCTL_CONF, LOADER_CONF, JOURNAL_NEWSYSLOG]
 
 
-# sh that sets $d to Bastille's releases directory, as bastille.conf says (sysrc
-# evaluates the file, so ${bastille_prefix}/releases comes out expanded).
-_RELEASES_DIR = (
-    f"d=$(sysrc -f {BASTILLE_CONF} -n bastille_releasesdir 2>/dev/null) || d={BASTILLE_RELEASES}"
-)
-
-
 def probes(config: AgentConfig) -> dict[str, str]:
     """The releases Bastille has completely bootstrapped (their COPYRIGHT exists)."""
-    return {
-        "host.releases": _RELEASES_DIR
-        + '; for r in "$d"/*; do if [ -f "$r/COPYRIGHT" ]; then basename "$r"; fi; done'
-    }
-
-
-def jail_release(config: AgentConfig, facts: Facts) -> str:
-    """The release jails get: WARDEN_RELEASE, else the host's (a -pN patch level is not
-    something `bastille bootstrap` can fetch)."""
-    return config.release or re.sub(r"-p\d+$", "", facts.userland)
+    return releases_probe()
 
 
 def needs_jails(config: AgentConfig) -> bool:
@@ -253,7 +237,7 @@ def _bootstrap(step: StepPlan, config: AgentConfig, facts: Facts, conf: dict[str
             f"bootstrap FreeBSD {release} for jails (bastille bootstrap: downloads the base "
             "system, takes minutes)",
             commands=(
-                f"{_RELEASES_DIR}; "
+                f"{RELEASES_DIR}; "
                 f'[ -f "$d"/{q(release)}/COPYRIGHT ] || bastille bootstrap {q(release)}',
             ),
             slow=True,

@@ -1,0 +1,358 @@
+"""Role jail steps are pure: facts in, changes out; a jail already right plans nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from setup import jail
+from setup.config import AgentConfig
+from setup.db.catalog import Catalog
+from setup.facts import Facts, Section
+from setup.hostsfile import block, broken, with_block
+from setup.layout import credentials, template_dir, template_stamp
+from setup.planner import make_plan
+from setup.steps import cms, db, git, llama_cpp
+from tests.unit.test_steps import BASE, agent, bravo, right_network, with_registered
+
+JAIL = "atlasgit"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> AgentConfig:
+    return agent(tmp_path, BASE + "WARDEN_NAMESERVER=192.0.2.53\n")
+
+
+def ready_host(config: AgentConfig, **changes: object) -> Facts:
+    """A host where the host and network steps are done: Bastille, the release, warden0."""
+    facts = right_network(config, with_registered(bravo(), config))
+    facts = replace(
+        facts,
+        bastille_version="1.4.4",
+        packages={"bastille": True},
+        probes={**facts.probes, "host.releases": Section("14.3-RELEASE\n", 0)},
+    )
+    return replace(facts, **changes)  # type: ignore[arg-type]
+
+
+def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "running") -> Facts:
+    """The role's jail exists, runs, has the right network and the current template."""
+    name = config.jail_names[role]
+    spec = {"git": git.STEP.spec, "cms": cms.STEP.spec, "db": db.SPEC}[role]
+    tree = jail.rendered(config, role, **spec.context(config))
+    base = template_dir(config.agent_name, role)
+    files = {f"{base}/{path}": text for path, text in tree.items()}
+    files[template_stamp(name)] = jail.digest(tree) + "\n"
+    ip = f"{config.role_ips[role]}/24"
+    probe = Section(
+        f"ifconfig_vnet0=inet {ip}\ndefaultrouter={config.gateway}\nservice={service}\n", 0
+    )
+    return replace(
+        facts,
+        jails_defined=(*facts.jails_defined, name),
+        jails_running=(*facts.jails_running, name),
+        files={**facts.files, **files},
+        probes={**facts.probes, jail.probe_name(name): probe},
+    )
+
+
+def summaries(step: object) -> list[str]:
+    return [c.summary for c in step.changes]  # type: ignore[attr-defined]
+
+
+def commands(step: object) -> list[str]:
+    return [cmd for c in step.changes for cmd in c.commands]  # type: ignore[attr-defined]
+
+
+def test_a_new_jail_is_created_by_exact_name_with_the_agents_gateway_and_nameserver(
+    config: AgentConfig,
+) -> None:
+    step = git.STEP.plan(config, ready_host(config))
+    assert step.refusals == []
+    text = commands(step)
+    assert f"if ! bastille list jails | grep -qx {JAIL}; then" in text
+    assert (
+        f"    bastille create -B -g 10.0.1.1 -n 192.0.2.53 {JAIL} 14.3-RELEASE 10.0.1.2/24 warden0"
+        in text
+    )
+    assert f"jls -j {JAIL} jid >/dev/null 2>&1 || " in "\n".join(text)
+    assert any("ifconfig_vnet0 is" in c and "'inet 10.0.1.2/24'" in c for c in text)
+    assert any("defaultrouter is" in c for c in text)
+
+
+def test_the_template_is_placed_applied_by_path_checked_and_stamped(config: AgentConfig) -> None:
+    step = git.STEP.plan(config, ready_host(config))
+    change = next(c for c in step.changes if "template" in c.summary)
+    base = template_dir("atlas", "git")
+    assert {f.path for f in change.files} >= {
+        f"{base}/Bastillefile",
+        f"{base}/usr/local/etc/warden/sshd_config",
+    }
+    assert change.commands[0] == f"bastille template -a {JAIL} {base}"
+    assert change.commands[1].startswith(f"jexec -l {JAIL} service sshd onestatus")
+    assert template_stamp(JAIL) in change.commands[2]
+
+
+def test_a_jail_already_right_plans_nothing(config: AgentConfig) -> None:
+    step = git.STEP.plan(config, jail_done(config, "git", ready_host(config)))
+    assert step.changes == [] and step.refusals == []
+
+
+def test_a_changed_template_is_applied_again_and_an_unchanged_one_is_not(
+    config: AgentConfig,
+) -> None:
+    facts = jail_done(config, "git", ready_host(config))
+    stale = replace(facts, files={**facts.files, template_stamp(JAIL): "0" * 64 + "\n"})
+    assert summaries(git.STEP.plan(config, stale)) == [
+        summaries(git.STEP.plan(config, ready_host(config)))[1]
+    ]
+
+
+def test_a_stopped_service_is_started_without_reapplying_the_template(
+    config: AgentConfig,
+) -> None:
+    facts = jail_done(config, "git", ready_host(config), service="stopped")
+    step = git.STEP.plan(config, facts)
+    assert summaries(step) == [f"start sshd in jail {JAIL} (it has stopped)"]
+    assert step.changes[0].commands[0] == f"jexec -l {JAIL} service sshd start"
+
+
+def test_a_stopped_jail_is_started_and_read_back(config: AgentConfig) -> None:
+    facts = jail_done(config, "git", ready_host(config))
+    facts = replace(facts, jails_running=())
+    step = git.STEP.plan(config, facts)
+    assert summaries(step)[0] == f"start jail {JAIL}"
+    assert step.changes[0].commands[0] == f"bastille start {JAIL}"
+    assert any(c.startswith(f"jls -j {JAIL} jid") for c in step.changes[0].commands)
+
+
+def test_a_jail_whose_network_differs_is_refused_with_the_difference(
+    config: AgentConfig,
+) -> None:
+    facts = jail_done(config, "git", ready_host(config))
+    wrong = Section("ifconfig_vnet0=inet 10.0.1.2\ndefaultrouter=192.168.1.1\n", 0)
+    facts = replace(facts, probes={**facts.probes, jail.probe_name(JAIL): wrong})
+    step = git.STEP.plan(config, facts)
+    assert step.changes == []
+    (reason,) = step.refusals
+    assert "ifconfig_vnet0 is 'inet 10.0.1.2', expected 'inet 10.0.1.2/24'" in reason
+    assert "defaultrouter is '192.168.1.1', expected '10.0.1.1'" in reason
+
+
+def test_a_host_resolving_through_loopback_needs_warden_nameserver(tmp_path: Path) -> None:
+    config = agent(tmp_path)
+    facts = ready_host(config, nameservers=("127.0.0.1",))
+    step = git.STEP.plan(config, facts)
+    assert step.changes == []
+    assert "set WARDEN_NAMESERVER" in step.refusals[0]
+    assert "127.0.0.1" in step.refusals[0]
+
+
+def test_the_hosts_first_reachable_resolver_is_given_to_jails(tmp_path: Path) -> None:
+    config = agent(tmp_path)
+    facts = ready_host(config, nameservers=("127.0.0.1", "192.0.2.7"))
+    assert " -n 192.0.2.7 " in "\n".join(commands(git.STEP.plan(config, facts)))
+
+
+def test_a_jail_step_without_warden0_says_to_run_the_network_step_first(
+    config: AgentConfig,
+) -> None:
+    facts = replace(ready_host(config), interfaces={})
+    plan = make_plan(config, facts, ["git"], register=True)
+    assert any(
+        "git: the warden0 bridge is missing: run --step network first" in r for r in plan.refusals
+    )
+
+
+def test_a_jail_step_without_the_agents_gateway_says_to_run_the_network_step_first(
+    config: AgentConfig,
+) -> None:
+    facts = ready_host(config)
+    bridge = replace(facts.interfaces["warden0"], inet=())
+    facts = replace(facts, interfaces={**facts.interfaces, "warden0": bridge})
+    plan = make_plan(config, facts, ["git"], register=True)
+    assert any("10.0.1.1 is not on warden0: run --step network first" in r for r in plan.refusals)
+
+
+def test_a_jail_step_without_the_release_says_to_run_the_host_step_first(
+    config: AgentConfig,
+) -> None:
+    facts = ready_host(config)
+    facts = replace(facts, probes={**facts.probes, "host.releases": Section("", 0)})
+    plan = make_plan(config, facts, ["git"], register=True)
+    assert any(
+        "14.3-RELEASE is not bootstrapped: run --step host first" in r for r in plan.refusals
+    )
+
+
+def test_limits_without_racct_are_a_warning_that_says_how_to_enable_it(tmp_path: Path) -> None:
+    config = agent(
+        tmp_path, BASE + "WARDEN_NAMESERVER=192.0.2.53\nWARDEN_LIMITS=git:memoryuse=1G\n"
+    )
+    step = git.STEP.plan(config, jail_done(config, "git", ready_host(config)))
+    assert step.changes == []
+    (finding,) = step.findings
+    assert finding.level == "warning"
+    assert "kern.racct.enable=1" in finding.detail and "reboot" in finding.detail
+
+
+def test_limits_with_racct_are_removed_then_added_and_read_back(tmp_path: Path) -> None:
+    env = BASE + "WARDEN_NAMESERVER=192.0.2.53\nWARDEN_LIMITS=git:memoryuse=1G,pcpu=50\n"
+    config = agent(tmp_path, env)
+    facts = jail_done(config, "git", ready_host(config))
+    rctl = f"/usr/local/bastille/jails/{JAIL}/rctl.conf"
+    facts = replace(
+        facts,
+        sysctl={**facts.sysctl, "kern.racct.enable": "1"},
+        files={**facts.files, rctl: f"jail:{JAIL}:memoryuse:deny=2G/jail\n"},
+    )
+    step = git.STEP.plan(config, facts)
+    (change,) = step.changes
+    assert change.commands[0] == f"bastille limits {JAIL} remove memoryuse"
+    assert change.commands[1] == f"bastille limits {JAIL} add memoryuse 1G"
+    assert f"grep -qx jail:{JAIL}:memoryuse:deny=1G/jail" in change.commands[2]
+    assert f"bastille limits {JAIL} add pcpu 50" in change.commands
+    done = replace(
+        facts,
+        files={
+            **facts.files,
+            rctl: f"jail:{JAIL}:memoryuse:deny=1G/jail\njail:{JAIL}:pcpu:deny=50/jail\n",
+        },
+    )
+    assert git.STEP.plan(config, done).changes == []
+
+
+def test_llama_cpp_serves_the_configured_model_on_the_jail_address(tmp_path: Path) -> None:
+    env = (
+        "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=llama-cpp\n"
+        "WARDEN_NAMESERVER=192.0.2.53\nWARDEN_LLAMA_MODEL=/var/db/llama/model.gguf\n"
+    )
+    config = agent(tmp_path, env)
+    tree = jail.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
+    assert "SYSRC llama_server_model=/var/db/llama/model.gguf" in tree["Bastillefile"]
+    assert 'llama_server_args="--host 10.0.1.4 --port 8080"' in tree["Bastillefile"]
+
+
+def test_a_role_that_is_not_in_warden_roles_plans_nothing(config: AgentConfig) -> None:
+    assert cms.STEP.plan(config, ready_host(config)).changes == []
+    assert cms.STEP.files(config) == [] and cms.STEP.probes(config) == {}
+
+
+# --------------------------------------------------------------------------- /etc/hosts
+
+
+def test_the_hosts_block_keeps_every_other_line_and_is_replaced_in_place(
+    config: AgentConfig,
+) -> None:
+    before = (
+        "127.0.0.1\tlocalhost\n# BEGIN warden agent=atlas\nold\n# END warden agent=atlas\n::1 x\n"
+    )
+    after = with_block(before, "atlas", block(config))
+    assert after.startswith("127.0.0.1\tlocalhost\n# BEGIN warden agent=atlas\n10.0.1.1\t")
+    assert after.endswith("# END warden agent=atlas\n::1 x\n")
+    assert "10.0.1.5\tdb.atlas.home.arpa atlasdb\n" in after
+    assert "10.0.1.2\tgit.atlas.home.arpa atlasgit\n" in after
+    assert "old" not in after
+    assert with_block(after, "atlas", block(config)) == after
+
+
+def test_a_hosts_file_with_a_lone_marker_is_refused_not_guessed_at(config: AgentConfig) -> None:
+    text = "127.0.0.1 localhost\n# BEGIN warden agent=atlas\n10.9.9.9 mine\n"
+    assert broken(text, "atlas") is not None
+    facts = replace(ready_host(config), files={"/etc/hosts": text})
+    from setup.steps import network
+
+    step = network.plan(config, facts)
+    assert any("broken warden block" in r for r in step.refusals)
+
+
+# --------------------------------------------------------------------------- db
+
+
+def db_ready(config: AgentConfig, state: db.DbState | None) -> Facts:
+    facts = jail_done(config, "db", ready_host(config))
+    ls = "\n".join(
+        [
+            f"drwx------  2 0 0 512 Dec  5 01:00 {db.secrets_dir('atlas')}",
+            f"-rw-------  1 0 0 44 Dec  5 01:00 {db.admin_secret(config)}",
+            f"-rw-------  1 0 0 44 Dec  5 01:00 {db.agent_secret(config)}",
+        ]
+    )
+    facts = replace(facts, probes={**facts.probes, "db.secrets": Section(ls + "\n", 0)})
+    return facts if state is None else facts.with_extra("db", state)
+
+
+def test_db_generates_both_passwords_once_as_secret_files(config: AgentConfig) -> None:
+    step = db.plan(config, ready_host(config))
+    writes = [f for c in step.changes for f in c.files if "/secrets/" in f.path]
+    assert [w.path for w in writes] == [db.admin_secret(config), db.agent_secret(config)]
+    assert all(w.secret and w.mode == 0o600 and len(w.content.strip()) >= 40 for w in writes)
+    assert all("content not shown" in w.diff() for w in writes)
+    assert step.changes[-1].deferred
+
+
+def test_db_plans_the_admin_bootstrap_as_a_secret_when_warden_cannot_log_in(
+    config: AgentConfig,
+) -> None:
+    state = db.DbState(
+        reachable=True,
+        problem="password authentication failed",
+        admin_password="a" * 43,
+        agent_password="b" * 43,
+        credentials="",
+    )
+    step = db.plan(config, db_ready(config, state))
+    (change,) = step.changes
+    assert change.secret
+    assert change.commands[0].startswith(
+        "jexec -l -U postgres atlasdb psql -X -q -v ON_ERROR_STOP=1 -d postgres <<'"
+    )
+    assert "SCRAM-SHA-256$4096:" in change.commands[0]
+    assert "a" * 43 not in change.commands[0]
+    assert change.to_json()["commands"] == ["(contains a secret: not shown)"]
+    assert "SCRAM" not in change.sh(redact=True)
+
+
+def test_db_on_an_unreachable_server_refuses_with_the_reason(config: AgentConfig) -> None:
+    state = db.DbState(reachable=False, problem="cannot reach the db jail 10.0.1.5:5432")
+    step = db.plan(config, db_ready(config, state))
+    assert step.refusals == ["db: cannot reach the db jail 10.0.1.5:5432"]
+
+
+def test_db_with_an_empty_server_plans_sql_and_the_dsn(config: AgentConfig) -> None:
+    state = db.DbState(
+        reachable=True,
+        admin_ok=True,
+        catalog=Catalog(roles={}, databases={}, inside={}),
+        admin_password="a" * 43,
+        agent_password="b" * 43,
+        credentials="# header\n",
+    )
+    step = db.plan(config, db_ready(config, state))
+    sql = [c for c in step.changes if c.sql is not None]
+    assert sql and all(not c.commands for c in sql)
+    dsn = step.changes[-1]
+    assert dsn.files[0].path == credentials("atlas") and dsn.files[0].secret
+    assert dsn.files[0].content == (
+        "# header\n"
+        f"WARDEN_DB_DSN='postgresql://atlas:{'b' * 43}@10.0.1.5:5432/atlas_brain'\n"
+        f"DATABASE_URL='postgresql://atlas:{'b' * 43}@10.0.1.5:5432/atlas_brain'\n"
+    )
+    assert "b" * 43 not in str(step.changes[-1].to_json())
+
+
+def test_the_dsn_lines_are_replaced_and_other_credentials_kept() -> None:
+    text = "# header\nOTHER='x'\nWARDEN_DB_DSN='old'\n"
+    assert db.with_dsn(text, "new") == (
+        "# header\nOTHER='x'\nWARDEN_DB_DSN='new'\nDATABASE_URL='new'\n"
+    )
+
+
+def test_a_shared_or_host_database_is_refused_as_not_built(tmp_path: Path) -> None:
+    base = "AGENT_NAME=orion\nAGENT_SUBNET_BASE=10.0.2\nWARDEN_ROLES=db\n"
+    shared = agent(tmp_path, base + "WARDEN_DB_AGENT=atlas\n", name="a.env")
+    assert "not built" in db.plan(shared, ready_host(shared)).refusals[0]
+    on_host = agent(tmp_path, base + "WARDEN_DB_RUNTIME=host\n", name="b.env")
+    assert "not built" in db.plan(on_host, ready_host(on_host)).refusals[0]
