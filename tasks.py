@@ -10,12 +10,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
+from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
+from invoke.parser.argument import Argument
+from invoke.tasks import Task, task
 
 from setup import cli
+from setup.soul import commands as soul_commands
 
 ENV_HELP = ".env file of the agent (default: .env)"
 HOST_HELP = "target(s): local, an ssh_config alias, [user@]host[:port], a,b,c or @inventory.toml"
@@ -119,3 +123,82 @@ def test(c: Context, unit: bool = False, pytest_args: str = "") -> None:
     code = subprocess.call(args, env=env)
     if code:
         raise Exit(code=code)
+
+
+def _refuse_help_as_value(name: str, value: str | None) -> None:
+    """invoke hands a missing positional the next token, --help included."""
+    if value in ("-h", "--help"):
+        print(f"usage: invoke --help {name}", file=sys.stderr)
+        raise Exit(code=2)
+
+
+class _PathOrEnv(Argument):
+    """soul.check's PATH: positional, yet optional once --env has a value. invoke has
+    no optional positionals; it calls a positional missing while its value is None,
+    so with --env given an absent PATH reads as "" (the task's "not given")."""
+
+    def __init__(self, env: Argument, like: Argument) -> None:
+        super().__init__(
+            names=like.names,
+            kind=like.kind,
+            default=like.default,
+            help=like.help,
+            positional=True,
+            attr_name=like.attr_name,
+        )
+        self.env = env
+
+    @property
+    def value(self) -> Any:
+        if self._value is None and self.env.value is not None:
+            return ""
+        return self._value if self._value is not None else self.default
+
+    @value.setter
+    def value(self, arg: str) -> None:
+        self.set_value(arg, cast=True)
+
+
+class _SoulCheckTask(Task[Callable[..., None]]):
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        args: list[Argument] = super().get_arguments(ignore_unknown_help=ignore_unknown_help)
+        env = next(a for a in args if a.name == "env")
+        return [_PathOrEnv(env, a) if a.name == "path" else a for a in args]
+
+
+@task(
+    klass=_SoulCheckTask,
+    positional=["path"],
+    help={
+        "path": "the soul's directory (required unless --env names a local WARDEN_SOUL_REPO)",
+        "env": ".env of the agent: its AGENT_NAME picks the identity file, and without PATH"
+        " its WARDEN_SOUL_REPO (a local path) is the soul checked",
+        "json": JSON_HELP,
+    },
+)
+def soul_check(
+    c: Context, path: str | None = None, env: str | None = None, json: bool = False
+) -> None:
+    """Check a soul: required files, manifest, identity file, no secrets, logs, locks or caches."""
+    _refuse_help_as_value("soul.check", path)
+    _run(c, lambda: soul_commands.check_command(path or None, env, json))
+
+
+@task(
+    positional=["name"],
+    help={
+        "name": "the agent's name (AGENT_NAME's rule: 1-16 lowercase letters and digits)",
+        "dest": "directory to create; it must not exist (default: souls/NAME)",
+    },
+)
+def soul_new(c: Context, name: str, dest: str | None = None) -> None:
+    """Scaffold a new soul for agent NAME that passes soul.check."""
+    _refuse_help_as_value("soul.new", name)
+    _run(c, lambda: soul_commands.new_command(name, dest))
+
+
+# An explicit namespace: the top-level tasks stay where they were, soul.* is added.
+soul = Collection("soul")
+soul.add_task(soul_check, name="check")
+soul.add_task(soul_new, name="new")
+ns = Collection(setup, plan, render, agents, test, soul)

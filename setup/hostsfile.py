@@ -1,5 +1,7 @@
 """The agent's marked block in /etc/hosts: `<role>.<agent>.home.arpa` for each jail.
 
+(The same markers keep warden's lines in the agent's known_hosts and ssh config.)
+
 Only the lines between warden's markers for this agent are ever written; every other
 line of the file, and other agents' blocks, stay byte for byte.
 """
@@ -45,16 +47,16 @@ def with_block(text: str | None, agent: str, lines: list[str]) -> str:
     return "".join(f"{line}\n" for line in current)
 
 
-def broken(text: str | None, agent: str) -> str | None:
-    """Why the agent's markers cannot be trusted (a lone or repeated marker), or None."""
+def broken(text: str | None, agent: str, path: str = HOSTS) -> str | None:
+    """Why the agent's markers in *path* cannot be trusted (a lone or repeated marker)."""
     begin, end = markers(agent)
     lines = (text or "").splitlines()
     if lines.count(begin) > 1 or lines.count(end) > 1:
-        return f"{HOSTS} has agent {agent}'s warden markers more than once"
+        return f"{path} has agent {agent}'s warden markers more than once"
     if (begin in lines) != (end in lines) or (
         begin in lines and lines.index(end) < lines.index(begin)
     ):
-        return f"{HOSTS} has a broken warden block for agent {agent} (a marker is missing)"
+        return f"{path} has a broken warden block for agent {agent} (a marker is missing)"
     return None
 
 

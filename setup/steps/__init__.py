@@ -43,7 +43,7 @@ BUILT: dict[str, Any] = {
         pf,
         user,
         db,
-        git.STEP,
+        git,
         cms.STEP,
         ollama.STEP,
         llama_cpp.STEP,

@@ -52,9 +52,11 @@ def test_the_offline_plan_as_json_lists_steps_and_changes() -> None:
     result = invoke("plan", "--env", str(ROOT / ".env.example"), "--offline", "--json")
     data = json.loads(result.stdout)
     assert data["offline"] is True and data["refused"] is False
-    steps = ["preflight", "register", "host", "network", "pf", "user", "service"]
+    steps = ["preflight", "register", "host", "network", "pf", "user"]
+    steps += ["db", "git", "cms", "ollama", "llama-cpp", "service"]
     assert [s["step"] for s in data["steps"]] == steps
-    assert all(s["changes"] for s in data["steps"][1:]), "a fresh host needs every step"
+    idle = [s["step"] for s in data["steps"][1:] if not s["changes"]]
+    assert idle == ["llama-cpp"], "a fresh host needs every step but roles not in WARDEN_ROLES"
     pf = next(s for s in data["steps"] if s["step"] == "pf")
     diffs = [f["diff"] for change in pf["changes"] for f in change["files"]]
     assert any("+nat on $warden_ext_if" in diff for diff in diffs)

@@ -40,7 +40,7 @@ def ready_host(config: AgentConfig, **changes: object) -> Facts:
 def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "running") -> Facts:
     """The role's jail exists, runs, has the right network and the current template."""
     name = config.jail_names[role]
-    spec = {"git": git.STEP.spec, "cms": cms.STEP.spec, "db": db.SPEC}[role]
+    spec = {"git": git.SPEC, "cms": cms.STEP.spec, "db": db.SPEC}[role]
     tree = jail.rendered(config, role, **spec.context(config))
     base = template_dir(config.agent_name, role)
     files = {f"{base}/{path}": text for path, text in tree.items()}
@@ -49,13 +49,32 @@ def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "runn
     probe = Section(
         f"ifconfig_vnet0=inet {ip}\ndefaultrouter={config.gateway}\nservice={service}\n", 0
     )
-    return replace(
+    facts = replace(
         facts,
         jails_defined=(*facts.jails_defined, name),
         jails_running=(*facts.jails_running, name),
         files={**facts.files, **files},
         probes={**facts.probes, jail.probe_name(name): probe},
     )
+    if role == "git":
+        facts = git_keys_pinned(config, facts)
+    return facts
+
+
+def git_keys_pinned(config: AgentConfig, facts: Facts) -> Facts:
+    """Both keys exist and the files the git step writes are what it wants."""
+    keys = {
+        git.agent_key(config) + ".pub": "ssh-ed25519 AAAAagent warden agent atlas\n",
+        git.host_key(config) + ".pub": "ssh-ed25519 AAAAjail atlasgit\n",
+    }
+    facts = replace(facts, files={**facts.files, **keys})
+    writes = {
+        f.path: f.content
+        for c in git.plan(config, facts).changes
+        for f in c.files
+        if f.path.startswith(("/home/", "/usr/local/bastille/"))
+    }
+    return replace(facts, files={**facts.files, **writes})
 
 
 def summaries(step: object) -> list[str]:
@@ -69,7 +88,7 @@ def commands(step: object) -> list[str]:
 def test_a_new_jail_is_created_by_exact_name_with_the_agents_gateway_and_nameserver(
     config: AgentConfig,
 ) -> None:
-    step = git.STEP.plan(config, ready_host(config))
+    step = git.plan(config, ready_host(config))
     assert step.refusals == []
     text = commands(step)
     assert f"if ! bastille list jails | grep -qx {JAIL}; then" in text
@@ -83,7 +102,7 @@ def test_a_new_jail_is_created_by_exact_name_with_the_agents_gateway_and_nameser
 
 
 def test_the_template_is_placed_applied_by_path_checked_and_stamped(config: AgentConfig) -> None:
-    step = git.STEP.plan(config, ready_host(config))
+    step = git.plan(config, ready_host(config))
     change = next(c for c in step.changes if "template" in c.summary)
     base = template_dir("atlas", "git")
     assert {f.path for f in change.files} >= {
@@ -96,7 +115,7 @@ def test_the_template_is_placed_applied_by_path_checked_and_stamped(config: Agen
 
 
 def test_a_jail_already_right_plans_nothing(config: AgentConfig) -> None:
-    step = git.STEP.plan(config, jail_done(config, "git", ready_host(config)))
+    step = git.plan(config, jail_done(config, "git", ready_host(config)))
     assert step.changes == [] and step.refusals == []
 
 
@@ -105,16 +124,43 @@ def test_a_changed_template_is_applied_again_and_an_unchanged_one_is_not(
 ) -> None:
     facts = jail_done(config, "git", ready_host(config))
     stale = replace(facts, files={**facts.files, template_stamp(JAIL): "0" * 64 + "\n"})
-    assert summaries(git.STEP.plan(config, stale)) == [
-        summaries(git.STEP.plan(config, ready_host(config)))[1]
-    ]
+    (again,) = git.plan(config, stale).changes
+    assert again.summary.startswith(f"apply the git template to jail {JAIL}")
+    assert again.files == ()  # the files are already there: only the apply and the stamp
+
+
+def test_the_jails_host_key_is_made_before_the_template_starts_sshd_then_pinned(
+    config: AgentConfig,
+) -> None:
+    first = summaries(git.plan(config, ready_host(config)))
+    assert first[0].startswith("create VNET jail atlasgit")
+    assert first[1].startswith("SSH host key of jail atlasgit")
+    assert first[2].startswith("apply the git template")
+    assert first[3].startswith("SSH key of the agent's user atlas")
+    facts = jail_done(config, "git", ready_host(config))
+    known = facts.file(git.known_hosts(config)) or ""
+    assert "git.atlas.home.arpa,10.0.1.2 ssh-ed25519 AAAAjail\n" in known
+    allowed = facts.file(git.authorized_keys(config))
+    assert allowed == "restrict ssh-ed25519 AAAAagent warden agent atlas\n"
+    assert "    IdentityFile /home/atlas/.ssh/id_ed25519\n" in (
+        facts.file(git.ssh_config(config)) or ""
+    )
+
+
+def test_the_agents_own_known_hosts_lines_are_kept(config: AgentConfig) -> None:
+    facts = jail_done(config, "git", ready_host(config))
+    mine = "github.com ssh-ed25519 AAAAgithub\n"
+    facts = replace(facts, files={**facts.files, git.known_hosts(config): mine})
+    (change,) = git.plan(config, facts).changes
+    assert change.files[0].content.startswith(mine)
+    assert change.files[0].owner == "atlas" and change.files[0].mode == 0o600
 
 
 def test_a_stopped_service_is_started_without_reapplying_the_template(
     config: AgentConfig,
 ) -> None:
     facts = jail_done(config, "git", ready_host(config), service="stopped")
-    step = git.STEP.plan(config, facts)
+    step = git.plan(config, facts)
     assert summaries(step) == [f"start sshd in jail {JAIL} (it has stopped)"]
     assert step.changes[0].commands[0] == f"jexec -l {JAIL} service sshd start"
 
@@ -122,7 +168,7 @@ def test_a_stopped_service_is_started_without_reapplying_the_template(
 def test_a_stopped_jail_is_started_and_read_back(config: AgentConfig) -> None:
     facts = jail_done(config, "git", ready_host(config))
     facts = replace(facts, jails_running=())
-    step = git.STEP.plan(config, facts)
+    step = git.plan(config, facts)
     assert summaries(step)[0] == f"start jail {JAIL}"
     assert step.changes[0].commands[0] == f"bastille start {JAIL}"
     assert any(c.startswith(f"jls -j {JAIL} jid") for c in step.changes[0].commands)
@@ -134,7 +180,7 @@ def test_a_jail_whose_network_differs_is_refused_with_the_difference(
     facts = jail_done(config, "git", ready_host(config))
     wrong = Section("ifconfig_vnet0=inet 10.0.1.2\ndefaultrouter=192.168.1.1\n", 0)
     facts = replace(facts, probes={**facts.probes, jail.probe_name(JAIL): wrong})
-    step = git.STEP.plan(config, facts)
+    step = git.plan(config, facts)
     assert step.changes == []
     (reason,) = step.refusals
     assert "ifconfig_vnet0 is 'inet 10.0.1.2', expected 'inet 10.0.1.2/24'" in reason
@@ -144,7 +190,7 @@ def test_a_jail_whose_network_differs_is_refused_with_the_difference(
 def test_a_host_resolving_through_loopback_needs_warden_nameserver(tmp_path: Path) -> None:
     config = agent(tmp_path)
     facts = ready_host(config, nameservers=("127.0.0.1",))
-    step = git.STEP.plan(config, facts)
+    step = git.plan(config, facts)
     assert step.changes == []
     assert "set WARDEN_NAMESERVER" in step.refusals[0]
     assert "127.0.0.1" in step.refusals[0]
@@ -153,7 +199,7 @@ def test_a_host_resolving_through_loopback_needs_warden_nameserver(tmp_path: Pat
 def test_the_hosts_first_reachable_resolver_is_given_to_jails(tmp_path: Path) -> None:
     config = agent(tmp_path)
     facts = ready_host(config, nameservers=("127.0.0.1", "192.0.2.7"))
-    assert " -n 192.0.2.7 " in "\n".join(commands(git.STEP.plan(config, facts)))
+    assert " -n 192.0.2.7 " in "\n".join(commands(git.plan(config, facts)))
 
 
 def test_a_jail_step_without_warden0_says_to_run_the_network_step_first(
@@ -191,7 +237,7 @@ def test_limits_without_racct_are_a_warning_that_says_how_to_enable_it(tmp_path:
     config = agent(
         tmp_path, BASE + "WARDEN_NAMESERVER=192.0.2.53\nWARDEN_LIMITS=git:memoryuse=1G\n"
     )
-    step = git.STEP.plan(config, jail_done(config, "git", ready_host(config)))
+    step = git.plan(config, jail_done(config, "git", ready_host(config)))
     assert step.changes == []
     (finding,) = step.findings
     assert finding.level == "warning"
@@ -208,7 +254,7 @@ def test_limits_with_racct_are_removed_then_added_and_read_back(tmp_path: Path) 
         sysctl={**facts.sysctl, "kern.racct.enable": "1"},
         files={**facts.files, rctl: f"jail:{JAIL}:memoryuse:deny=2G/jail\n"},
     )
-    step = git.STEP.plan(config, facts)
+    step = git.plan(config, facts)
     (change,) = step.changes
     assert change.commands[0] == f"bastille limits {JAIL} remove memoryuse"
     assert change.commands[1] == f"bastille limits {JAIL} add memoryuse 1G"
@@ -221,7 +267,7 @@ def test_limits_with_racct_are_removed_then_added_and_read_back(tmp_path: Path) 
             rctl: f"jail:{JAIL}:memoryuse:deny=1G/jail\njail:{JAIL}:pcpu:deny=50/jail\n",
         },
     )
-    assert git.STEP.plan(config, done).changes == []
+    assert git.plan(config, done).changes == []
 
 
 def test_llama_cpp_serves_the_configured_model_on_the_jail_address(tmp_path: Path) -> None:
