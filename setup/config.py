@@ -125,7 +125,8 @@ KNOWN_KEYS: dict[str, str] = {
     "SYSTEM_LOCALE": "POSIX locale of the agent's processes, UTF-8 only (en_US.UTF-8)",
     "WARDEN_HOST": "where the agent runs: local, an ssh_config alias or [user@]host[:port] (local)",
     "WARDEN_RUNTIME": "jail, or bhyve for a whole VM per agent (jail)",
-    "WARDEN_ROLES": "service jails to create, a subset of db,git,cms,ollama,llama-cpp (db,git)",
+    "WARDEN_ROLES": "service jails to create, a subset of db,git,cms,ollama,llama-cpp, "
+    "or none (db,git)",
     "WARDEN_RELEASE": "FreeBSD release for jails, e.g. 14.3-RELEASE (the host's)",
     "WARDEN_EXT_IF": "external interface for NAT (the default route's)",
     "WARDEN_NAMESERVER": "resolver given to jails, not loopback (the host's)",
@@ -314,7 +315,7 @@ class AgentConfig(BaseModel):
                 "SYSTEM_LOCALE": self.system_locale,
                 "WARDEN_HOST": self.host,
                 "WARDEN_RUNTIME": self.runtime,
-                "WARDEN_ROLES": ",".join(self.roles),
+                "WARDEN_ROLES": ",".join(self.roles) or "none",
                 "WARDEN_RELEASE": opt(self.release),
                 "WARDEN_EXT_IF": opt(self.ext_if),
                 "WARDEN_NAMESERVER": opt(self.nameserver),
@@ -903,6 +904,8 @@ def _jail_name(default: str) -> Callable[[str], str]:
 
 
 def _parse_roles(value: str) -> tuple[str, ...]:
+    if value.strip() == "none":
+        return ()  # an agent that needs no service jail: its user and its rc.d service only
     items = [item.strip() for item in value.split(",")]
     valid = ",".join(ROLES)
     seen: list[str] = []

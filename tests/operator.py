@@ -28,6 +28,8 @@ class Operator:
         path = self.home / f"{name}.env"
         if "WARDEN_AGENT_COMMAND=" not in extra:
             extra += "WARDEN_AGENT_COMMAND=/bin/sh\n"  # a full plan needs one (service)
+        if "WARDEN_ROLES=" not in extra:
+            extra += "WARDEN_ROLES=none\n"  # role jails only where a test asks for them
         path.write_text(f"AGENT_NAME={name}\nAGENT_SUBNET_BASE={base}\nWARDEN_HOST={host}\n{extra}")
         return path
 

@@ -973,3 +973,11 @@ def test_the_digest_ignores_where_the_file_lives_and_warnings() -> None:
 )
 def test_the_digest_changes_when_a_value_changes(key: str, value: str) -> None:
     assert config_of().digest() != config_of(**{key: value}).digest()
+
+
+def test_warden_roles_none_is_an_agent_without_role_jails(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=none\n")
+    config = load_config(env)
+    assert config.roles == ()
+    assert config.env_keys()["WARDEN_ROLES"] == "none"
