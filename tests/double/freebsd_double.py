@@ -7,7 +7,10 @@ throwaway Linux test host (design.md, "Testing without FreeBSD").  It is called 
 through a symlink whose basename is the command.
 
 Commands: freebsd-version uname sysctl kldstat pkg lockf bastille sysrc ifconfig
-netstat route jls pfctl.  What each one accepts is listed in its handler; the
+netstat route jls pfctl kldload service pw newsyslog jexec.  Bastille jails, jexec,
+`pkg -j` and what runs inside a jail live in jails.py next to this file (loaded on
+demand; its docstring says what a jail is here and that jexec runs commands on the
+HOST's filesystem).  What each one accepts is listed in its handler; the
 output formats come from /work/shared/reference/freebsd-outputs.md ("outputs §N")
 and freebsd.md ("ref §N"), or from the FreeBSD source file named in the comment.
 
@@ -63,6 +66,7 @@ COMMANDS: tuple[str, ...] = (
     "service",
     "pw",
     "newsyslog",
+    "jexec",
 )
 
 # sysexits.h
@@ -108,6 +112,26 @@ def parse_opts(
         return getopt.getopt(args, optstring)
     except getopt.GetoptError as exc:
         raise Unsupported(f"{cmd}: {exc}") from exc
+
+
+def _jails() -> Any:
+    """jails.py (Bastille jails, jexec, commands inside a jail), sharing this module.
+
+    It does `import freebsd_double`, so this module is registered under that name
+    first (it runs as __main__): both then share one Exit/Unsupported and one state.
+    """
+    sys.modules.setdefault("freebsd_double", sys.modules[__name__])
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import jails  # type: ignore[import-not-found]
+
+    return jails
+
+
+def in_jail() -> bool:
+    """Set by jexec (jails.py): this command runs inside that jail."""
+    return bool(os.environ.get("FREEBSD_DOUBLE_JAIL"))
 
 
 # --------------------------------------------------------------------------- state
@@ -300,19 +324,40 @@ def log_call(argv: list[str], rc: int) -> None:
 def _maybe_inject_fault(call_index: int) -> None:
     """Fault hook, off unless state["fault"] is set; it runs before the command acts.
 
-    state["fault"] is one spec or a list of specs:
+    state["fault"] is one spec or a list of specs. Which call a spec picks:
 
-    * {"at": k, "action": "exit"}: the k-th call (calls.seq) prints
+    * "at": k: the k-th call (calls.seq);
+    * "at": k with "under": "lockf": the k-th call that runs under the double's
+      lockf (an ancestor process is `lockf`): the commands of scripts run under a
+      lock (warden's step scripts), not those of a script that only probes the
+      lock (its facts). While such a spec is set, calls.lockf.seq counts them and
+      calls.lockf.log gets one JSON line per call, in start order:
+      {"call": calls.seq, "lockf": pid of that lockf or null, "n": k or null,
+      "argv": [...]}, so a test can tell which script ran which call;
+    * "argv": ["pfctl", "-nf"]: a call whose argv (command name, then its
+      arguments, as in calls.log) starts with that prefix, word for word ("-nf"
+      does not match "-n -f"); "times" (default: unlimited) counts down in
+      state.json, at 0 the spec no longer fires. The argv is read from sys.argv,
+      as main() sees it.
+
+    What it does ("action"):
+
+    * "exit": prints stdout/stderr (a newline is added to non-empty text) and
+      exits rc (default 1); an "at" spec without them prints
       "freebsd-double: injected fault at call k" and exits 70 (EX_SOFTWARE).
-    * {"argv": ["pfctl", "-nf"], "action": "exit", "rc": 1,
-       "stderr": "/etc/pf.conf:3: syntax error", "stdout": "", "times": 1}:
-      a call whose argv (command name, then its arguments, as in calls.log) starts
-      with that prefix, word for word ("-nf" does not match "-n -f"), prints
-      stdout/stderr (a newline is added to non-empty text) and exits rc (default 1).
-      "times" (default: unlimited) counts down in state.json; at 0 the spec no
-      longer fires.  The argv is read from sys.argv, as main() sees it.
+    * "disconnect": a network cut under this command. The sshd processes serving
+      this call's SSH connection (every sshd ancestor below the topmost one, the
+      listener: OpenSSH 9.2's "[priv]" monitor and its "user@notty" child) are
+      SIGKILLed and awaited, so the client sees the connection die and this
+      command's stdout/stderr lead nowhere. The command then runs as it would,
+      with SIGPIPE at its default action: like a C program on FreeBSD, it dies
+      when it writes to the dead session (sshd does not signal an exec session's
+      command when the connection drops: it just closes the pipes). Outside an
+      SSH session it exits 64.
+    * "sleep": waits "seconds", then the command runs as it would (a slow
+      command, to cut the client while it runs).
 
-    Only "exit" is implemented; any other action or key exits 64.
+    Any other action or key exits 64.
     """
     fault = read_state().get("fault")
     if not fault:
@@ -320,36 +365,120 @@ def _maybe_inject_fault(call_index: int) -> None:
     prog = os.path.basename(sys.argv[0])
     argv = [prog, *sys.argv[1:]] if prog in HANDLERS else sys.argv[1:]
     specs = fault if isinstance(fault, list) else [fault]
-    for index, spec in enumerate(specs):
-        keys = {"at", "argv", "action", "rc", "stderr", "stdout", "times"}
+    keys = {"at", "under", "argv", "action", "rc", "stderr", "stdout", "times", "seconds"}
+    for spec in specs:
         if (
             not isinstance(spec, dict)
             or set(spec) - keys
-            or spec.get("action") != "exit"
+            or spec.get("action") not in ("exit", "disconnect", "sleep")
             or ("at" in spec) == ("argv" in spec)
             or ("argv" in spec and not isinstance(spec["argv"], list))
+            or ("under" in spec and (spec["under"] != "lockf" or "at" not in spec))
+            or (("seconds" in spec) != (spec["action"] == "sleep"))
+            or (spec["action"] != "exit" and {"rc", "stderr", "stdout"} & set(spec))
         ):
             raise Unsupported(f"fault spec {spec!r}")
+    locked_index = (
+        _fault_lockf_index(call_index, argv) if any("under" in s for s in specs) else None
+    )
+    for index, spec in enumerate(specs):
         if "at" in spec:
-            if int(spec["at"]) == call_index:
-                err(f"freebsd-double: injected fault at call {call_index}")
-                raise Exit(EX_SOFTWARE)
-            continue
-        prefix = [str(word) for word in spec["argv"]]
-        if argv[: len(prefix)] != prefix or spec.get("times", 1) <= 0:
-            continue
-        if "times" in spec:
-            with mutate_state() as state:
-                current = state["fault"]
-                stored = current[index] if isinstance(current, list) else current
-                if stored.get("times", 0) <= 0:
-                    continue
-                stored["times"] -= 1
+            wanted = locked_index if "under" in spec else call_index
+            if wanted is None or int(spec["at"]) != wanted:
+                continue
+        else:
+            prefix = [str(word) for word in spec["argv"]]
+            if argv[: len(prefix)] != prefix or spec.get("times", 1) <= 0:
+                continue
+            if "times" in spec:
+                with mutate_state() as state:
+                    current = state["fault"]
+                    stored = current[index] if isinstance(current, list) else current
+                    if stored.get("times", 0) <= 0:
+                        continue
+                    stored["times"] -= 1
+        if spec["action"] == "sleep":
+            time.sleep(float(spec["seconds"]))
+            return
+        if spec["action"] == "disconnect":
+            _fault_cut_ssh_session()
+            return
+        if "at" in spec and not ({"rc", "stderr", "stdout"} & set(spec)):
+            err(f"freebsd-double: injected fault at call {call_index}")
+            raise Exit(EX_SOFTWARE)
         if spec.get("stdout"):
             out(spec["stdout"])
         if spec.get("stderr"):
             err(spec["stderr"])
         raise Exit(int(spec.get("rc", 1)))
+
+
+def _fault_ancestors() -> Iterator[tuple[int, list[str]]]:
+    """(pid, argv) of this process's ancestors, nearest first (Linux /proc: the
+    double runs on a Linux test host)."""
+    pid = os.getppid()
+    while pid > 0:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = [w.decode(errors="replace") for w in fh.read().split(b"\0") if w]
+        except (OSError, ValueError, IndexError):
+            return
+        yield pid, cmdline
+        pid = ppid
+
+
+def _fault_lockf_index(call_index: int, argv: list[str]) -> int | None:
+    """This call's number among the calls run under the double's lockf, or None;
+    logged with the lockf's pid in calls.lockf.log."""
+
+    def is_lockf(cmdline: list[str]) -> bool:
+        words = [os.path.basename(w) for w in cmdline[:3]]
+        return words[:1] == ["lockf"] or words[1:3] == [os.path.basename(__file__), "lockf"]
+
+    lockf = next((pid for pid, cmdline in _fault_ancestors() if is_lockf(cmdline)), None)
+    with locked(exclusive=True):
+        n = None
+        if lockf is not None:
+            path = os.path.join(state_dir(), "calls.lockf.seq")
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    n = int(fh.read().strip() or 0) + 1
+            except FileNotFoundError:
+                n = 1
+            atomic_write(path, f"{n}\n")
+        line = {"call": call_index, "lockf": lockf, "n": n, "argv": argv}
+        with open(os.path.join(state_dir(), "calls.lockf.log"), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+        return n
+
+
+def _fault_cut_ssh_session() -> None:
+    """SIGKILL the sshd processes of this call's connection (not the listener), wait
+    until they are gone, and let SIGPIPE kill this command on its next write."""
+    sshd = [
+        pid
+        for pid, cmdline in _fault_ancestors()
+        if cmdline and os.path.basename(cmdline[0].split()[0].rstrip(":")) == "sshd"
+    ]
+    session = sshd[:-1]  # the farthest sshd ancestor is the listener
+    if not session:
+        raise Unsupported("fault action 'disconnect' outside an SSH session")
+    for pid in session:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    for pid in session:
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+                    if fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                        break  # a zombie holds no descriptors: the socket is closed
+            except OSError:
+                break
+            time.sleep(0.01)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def userland_major(state: State) -> int:
@@ -558,7 +687,12 @@ PKG_ORIGINS = {
     "postgresql16-client": "databases/postgresql16-client",
     "postgresql17-client": "databases/postgresql17-client",
     "postgresql18-client": "databases/postgresql18-client",
+    "postgresql15-server": "databases/postgresql15-server",
+    "postgresql16-server": "databases/postgresql16-server",
     "postgresql17-server": "databases/postgresql17-server",
+    "postgresql18-server": "databases/postgresql18-server",
+    "postgresql17-contrib": "databases/postgresql17-contrib",
+    "nginx": "www/nginx",
     "bhyve-firmware": "sysutils/bhyve-firmware",
     "qemu-tools": "emulators/qemu",
     "ollama": "misc/ollama",
@@ -568,8 +702,10 @@ PKG_ORIGINS = {
 
 
 def cmd_pkg(args: list[str]) -> int:
+    if args and args[0].startswith("-j"):
+        return int(_jails().pkg_j(args))  # pkg -j JAIL ...: the jail's packages
     state = read_state()
-    packages: dict[str, Any] = state["packages"]
+    packages: dict[str, Any] = _jails().package_set(state) if in_jail() else state["packages"]
     if args in (["-v"], ["--version"]):
         out(_pkg_version(packages["pkg"]))  # pkg(8) -v: the version of pkg
         return 0
@@ -616,7 +752,12 @@ PKG_CATALOG: dict[str, str] = {
     "postgresql16-client": "16.10",
     "postgresql17-client": "17.6",
     "postgresql18-client": "18.0",
+    "postgresql15-server": "15.14",
+    "postgresql16-server": "16.10",
     "postgresql17-server": "17.6",
+    "postgresql18-server": "18.0",
+    "postgresql17-contrib": "17.6",
+    "nginx": "1.28.0",
     "vm-bhyve": "1.7.5",
     "bhyve-firmware": "1.0_2",
     "qemu-tools": "10.0.3",
@@ -738,7 +879,8 @@ def _pkg_install(args: list[str]) -> int:
         )
     if missing:
         return 1
-    todo = sorted({n for n in names if n not in state["packages"]})
+    installed = _jails().package_set(state) if in_jail() else state["packages"]
+    todo = sorted({n for n in names if n not in installed})
     if not todo:
         # outputs §7 (pkg #2698; #2625: the last line also with -q), rc 0.
         if not quiet:
@@ -764,14 +906,17 @@ def _pkg_install(args: list[str]) -> int:
     with mutate_state() as st:
         for name in todo:
             version = catalog[name]
-            st["packages"][name] = {"version": version, "origin": PKG_ORIGINS.get(name)}
-            if name == "bastille":
+            db = _jails().package_set(st) if in_jail() else st["packages"]
+            db[name] = {"version": version, "origin": PKG_ORIGINS.get(name)}
+            if name == "bastille" and not in_jail():
                 st["bastille"] = {"version": version}  # `bastille --version` works
                 _pkg_bastille_conf()
         for link, target in links:
             if not os.path.lexists(link):
                 os.makedirs(os.path.dirname(link), exist_ok=True)
                 os.symlink(target, link)
+        if in_jail():
+            _jails().after_install(todo)  # the jail's rc.d scripts, the postgres account
     if not quiet:
         # outputs §7 (FreeBSD Journal 2023 transcript, fetch lines left out).
         out("Checking integrity... done (0 conflicting)")
@@ -941,7 +1086,9 @@ def cmd_bastille(args: list[str]) -> int:
         return 0
     if len(args) == 2 and args[0] == "bootstrap":
         return _bastille_bootstrap(state, args[1])
-    raise Unsupported(f"bastille: {' '.join(args) or '(no subcommand)'}")
+    if not args:
+        raise Unsupported("bastille: (no subcommand)")
+    return int(_jails().cmd_bastille(args))  # create, start, template, cmd ... (jails.py)
 
 
 # Releases the double's "download mirror" has (bootstrap.sh fetches MANIFEST from it).
@@ -3982,6 +4129,8 @@ _SERVICE_SET_RCVAR = re.compile(r'"?(?:\$\(|`)set_rcvar(?:[ \t]+([A-Za-z0-9_]+))
 
 
 def cmd_service(args: list[str]) -> int:
+    if in_jail():
+        return int(_jails().service(args))  # inside a jail: modelled services (jails.py)
     opts, rest = parse_opts(args, "j:ehlrRv", "service")
     flags = {flag for flag, _ in opts}
     # service.sh: `. /etc/rc.subr; load_rc_config 'XXX'` gives it local_startup.
@@ -5609,6 +5758,7 @@ HANDLERS = {
     "service": cmd_service,
     "pw": cmd_pw,
     "newsyslog": cmd_newsyslog,
+    "jexec": lambda args: int(_jails().cmd_jexec(args)),
 }
 
 

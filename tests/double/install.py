@@ -23,6 +23,8 @@ from typing import Any
 from tests.double import freebsd_double
 
 DOUBLE = Path(freebsd_double.__file__).resolve()
+#: Loaded by the double on demand (bastille jails, jexec): shipped next to it.
+JAILS = DOUBLE.parent / "jails.py"
 #: The stub /etc/rc.subr and the stub base-system rc.d scripts (tests/double/rc.d).
 RC_SUBR = DOUBLE.parent / "rc.subr"
 RC_D = DOUBLE.parent / "rc.d"
@@ -39,16 +41,18 @@ def install_double(
 ) -> None:
     """Write an executable sh wrapper per command: `exec PYTHON freebsd_double.py CMD "$@"`.
 
-    With `seen_as` (bin_dir's path inside a test host), the program is copied next to
-    bin_dir and the wrappers name it by that path: a test host hides /tmp, where a
-    checkout may live. The interpreter is the real file behind sys.executable (a venv's
-    python is a symlink into the base install), as the double needs only the stdlib.
+    With `seen_as` (bin_dir's path inside a test host), the program (and jails.py,
+    which it loads) is copied next to bin_dir and the wrappers name it by that path: a
+    test host hides /tmp, where a checkout may live. The interpreter is the real file
+    behind sys.executable (a venv's python is a symlink into the base install), as the
+    double needs only the stdlib.
     """
     python = python or os.path.realpath(sys.executable)
     bin_dir.mkdir(parents=True, exist_ok=True)
     program = str(DOUBLE)
     if seen_as is not None:
         shutil.copy2(DOUBLE, bin_dir.parent / DOUBLE.name)
+        shutil.copy2(JAILS, bin_dir.parent / JAILS.name)  # freebsd_double imports it
         program = f"{Path(seen_as).parent}/{DOUBLE.name}"
     # `service` clears the environment of the rc.d script it runs (service.sh
     # `env -i`) but keeps these two and puts the bin dir first on PATH, so that the
