@@ -20,6 +20,7 @@ from invoke.tasks import Task, task
 
 from setup import cli
 from setup.soul import commands as soul_commands
+from setup.soul import sync_command as soul_sync_command
 
 ENV_HELP = ".env file of the agent (default: .env)"
 HOST_HELP = "target(s): local, an ssh_config alias, [user@]host[:port], a,b,c or @inventory.toml"
@@ -99,6 +100,27 @@ def agents(
 ) -> None:
     """List the agents registered on the host(s)."""
     _run(c, lambda: cli.agents_command(host, json, accept_new))
+
+
+@task(
+    help={
+        "env": ENV_HELP + "; the agent to report on",
+        "all": "every agent registered on the host(s), instead of --env's",
+        "host": HOST_HELP,
+        "json": JSON_HELP,
+        "accept-new": ACCEPT_HELP,
+    }
+)
+def status(
+    c: Context,
+    env: str = ".env",
+    all: bool = False,
+    host: str | None = None,
+    json: bool = False,
+    accept_new: bool = False,
+) -> None:
+    """Show what runs for each agent and whether it comes back at boot (exit 1: unhealthy)."""
+    _run(c, lambda: cli.status_command(env, all, host, json, accept_new))
 
 
 @task(
@@ -197,8 +219,15 @@ def soul_new(c: Context, name: str, dest: str | None = None) -> None:
     _run(c, lambda: soul_commands.new_command(name, dest))
 
 
+@task(help={"env": ENV_HELP, "host": HOST_HELP, "json": JSON_HELP})
+def soul_sync(c: Context, env: str = ".env", host: str | None = None, json: bool = False) -> None:
+    """Fetch the soul on every host, fast-forward or push (after soul.check) what can be."""
+    _run(c, lambda: soul_sync_command.sync_command(env, host, json))
+
+
 # An explicit namespace: the top-level tasks stay where they were, soul.* is added.
 soul = Collection("soul")
 soul.add_task(soul_check, name="check")
 soul.add_task(soul_new, name="new")
-ns = Collection(setup, plan, render, agents, test, soul)
+soul.add_task(soul_sync, name="sync")
+ns = Collection(setup, plan, render, agents, status, test, soul)

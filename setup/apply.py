@@ -85,6 +85,7 @@ def step_script(
     run_id: str,
     operator: str,
     redact: bool = False,
+    agent: str = "",
 ) -> str:
     """The script for one step: holder note, registry check, then each change (with
     redact, secrets' contents left out: for review, never for a host)."""
@@ -104,7 +105,7 @@ def step_script(
         f"{body}{delimiter}",
         'then rm -f "$_w_reg"',
         f'else rm -f "$_w_reg"; echo "warden: the registry changed since the plan" >&2; '
-        f"warden_journal {q(_record(run_id, operator, step, 'refused: the registry changed'))} "
+        f"warden_journal {q(_record(run_id, operator, step, 'refused: the registry changed', agent))} "
         f'{RC_REGISTRY_CHANGED} "$(date +%s)"; exit {RC_REGISTRY_CHANGED}; fi',
     ]
     for index, change in enumerate(changes, 1):
@@ -118,7 +119,7 @@ def step_script(
             change.sh(redact),
             ") </dev/null",
             "_w_rc=$?",
-            f'warden_journal {q(_record(run_id, operator, step, change.summary))} "$_w_rc" '
+            f'warden_journal {q(_record(run_id, operator, step, change.summary, agent))} "$_w_rc" '
             '"$_w_start"',
             f'echo "{marker(run_id)} end {index} $_w_rc"',
             'if [ "$_w_rc" -ne 0 ]; then exit 1; fi',
@@ -131,9 +132,11 @@ def marker(run_id: str) -> str:
     return f"@@warden-{run_id}"
 
 
-def _record(run_id: str, operator: str, step: str, change: str) -> str:
+def _record(run_id: str, operator: str, step: str, change: str, agent: str = "") -> str:
     """The journal line's known fields, as an unclosed JSON object the script completes."""
     fields = {"run": run_id, "who": operator, "step": step, "change": change}
+    if agent:
+        fields["agent"] = agent
     return json.dumps(fields, sort_keys=True)[:-1]
 
 
@@ -171,10 +174,13 @@ def run_step(
     lock_wait: int = DEFAULT_LOCK_WAIT,
     progress: Progress | None = None,
     run_id: str | None = None,
+    agent: str = "",
 ) -> None:
     """Send one step's changes; raise with the operator-facing reason when it fails."""
     run_id = run_id or secrets.token_hex(4)
-    script = step_script(step, changes, facts.registry_snapshot, run_id=run_id, operator=who())
+    script = step_script(
+        step, changes, facts.registry_snapshot, run_id=run_id, operator=who(), agent=agent
+    )
     result = executor.run(
         script,
         inner=locked_command(lock_wait),
@@ -312,6 +318,7 @@ def _apply_round(
             lock_wait=lock_wait,
             progress=progress,
             run_id=run_id,
+            agent=config.agent_name,
         )
         for change in shell:
             if change.confirm is not None:
@@ -325,11 +332,13 @@ def _apply_round(
             facts,
             sql,
             progress=progress,
-            journal=_sql_journal(executor, step, run_id),
+            journal=_sql_journal(executor, step, run_id, config.agent_name),
         )
 
 
-def _sql_journal(executor: Executor, step: str, run_id: str) -> Callable[[str, int, float], None]:
+def _sql_journal(
+    executor: Executor, step: str, run_id: str, agent: str
+) -> Callable[[str, int, float], None]:
     """Journal lines for changes warden made itself (SQL), as the step script writes
     them for sh changes."""
     operator = who()
@@ -338,7 +347,7 @@ def _sql_journal(executor: Executor, step: str, run_id: str) -> Callable[[str, i
         script = (
             LIBRARY
             + _JOURNAL_FN
-            + f"warden_journal {q(_record(run_id, operator, step, summary))} {int(rc)} "
+            + f"warden_journal {q(_record(run_id, operator, step, summary, agent))} {int(rc)} "
             f"{int(started)}\n"
         )
         executor.run(script)

@@ -344,3 +344,29 @@ def test_a_confirmed_load_disarms_the_dead_man_and_keeps_the_new_rules(
     assert b"10.0.3.0/24" in h1.read_file("/etc/pf.warden.conf")
     assert b"dead-man" not in h1.read_file("/var/db/warden/journal/warden.jsonl")
     assert sh(h1, "ls /var/db/warden/pf").split() == ["deadman.sh", "stage"]
+
+
+def test_status_all_reports_a_stopped_service_and_exits_1(site: Site) -> None:
+    h1, operator = site.host, site.operator
+    healthy = operator.warden("status", "--all", "--host", "h1", "--json")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    before = json.loads(healthy.stdout)
+    (host,) = before["hosts"]
+    assert [a["agent"] for a in host["agents"]] == ["atlas", "orion"]
+    assert all(a["healthy"] for a in host["agents"])
+    atlas = host["agents"][0]
+    assert "service" in (atlas["last_apply"] or ""), "the journal names the agent's last change"
+    sh(h1, "service atlas stop")
+    try:
+        broken = operator.warden("status", "--all", "--host", "h1", "--json")
+    finally:
+        sh(h1, "service atlas start")
+    assert broken.returncode == 1, broken.stderr
+    agents = {a["agent"]: a for a in json.loads(broken.stdout)["hosts"][0]["agents"]}
+    assert agents["orion"]["healthy"] and not agents["atlas"]["healthy"]
+    failed = {c["check"]: c["detail"] for c in agents["atlas"]["checks"] if not c["ok"]}
+    assert set(failed) == {"service", "tmux session"}, failed
+    assert failed["service"] == "atlas is not running."
+    table = operator.warden("status", "--env", str(site.atlas))
+    assert table.returncode == 0, table.stdout + table.stderr
+    assert "atlas on h1: healthy" in words(table)

@@ -1,0 +1,207 @@
+"""What runs on a host for each agent, and whether it also comes back after a reboot.
+
+Read in the same single facts round trip a plan uses, with a probe per agent (its
+service, its tmux session, its jails' services, the NAT table, its journal lines).
+Every check is a row with a reason, so an unhealthy agent says why. Nothing here
+changes a host.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .facts import Facts
+from .layout import BRIDGE, PF_TABLE, PF_WARDEN_CONF, TMUX, jail_dir, jail_rc_conf
+from .registry import ALIAS_PREFIX, RegistryEntry
+from .shell import JOURNAL_FILE, q
+
+# The service that proves a role jail works (setup/steps: the role's JailRole).
+ROLE_SERVICES = {
+    "db": "postgresql",
+    "git": "sshd",
+    "cms": "nginx",
+    "ollama": "ollama",
+    "llama-cpp": "llama_server",
+}
+_NAME = re.compile(r"[a-z][a-z0-9]{0,15}")
+JOURNAL_TAIL = 2000
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row: what was checked, whether it is right, and what was seen."""
+
+    check: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class AgentStatus:
+    agent: str
+    checks: list[Check] = field(default_factory=list)
+    last_apply: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "healthy": self.healthy,
+            "last_apply": self.last_apply,
+            "checks": [vars(c) for c in self.checks],
+        }
+
+
+def _valid(entry: RegistryEntry) -> bool:
+    names = [entry.agent, entry.agent_user, *entry.jails.values()]
+    return all(_NAME.fullmatch(n) for n in names) and set(entry.jails) <= set(ROLE_SERVICES)
+
+
+def probes(entries: list[RegistryEntry]) -> dict[str, str]:
+    """Read-only questions per agent (names from the registry, checked before use)."""
+    found: dict[str, str] = {
+        "status.nat": f"pfctl -t {PF_TABLE} -T show",
+        "status.journal": (
+            f"if [ -f {JOURNAL_FILE} ]; then tail -n {JOURNAL_TAIL} {JOURNAL_FILE}; fi"
+        ),
+    }
+    for entry in entries:
+        if not _valid(entry):
+            continue
+        a, user = entry.agent, entry.agent_user
+        sock = f"/var/run/warden/{a}/tmux.sock"
+        found[f"status.{a}.service"] = f"service {a} onestatus"
+        found[f"status.{a}.tmux"] = (
+            f"su -l {user} -c {q(f'{TMUX} -S {sock} has-session -t ={a}')} 2>&1"
+        )
+        for role, jail in entry.jails.items():
+            rc = q(jail_rc_conf(jail))
+            settings = q(jail_dir(jail) + "/settings.conf")
+            found[f"status.{a}.jail.{role}"] = (
+                f"printf '%s\\n' \"$(sysrc -f {rc} -n ifconfig_vnet0 2>/dev/null)\"; "
+                f"printf '%s\\n' \"$(sed -n 's/^boot=//p' {settings} 2>/dev/null | head -n 1)\"; "
+                f"if jls -j {jail} jid >/dev/null 2>&1; then "
+                f"jexec -l {jail} service {ROLE_SERVICES[role]} onestatus >/dev/null 2>&1; "
+                "echo $?; else echo stopped; fi"
+            )
+    return found
+
+
+def agent_status(entry: RegistryEntry, facts: Facts) -> AgentStatus:
+    """Every check for one agent, from facts read with `probes`."""
+    status = AgentStatus(entry.agent)
+    if not _valid(entry):
+        status.checks.append(
+            Check("registry", False, f"the registry entry of {entry.agent!r} has invalid names")
+        )
+        return status
+    a = entry.agent
+    add = status.checks.append
+    service = facts.probe(f"status.{a}.service")
+    add(
+        Check(
+            "service",
+            service is not None and service.rc == 0,
+            (service.output.strip() if service is not None else "not read") or "no answer",
+        )
+    )
+    tmux = facts.probe(f"status.{a}.tmux")
+    add(
+        Check(
+            "tmux session",
+            tmux is not None and tmux.rc == 0,
+            f"session {a} is there"
+            if tmux is not None and tmux.rc == 0
+            else f"no tmux session {a}: {(tmux.output.strip() if tmux else '') or 'not found'}",
+        )
+    )
+    enabled = facts.rc_conf.get(f"{a}_enable", "")
+    add(Check("service at boot", enabled.upper() == "YES", f"{a}_enable={enabled or 'unset'}"))
+    _network(status, entry, facts)
+    for role, jail in sorted(entry.jails.items()):
+        _jail(status, entry, facts, role, jail)
+    if entry.jails and facts.rc_conf.get("bastille_enable", "").upper() != "YES":
+        add(Check("jails at boot", False, "bastille_enable is not YES: the jails stay down"))
+    if entry.runtime == "bhyve":
+        add(Check("vm", False, "the bhyve runtime is not built in this version of warden"))
+    status.last_apply = last_apply(facts, a)
+    return status
+
+
+def _network(status: AgentStatus, entry: RegistryEntry, facts: Facts) -> None:
+    add = status.checks.append
+    bridge = facts.interfaces.get(BRIDGE)
+    gateway = f"{entry.gateway}/{entry.subnet.split('/')[1]}"
+    on_bridge = bridge is not None and any(str(i) == gateway for i in bridge.inet)
+    add(Check("gateway", on_bridge, f"{gateway} {'on' if on_bridge else 'missing from'} {BRIDGE}"))
+    key = f"{ALIAS_PREFIX}{entry.alias_index}"
+    persisted = facts.rc_conf.get(key) == f"inet {gateway}"
+    add(Check("gateway at boot", persisted, f"{key}={facts.rc_conf.get(key, 'unset')!r}"))
+    include = facts.file(PF_WARDEN_CONF) or ""
+    add(
+        Check(
+            "nat include",
+            entry.subnet in include,
+            f"{entry.subnet} {'in' if entry.subnet in include else 'missing from'} "
+            f"{PF_WARDEN_CONF}",
+        )
+    )
+    nat = facts.probe("status.nat")
+    loaded = nat is not None and nat.rc == 0 and entry.subnet in nat.output.split()
+    add(
+        Check(
+            "nat loaded",
+            loaded,
+            f"{entry.subnet} {'in' if loaded else 'not in'} the loaded <{PF_TABLE}> table",
+        )
+    )
+    pf_boot = facts.rc_conf.get("pf_enable", "").upper() == "YES"
+    add(Check("pf at boot", pf_boot, f"pf_enable={facts.rc_conf.get('pf_enable', 'unset')}"))
+
+
+def _jail(status: AgentStatus, entry: RegistryEntry, facts: Facts, role: str, jail: str) -> None:
+    add = status.checks.append
+    probe = facts.probe(f"status.{entry.agent}.jail.{role}")
+    lines = (probe.output if probe is not None else "").split("\n")
+    vnet, boot, service = [*lines, "", "", ""][:3]
+    running = jail in facts.jails_running
+    address = entry.addresses.get(role, "?")
+    add(
+        Check(
+            f"jail {jail}",
+            running and vnet.strip().startswith(f"inet {address}/"),
+            f"{'running' if running else 'not running'}, ifconfig_vnet0={vnet.strip()!r}",
+        )
+    )
+    add(Check(f"jail {jail} at boot", boot.strip() == "on", f"boot={boot.strip() or 'unset'}"))
+    if running:
+        ok = service.strip() == "0"
+        add(
+            Check(
+                f"{role} service",
+                ok,
+                f"{ROLE_SERVICES[role]} {'running' if ok else 'not running'} in {jail}",
+            )
+        )
+
+
+def last_apply(facts: Facts, agent: str) -> str | None:
+    """The agent's newest journal line, as `time step: change (result)`."""
+    journal = facts.probe("status.journal")
+    for line in reversed((journal.output if journal is not None else "").splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("agent") == agent:
+            return (
+                f"{record.get('ts', '?')} {record.get('step', '?')}: "
+                f"{record.get('change', '?')} ({record.get('result', '?')})"
+            )
+    return None
