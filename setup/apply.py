@@ -105,7 +105,8 @@ def step_script(
         f"{body}{delimiter}",
         'then rm -f "$_w_reg"',
         f'else rm -f "$_w_reg"; echo "warden: the registry changed since the plan" >&2; '
-        f"warden_journal {q(_record(run_id, operator, step, 'refused: the registry changed', agent))} "
+        "warden_journal "
+        f"{q(_record(run_id, operator, step, 'refused: the registry changed', agent))} "
         f'{RC_REGISTRY_CHANGED} "$(date +%s)"; exit {RC_REGISTRY_CHANGED}; fi',
     ]
     for index, change in enumerate(changes, 1):

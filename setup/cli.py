@@ -22,6 +22,7 @@ from .config import AgentConfig, ConfigError, load_config
 from .errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused, WardenError
 from .facts import Facts, build_script, fresh_host, gather
 from .fleet import Report, run_on_hosts, worst
+from .fleet_setup import fleet_setup, is_fleet
 from .inventory import parse_targets
 from .layout import PF_WARDEN_CONF
 from .output import clean, console, print_json, show_plan
@@ -104,8 +105,21 @@ def plan_command(
         plan = make_plan(config, _offline_facts(config, selected), selected, register=register)
         _show(plan, as_json)
         return EXIT_REFUSED if plan.refusals else EXIT_OK
+    targets = parse_targets(host, config.host)
+    if is_fleet(targets):
+        return fleet_setup(
+            targets,
+            config,
+            selected,
+            register,
+            dry_run=True,
+            yes=False,
+            as_json=as_json,
+            accept_new=accept_new,
+            wait=DEFAULT_LOCK_WAIT,
+        )
     worst = EXIT_OK
-    for target in parse_targets(host, config.host):
+    for target in targets:
         one = partial(
             _setup_one,
             target,
@@ -137,6 +151,18 @@ def setup_command(
     register = wants_registration(step, selected)
     wait = lock_wait()
     targets = parse_targets(host, config.host)
+    if is_fleet(targets):
+        return fleet_setup(
+            targets,
+            config,
+            selected,
+            register,
+            dry_run=dry_run,
+            yes=yes,
+            as_json=as_json,
+            accept_new=accept_new,
+            wait=wait,
+        )
     worst = EXIT_OK
     for target in targets:
         one = partial(

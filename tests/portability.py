@@ -13,8 +13,11 @@ from typing import NamedTuple
 
 from tests.double.freebsd_double import COMMANDS
 
-# Only what the double really implements is exempt: it checks those flags itself.
-DOUBLED = frozenset(COMMANDS)
+# Only what the double really implements is exempt: it checks those flags itself. And
+# programs that are the same upstream code on FreeBSD (a package, not a base tool whose
+# BSD and GNU versions differ): their long options are theirs, not GNU's.
+SAME_UPSTREAM = frozenset({"git", "ssh-keygen", "psql", "tmux"})
+DOUBLED = frozenset(COMMANDS) | SAME_UPSTREAM
 
 
 class Rule(NamedTuple):

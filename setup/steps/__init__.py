@@ -14,7 +14,20 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Refused
-from . import cms, db, git, host, llama_cpp, network, ollama, pf, preflight, service, user
+from . import (
+    cms,
+    db,
+    git,
+    host,
+    llama_cpp,
+    network,
+    ollama,
+    pf,
+    preflight,
+    service,
+    soul,
+    user,
+)
 
 # The design's order (design.md "Steps, in order").
 DESIGN_ORDER = (
@@ -47,6 +60,7 @@ BUILT: dict[str, Any] = {
         cms.STEP,
         ollama.STEP,
         llama_cpp.STEP,
+        soul,
         service,
     )
 }

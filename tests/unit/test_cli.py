@@ -53,7 +53,7 @@ def test_the_offline_plan_as_json_lists_steps_and_changes() -> None:
     data = json.loads(result.stdout)
     assert data["offline"] is True and data["refused"] is False
     steps = ["preflight", "register", "host", "network", "pf", "user"]
-    steps += ["db", "git", "cms", "ollama", "llama-cpp", "service"]
+    steps += ["db", "git", "cms", "ollama", "llama-cpp", "soul", "service"]
     assert [s["step"] for s in data["steps"]] == steps
     idle = [s["step"] for s in data["steps"][1:] if not s["changes"]]
     assert idle == ["llama-cpp"], "a fresh host needs every step but roles not in WARDEN_ROLES"

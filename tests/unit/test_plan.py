@@ -173,7 +173,7 @@ def test_a_plan_with_collisions_is_refused(config: AgentConfig) -> None:
 def test_step_selection_names_the_available_steps() -> None:
     built = ["preflight", "host", "network", "pf", "user", "db", "git", "cms", "ollama"]
     built.append("llama-cpp")
-    assert select(None) == [*built, "service"]
+    assert select(None) == [*built, "soul", "service"]
     assert select(["service,network"]) == ["network", "service"]
     with pytest.raises(Refused, match=r"not built.*available steps: preflight, host, network"):
         select(["bhyve"])

@@ -1,0 +1,262 @@
+"""The soul step with real git: a hub in tmp_path, the controller's pin, the host's sh.
+
+The host commands run here under /bin/sh as the apply engine runs them (`set -e` in a
+subshell, stdin /dev/null). Two test shims stand in for what this machine cannot do
+for an agent that has no user here: `su USER -c CMD` runs CMD as the caller, and
+`id`/`chown` for that user succeed without doing anything. Everything else (git,
+openssl, the bundle, the probes) is real.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import string
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from setup.config import AgentConfig
+from setup.facts import Facts, Section
+from setup.plan import Change
+from setup.planner import make_plan
+from setup.shell import LIBRARY
+from setup.soul.pin import pinned
+from setup.steps import soul
+from setup.steps.soul import SoulState
+from tests.unit.test_steps import BASE, agent, bravo, with_registered
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "souls" / "example"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
+    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
+}  # fmt: skip
+SHIM_SU = (
+    '#!/bin/sh\n# test shim: su USER -c CMD as the caller\n[ "$2" = -c ] || exit 64\n'
+    'exec /bin/sh -c "$3"\n'
+)
+SHIM_OK = "#!/bin/sh\n# test shim: the agent's user exists, chown to it succeeds\nexit 0\n"
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV},
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> tuple[Path, Path]:
+    """(bare hub, a work tree that pushes to it) holding souls/example on main."""
+    work, bare = tmp_path / "work", tmp_path / "hub.git"
+    shutil.copytree(EXAMPLE, work)
+    git("init", "-q", "-b", "main", str(work))
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "soul", cwd=work)
+    git("init", "-q", "--bare", str(bare))
+    git("push", "-q", str(bare), "main", cwd=work)
+    return bare, work
+
+
+def commit(work: Path, bare: Path, path: str, text: str) -> str:
+    (work / path).write_text(text)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", f"edit {path}", cwd=work)
+    git("push", "-q", str(bare), "main", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work)
+
+
+@pytest.fixture
+def config(tmp_path: Path, hub: tuple[Path, Path]) -> AgentConfig:
+    return agent(tmp_path, BASE + f"WARDEN_SOUL_REPO={hub[0]}\nWARDEN_SOUL_IMPORT_MEMORIES=yes\n")
+
+
+@pytest.fixture
+def shims(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "shims"
+    bin_dir.mkdir()
+    for name, text in (("su", SHIM_SU), ("id", SHIM_OK), ("chown", SHIM_OK)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def sh(script: str, shims: Path | None = None) -> subprocess.CompletedProcess[str]:
+    path = f"{shims}:{os.environ['PATH']}" if shims else os.environ["PATH"]
+    env = {**os.environ, **GIT_ENV, "PATH": path}
+    return subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True,
+                          check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def apply(change: Change, shims: Path | None = None) -> None:
+    """One change as apply runs it: `set -e` in a subshell reading /dev/null."""
+    done = sh(f"{LIBRARY}set -u\n(\nset -e\n{change.sh()}\n) </dev/null\n", shims)
+    assert done.returncode == 0, done.stderr
+
+
+class Never:
+    """An executor that must not be used (nothing may be read from or written to a host)."""
+
+    target = "bravo"
+
+    def run(self, *args: object, **kwargs: object) -> object:
+        raise AssertionError("the host was contacted")
+
+
+def host(config: AgentConfig, **probes: str) -> Facts:
+    facts = with_registered(bravo(), config)
+    return replace(
+        facts,
+        users={**facts.users, config.agent_user: 2001},
+        groups={**facts.groups, config.agent_user: 2001},
+        packages={**facts.packages, "git": True},
+        probes={**facts.probes, **{k: Section(v, 0) for k, v in probes.items()}},
+    )
+
+
+def with_state(config: AgentConfig, facts: Facts, **extra: object) -> Facts:
+    assert config.soul_repo is not None
+    got = pinned(config.soul_repo, config.soul_ref, config.soul_key, config.agent_name)
+    return facts.with_extra(soul.NAME, SoulState(got, **extra))  # type: ignore[arg-type]
+
+
+def probe(script: str, shims: Path) -> str:
+    done = sh(script, shims)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def seen(script: str, shims: Path) -> Section:
+    return Section(probe(script, shims), 0)
+
+
+def test_a_soul_with_an_aws_key_in_user_md_is_refused_before_anything_is_written(
+    config: AgentConfig, hub: tuple[Path, Path]
+) -> None:
+    bare, work = hub
+    key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    commit(work, bare, "USER.md", (work / "USER.md").read_text() + f"\nAWS key: {key_id}\n")
+    facts = soul.enrich(Never(), config, host(config))  # type: ignore[arg-type]
+    step = soul.plan(config, facts)
+    assert step.changes == []
+    assert len(step.refusals) == 1
+    assert "fails soul.check" in step.refusals[0] and "nothing was written" in step.refusals[0]
+    assert "secret USER.md:" in step.refusals[0]
+    assert key_id not in step.refusals[0]
+    whole = make_plan(config, facts, ["soul"], register=False)
+    assert whole.refusals and not any(c.runs_as_sh for c in whole.changes)
+
+
+def test_a_fresh_host_gets_the_clone_the_harness_file_the_mirror_and_a_deferred_seed(
+    config: AgentConfig,
+) -> None:
+    facts = with_state(config, host(config, **{"soul.clone": "state=absent\n",
+                                               "soul.mirror": "mirror=present\n"}))  # fmt: skip
+    step = soul.plan(config, facts)
+    assert step.refusals == []
+    assert [c.summary.split(" (")[0] for c in step.changes] == [
+        f"clone the soul {config.soul_repo} at main",
+        "/home/atlas/CLAUDE.md: CLAUDE.md for claude-code from the soul's adapters/claude-code.md",
+        "push " + step.changes[2].summary.split()[1] + " to the git jail's mirror"
+        " /usr/local/bastille/jails/atlasgit/root/srv/git/atlas-soul.git",
+        "then, once PostgreSQL in atlasdb answers: seed 2 skill(s) into system_skills and the"
+        " curated memories into system_brain",
+    ]
+    assert step.changes[-1].deferred
+    claude = step.changes[1].files[0]
+    assert (claude.owner, claude.mode) == ("atlas", 0o644)
+    got = facts.extras[soul.NAME].soul
+    assert claude.content.startswith(
+        f"<!-- Written by warden from adapters/claude-code.md of the soul {config.soul_repo}"
+        f" at {got.commit}."
+    )
+    assert claude.content.endswith((EXAMPLE / "adapters/claude-code.md").read_text())
+
+
+def test_the_clone_is_made_at_the_pinned_commit_and_a_rerun_plans_nothing(
+    config: AgentConfig, hub: tuple[Path, Path], tmp_path: Path, shims: Path
+) -> None:
+    bare, work = hub
+    facts = with_state(config, host(config))
+    got = facts.extras[soul.NAME].soul
+    dest = tmp_path / "home" / "soul"
+    dest.parent.mkdir()
+    change = Change("soul", "clone", commands=soul.clone_commands(
+        "atlas", str(dest.parent), str(dest), got, fresh=True))  # fmt: skip
+    apply(change, shims)
+    assert git("rev-parse", "HEAD", cwd=dest) == got.commit == git("rev-parse", "HEAD", cwd=work)
+    assert git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main"
+    assert git("config", "remote.origin.url", cwd=dest) == str(bare)
+    assert git("rev-parse", "--abbrev-ref", "main@{upstream}", cwd=dest) == "origin/main"
+    seen = probe(soul.clone_probe("atlas", str(dest.parent), str(dest), str(bare)), shims)
+    assert seen.splitlines() == ["state=present", "origin=same", f"head={got.commit}",
+                                 "branch=main"]  # fmt: skip
+    again = soul.plan(config, replace(facts, probes={**facts.probes,
+                                                     "soul.clone": Section(seen, 0)}))  # fmt: skip
+    assert not [c for c in again.changes if "clone" in c.summary]
+    assert again.refusals == []
+
+    # the hub moves on: the clean clone is moved to the new commit
+    new = commit(work, bare, "SOUL.md", "# Atlas\n\nCalmer now.\n")
+    facts = with_state(config, host(config, **{"soul.clone": seen}))
+    moved = [c for c in soul.plan(config, facts).changes if "clone" in c.summary]
+    assert len(moved) == 1
+    assert moved[0].summary.startswith(f"move the clone {soul.clone_dir(config)}")
+    later = facts.extras[soul.NAME].soul
+    commands = soul.clone_commands("atlas", str(dest.parent), str(dest), later, fresh=False)
+    apply(Change("soul", "move", commands=commands), shims)
+    assert git("rev-parse", "HEAD", cwd=dest) == new
+
+
+def test_a_clone_with_local_changes_or_commits_is_refused_naming_them(
+    config: AgentConfig, tmp_path: Path, shims: Path, hub: tuple[Path, Path]
+) -> None:
+    facts = with_state(config, host(config))
+    got = facts.extras[soul.NAME].soul
+    dest = tmp_path / "home" / "soul"
+    dest.parent.mkdir()
+    apply(Change("soul", "clone", commands=soul.clone_commands(
+        "atlas", str(dest.parent), str(dest), got, fresh=True)), shims)  # fmt: skip
+    script = soul.clone_probe("atlas", str(dest.parent), str(dest), str(hub[0]))
+
+    (dest / "USER.md").write_text("changed by hand\n")
+    step = soul.plan(config, replace(facts, probes={"soul.clone": seen(script, shims)}))
+    assert any("local work" in r and "changed: M USER.md" in r for r in step.refusals)
+    assert not [c for c in step.changes if "clone" in c.summary]
+
+    git("commit", "-q", "-am", "local", cwd=dest)
+    local = git("rev-parse", "HEAD", cwd=dest)
+    step = soul.plan(config, replace(facts, probes={"soul.clone": seen(script, shims)}))
+    assert any(f"local commit: {local}" in r for r in step.refusals)
+
+    step = soul.plan(config, replace(facts, probes={"soul.clone": Section(
+        "state=present\norigin=other\nhead=x\n", 0)}))  # fmt: skip
+    assert any("another origin" in r for r in step.refusals)
+
+
+def test_the_mirror_gets_the_pinned_commit_owned_by_the_jails_git_user(
+    config: AgentConfig, tmp_path: Path
+) -> None:
+    facts = with_state(config, host(config))
+    got = facts.extras[soul.NAME].soul
+    mirror = tmp_path / "srv" / "git" / "atlas-soul.git"
+    git("init", "-q", "--bare", "-b", "main", str(mirror))
+    apply(Change("soul", "mirror", commands=soul.mirror_commands(str(mirror), got, fetch=True)))
+    assert git("--git-dir", str(mirror), "rev-parse", "refs/heads/main") == got.commit
+    assert {(p.stat().st_uid, p.stat().st_gid) for p in mirror.rglob("*")} == {(2000, 2000)}
+    seen = probe(soul.mirror_probe(str(mirror)), tmp_path)
+    assert f"ref={got.commit} refs/heads/main" in seen.splitlines()
+    assert not any(line.startswith("foreign=") for line in seen.splitlines())
+    step = soul.plan(config, replace(facts, probes={"soul.mirror": Section(seen, 0)}))
+    assert not [c for c in step.changes if c.summary.startswith(("push ", "give "))]
+
+
+def test_without_a_soul_repo_the_step_reads_and_plans_nothing(tmp_path: Path) -> None:
+    config = agent(tmp_path)
+    assert soul.probes(config) == {} and soul.packages(config) == []
+    assert soul.enrich(Never(), config, bravo()) == bravo()  # type: ignore[arg-type]
+    step = soul.plan(config, bravo())
+    assert step.changes == [] and step.refusals == []
