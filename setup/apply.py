@@ -47,7 +47,7 @@ Progress = Callable[[str, int, str, str], None]  # (step, index, event, summary)
 _JOURNAL_FN = rf"""
 warden_journal() {{
     _wj_end=$(date +%s)
-    _wj_result=ok
+    _wj_result=${{4:-ok}}
     [ "$2" -eq 0 ] || _wj_result=failed
     mkdir -p {JOURNAL_DIR} && chmod 0700 {JOURNAL_DIR} || return 0
     printf '%s,"ts":"%s","result":"%s","rc":%d,"seconds":%d}}\n' "$1" \
@@ -121,7 +121,9 @@ def step_script(
             ") </dev/null",
             "_w_rc=$?",
             f'warden_journal {q(_record(run_id, operator, step, change.summary, agent))} "$_w_rc" '
-            '"$_w_start"',
+            # A change that a later confirmation completes is not done yet: the confirm
+            # script journals its "ok" (setup/apply.py: confirm).
+            '"$_w_start"' + (" pending" if change.confirm is not None else ""),
             f'echo "{marker(run_id)} end {index} $_w_rc"',
             'if [ "$_w_rc" -ne 0 ]; then exit 1; fi',
         ]
@@ -161,6 +163,8 @@ def _progress_reader(
             event = match.group(1)
             if event == "end":
                 event = "done" if match.group(3) == "0" else "failed"
+                if event == "done" and changes[index - 1].confirm is not None:
+                    event = "awaiting confirmation"
             progress(step, index, event, changes[index - 1].summary)
 
     return on_line
@@ -232,10 +236,18 @@ def run_step(
     raise ChangeFailed(f"{target}: step {step}: '{summary}' failed (exit {result.rc}): {detail}")
 
 
-def confirm(executor: Executor, step: str, change: Change, *, run_id: str, lock_wait: int) -> None:
+def confirm(
+    executor: Executor,
+    step: str,
+    change: Change,
+    *,
+    run_id: str,
+    lock_wait: int,
+    agent: str = "",
+) -> None:
     """Prove the host is still reachable after a change that could cut it off, over a
     NEW connection (an open session survives rules that refuse new ones), and disarm
-    the change's dead-man switch."""
+    the change's dead-man switch. Only then is the change journaled ok."""
     try:
         fresh = executor.reconnect()
     except WardenError as exc:
@@ -243,7 +255,12 @@ def confirm(executor: Executor, step: str, change: Change, *, run_id: str, lock_
             f"{executor.target}: step {step}: could not reconnect after '{change.summary}' "
             f"({exc.message}); the host restores its previous state by itself"
         ) from None
-    script = f"{LIBRARY}set -eu\n_w_run={run_id}\n{change.confirm or ':'}\n"
+    record = q(_record(run_id, who(), step, change.summary, agent))
+    script = (
+        f"{LIBRARY}{_JOURNAL_FN}set -u\n_w_run={run_id}\n_w_start=$(date +%s)\n"
+        f"(\nset -e\n{change.confirm or ':'}\n) </dev/null\n_w_rc=$?\n"
+        f'warden_journal {record} "$_w_rc" "$_w_start"\nexit "$_w_rc"\n'
+    )
     try:
         result = fresh.run(script, inner=locked_command(lock_wait))
     finally:
@@ -323,7 +340,16 @@ def _apply_round(
         )
         for change in shell:
             if change.confirm is not None:
-                confirm(executor, step, change, run_id=run_id, lock_wait=lock_wait)
+                confirm(
+                    executor,
+                    step,
+                    change,
+                    run_id=run_id,
+                    lock_wait=lock_wait,
+                    agent=config.agent_name,
+                )
+                if progress is not None:
+                    progress(step, shell.index(change) + 1, "confirmed", change.summary)
     sql = [c for c in changes if c.sql is not None]
     if sql:
         apply_sql = BUILT[step].apply_sql

@@ -210,10 +210,13 @@ def _setup_one(
             mark = {
                 "begin": "[cyan]…[/cyan]",
                 "done": "[green]✓[/green]",
+                "confirmed": "[green]✓[/green]",
                 "failed": "[red]✗[/red]",
+                "awaiting confirmation": "[yellow]…[/yellow]",
             }[event]
+            note = " (done; confirming over a new connection)" if event.startswith("await") else ""
             if event != "begin" or slow(step, index):
-                out.print(f"  {mark} {step}: {summary}")
+                out.print(f"  {mark} {clean(step)}: {clean(summary)}{note}")
 
         def slow(step: str, index: int) -> bool:
             changes = next((s.changes for s in plan.steps if s.name == step), [])

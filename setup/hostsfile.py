@@ -17,8 +17,11 @@ from .registry import owned_roles
 DOMAIN = "home.arpa"
 
 
-def markers(agent: str) -> tuple[str, str]:
-    return f"# BEGIN warden agent={agent}", f"# END warden agent={agent}"
+def markers(agent: str, part: str = "") -> tuple[str, str]:
+    """warden's markers for one agent's block (and one part of it, where two steps keep
+    blocks in the same file)."""
+    label = f"agent={agent}" + (f" {part}" if part else "")
+    return f"# BEGIN warden {label}", f"# END warden {label}"
 
 
 def block(config: AgentConfig) -> list[str]:
@@ -34,9 +37,9 @@ def block(config: AgentConfig) -> list[str]:
     return [*lines, end]
 
 
-def with_block(text: str | None, agent: str, lines: list[str]) -> str:
+def with_block(text: str | None, agent: str, lines: list[str], part: str = "") -> str:
     """The file with the agent's block replaced (or appended); an empty list removes it."""
-    begin, end = markers(agent)
+    begin, end = markers(agent, part)
     current = (text or "").splitlines()
     if begin in current and end in current[current.index(begin) :]:
         start = current.index(begin)
@@ -47,9 +50,9 @@ def with_block(text: str | None, agent: str, lines: list[str]) -> str:
     return "".join(f"{line}\n" for line in current)
 
 
-def broken(text: str | None, agent: str, path: str = HOSTS) -> str | None:
+def broken(text: str | None, agent: str, path: str = HOSTS, part: str = "") -> str | None:
     """Why the agent's markers in *path* cannot be trusted (a lone or repeated marker)."""
-    begin, end = markers(agent)
+    begin, end = markers(agent, part)
     lines = (text or "").splitlines()
     if lines.count(begin) > 1 or lines.count(end) > 1:
         return f"{path} has agent {agent}'s warden markers more than once"

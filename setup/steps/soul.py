@@ -40,13 +40,16 @@ from ..db.session import connect
 from ..db.tunnel import forward
 from ..errors import HostError
 from ..facts import Facts
+from ..hostsfile import broken, markers, with_block
 from ..layout import home, jail_dir
-from ..plan import Change, FileWrite, StepPlan
+from ..plan import Change, FileWrite, Finding, StepPlan
 from ..render import render
 from ..secretfiles import read_secrets
 from ..shell import checked_name, checked_path, heredoc, q
+from ..soul.access import deploy_key, hub_known_hosts
 from ..soul.pin import PIN_REF, PinnedSoul, pinned
 from ..soul.seed import SeedState, plan_seed, read_seeded, soul_seed
+from ..soul.sync import host_key_path
 from ..transport import Executor
 from . import db
 from .git import GIT_UID
@@ -56,6 +59,7 @@ ROUNDS = 1
 CLONE_DIR = "soul"
 RC_NO_CLONE = 70
 _LISTED = 20  # dirty files or local commits named in a refusal
+HUB_PART = "soul hub"  # its known_hosts block, apart from the git step's
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,11 @@ class SoulState:
     seeded: SeedState | None = None
     db_problem: str | None = None
     admin_password: str | None = field(default=None, repr=False)
+    # soul.sync from the host: the deploy key (here and there) and the hub's host key
+    local_key: str | None = field(default=None, repr=False)
+    host_key: str | None = field(default=None, repr=False)
+    known_hosts: str | None = None
+    hub_lines: list[str] | None = None
 
 
 def clone_dir(config: AgentConfig) -> str:
@@ -155,7 +164,7 @@ def probes(config: AgentConfig) -> dict[str, str]:
     user, where = config.agent_user, home(config.agent_user)
     found = {
         "soul.clone": clone_probe(user, where, clone_dir(config), config.soul_repo),
-        "soul.home": f"for f in {q(where)}/*.md; do [ -f \"$f\" ] && ls -ldn \"$f\"; done; :",
+        "soul.home": f'for f in {q(where)}/*.md; do [ -f "$f" ] && ls -ldn "$f"; done; :',
     }
     if mirrors(config):
         found["soul.mirror"] = mirror_probe(mirror_dir(config))
@@ -226,8 +235,7 @@ def clone_commands(
     else:
         body += [f"cd {d}"]
     body.append(
-        'git fetch --quiet --no-tags "$WARDEN_BUNDLE" '
-        + " ".join(q(s) for s in _fetch_spec(soul))
+        'git fetch --quiet --no-tags "$WARDEN_BUNDLE" ' + " ".join(q(s) for s in _fetch_spec(soul))
     )
     if soul.kind == "branch":
         body += [
@@ -263,9 +271,7 @@ def mirror_commands(mirror: str, soul: PinnedSoul, *, fetch: bool) -> tuple[str,
     steps: list[str] = []
     if fetch:
         steps += _bundle_sh(soul)
-        steps.append(
-            f'{git} fetch --quiet --no-tags "$_ws_t/soul.bundle" {q(f"+{PIN_REF}:{ref}")}'
-        )
+        steps.append(f'{git} fetch --quiet --no-tags "$_ws_t/soul.bundle" {q(f"+{PIN_REF}:{ref}")}')
     steps.append(f"chown -R {GIT_UID}:{GIT_UID} {m}")
     if fetch:
         steps.append(f'test "$({git} rev-parse --verify {q(ref + "^{commit}")})" = {soul.commit}')
@@ -305,6 +311,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     if config.agent_user in facts.users:
         _clone(step, config, facts, soul)
         _harness(step, config, facts, state, soul)
+        _hub_access(step, config, state)
     if mirrors(config):
         _mirror(step, config, facts, soul)
     if seeds(config):
@@ -479,9 +486,93 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
     if soul.adapters and config.agent_user in facts.users:
         harness = read_secrets(executor, [harness_path(config, a.target) for a in soul.adapters])
     state = SoulState(soul, harness=harness)
+    if config.agent_user in facts.users:
+        state = _read_access(executor, config, state)
     if seeds(config):
         state = _read_db(executor, config, state)
     return facts.with_extra(NAME, state)
+
+
+def _read_access(executor: Executor, config: AgentConfig, state: SoulState) -> SoulState:
+    """The deploy key (local and on the host) and the agent's known_hosts."""
+    assert config.soul_repo is not None
+    key_path = host_key_path(config)
+    paths = [known_hosts_path(config), *([key_path] if key_path else [])]
+    stored = read_secrets(executor, paths)
+    try:
+        local = deploy_key(config.soul_key)
+    except OSError as exc:
+        return _with(state, problem=f"WARDEN_SOUL_KEY {config.soul_key}: {exc.strerror}")
+    return _with(
+        state,
+        local_key=local,
+        host_key=stored.get(key_path) if key_path else None,
+        known_hosts=stored[known_hosts_path(config)],
+        hub_lines=hub_known_hosts(config.soul_repo),
+    )
+
+
+def known_hosts_path(config: AgentConfig) -> str:
+    return f"{home(config.agent_user)}/.ssh/known_hosts"
+
+
+def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
+    """What soul.sync needs on the host: the deploy key, and the hub's key pinned."""
+    user = config.agent_user
+    ssh_dir = f"{home(user)}/.ssh"
+    prepare = (
+        f"mkdir -p {q(ssh_dir)}",
+        f"chown {user}:{user} {q(ssh_dir)}",
+        f"chmod 0700 {q(ssh_dir)}",
+    )
+    key_path = host_key_path(config)
+    if key_path is not None and state.local_key is not None and state.host_key != state.local_key:
+        step.changes.append(
+            Change(
+                NAME,
+                f"the soul's deploy key (WARDEN_SOUL_KEY) for soul.sync: {key_path} (0600, {user})",
+                files=(
+                    FileWrite(
+                        key_path, state.local_key, 0o600, owner=user, group=user, secret=True
+                    ),
+                ),
+                script="\n".join(
+                    [*prepare, FileWrite(key_path, state.local_key, 0o600, user, user).sh()]
+                ),
+                secret=True,
+            )
+        )
+    if state.hub_lines is None:
+        step.findings.append(
+            Finding(
+                "warning",
+                "soul hub key",
+                f"the host key of {config.soul_repo}'s server is not in your known_hosts, so "
+                "it cannot be pinned for the agent: soul.sync from this host will refuse the "
+                "hub until it is (ssh to the hub once from this machine, then run setup again)",
+            )
+        )
+        return
+    if not state.hub_lines:
+        return
+    path = known_hosts_path(config)
+    problem = broken(state.known_hosts, config.agent_name, path, HUB_PART)
+    if problem is not None:
+        step.refusals.append(f"soul: {problem}; fix the file by hand")
+        return
+    begin, end = markers(config.agent_name, HUB_PART)
+    content = with_block(
+        state.known_hosts, config.agent_name, [begin, *state.hub_lines, end], HUB_PART
+    )
+    if content != state.known_hosts:
+        step.changes.append(
+            Change(
+                NAME,
+                f"{path}: the soul hub's host key, pinned from your known_hosts",
+                script="\n".join([*prepare, FileWrite(path, content, 0o600, user, user).sh()]),
+                files=(FileWrite(path, content, 0o600, user, user, before=state.known_hosts),),
+            )
+        )
 
 
 def _read_db(executor: Executor, config: AgentConfig, state: SoulState) -> SoulState:

@@ -91,12 +91,6 @@ def test_no_run_claims_a_change_that_the_cut_left_unfinished(sweep: list[FaultRe
     assert report([r for r in sweep if r.step != "pf"], "claim_problems") == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the pf step journals its load 'ok' before the confirmation that swaps the files: "
-    "a cut between the two leaves 'ok' for files never written (the dead-man's line comes "
-    "120 s later) and the repair has to do the change again",
-)
 def test_a_pf_load_cut_before_its_confirmation_is_not_journaled_ok(
     sweep: list[FaultResult],
 ) -> None:
