@@ -125,6 +125,27 @@ def status(
 
 @task(
     help={
+        "env": ENV_HELP,
+        "host": "the one target to read (default: the .env's WARDEN_HOST)",
+        "role": "a role jail's service log instead: db, git, cms, ollama or llama-cpp",
+        "follow": "keep printing new lines until interrupted (Ctrl-C)",
+        "accept-new": ACCEPT_HELP,
+    }
+)
+def logs(
+    c: Context,
+    env: str = ".env",
+    host: str | None = None,
+    role: str | None = None,
+    follow: bool = False,
+    accept_new: bool = False,
+) -> None:
+    """Show the agent's session log, or a role jail's service log (--role)."""
+    _run(c, lambda: cli.logs_command(env, host, role, follow, accept_new))
+
+
+@task(
+    help={
         "unit": "only the unit tests (no root, no sshd)",
         "pytest-args": "extra arguments for pytest, e.g. '-k config -x'",
     }
@@ -230,4 +251,4 @@ soul = Collection("soul")
 soul.add_task(soul_check, name="check")
 soul.add_task(soul_new, name="new")
 soul.add_task(soul_sync, name="sync")
-ns = Collection(setup, plan, render, agents, status, test, soul)
+ns = Collection(setup, plan, render, agents, status, logs, test, soul)

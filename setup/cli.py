@@ -25,6 +25,7 @@ from .fleet import Report, run_on_hosts, worst
 from .fleet_setup import fleet_setup, is_fleet
 from .inventory import parse_targets
 from .layout import PF_WARDEN_CONF
+from .logs import log_path, show_log
 from .output import clean, console, print_json, show_plan
 from .plan import Plan
 from .planner import facts_request, make_plan, wants_registration
@@ -425,3 +426,20 @@ def status_command(
         if not result.value:
             out.print(f"{clean(result.target)}: no agents registered")
     return worst(results)
+
+
+def logs_command(
+    env: str, host: str | None, role: str | None, follow: bool, accept_new: bool
+) -> int:
+    """Print the agent's log (or a role jail's service log); --follow streams it."""
+    config = load(env)
+    path = log_path(config, role)
+    targets = parse_targets(host, config.host)
+    if len(targets) != 1:
+        raise Refused("logs reads one host: give one --host target")
+    executor = connect(targets[0], accept_new=accept_new)
+    try:
+        show_log(executor, path, follow)
+    finally:
+        executor.close()
+    return EXIT_OK

@@ -370,3 +370,21 @@ def test_status_all_reports_a_stopped_service_and_exits_1(site: Site) -> None:
     table = operator.warden("status", "--env", str(site.atlas))
     assert table.returncode == 0, table.stdout + table.stderr
     assert "atlas on h1: healthy" in words(table)
+
+
+def test_logs_shows_the_agents_session_and_follow_streams_new_lines(site: Site) -> None:
+    operator = site.operator
+    shown = operator.warden("logs", "--env", str(site.atlas))
+    assert shown.returncode == 0, shown.stderr
+    assert "tick atlas" in shown.stdout and "orion" not in shown.stdout
+    follow = operator.popen("logs", "--env", str(site.orion), "--follow")
+    try:
+        assert follow.stdout is not None
+        seen = [follow.stdout.readline() for _ in range(3)]
+    finally:
+        follow.terminate()
+        follow.wait(timeout=10)
+    assert all(line == "tick orion\n" or "agent orion" in line for line in seen), seen
+    missing = operator.warden("logs", "--env", str(site.atlas), "--role", "db")
+    assert missing.returncode == 2
+    assert "has no db jail of its own" in words(missing)
