@@ -18,6 +18,7 @@ from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task, task
 
+from setup import ansible_inventory as ansible_inventory_module
 from setup import cli
 from setup.soul import commands as soul_commands
 from setup.soul import sync_command as soul_sync_command
@@ -146,6 +147,30 @@ def logs(
 
 @task(
     help={
+        "env": ENV_HELP,
+        "host": "the one target (default: the .env's WARDEN_HOST)",
+        "keep-data": "keep the db jail (stopped), the user, its home and its soul clone",
+        "force": "tear down even when the soul has commits not pushed anywhere",
+        "yes": "tear down without asking",
+        "accept-new": ACCEPT_HELP,
+    }
+)
+def teardown(
+    c: Context,
+    env: str = ".env",
+    host: str | None = None,
+    keep_data: bool = False,
+    force: bool = False,
+    yes: bool = False,
+    accept_new: bool = False,
+) -> None:
+    """Remove the agent from the host: dump its database, then its service, jails, alias,
+    NAT entry, secrets and registry entry (the plan is shown first)."""
+    _run(c, lambda: cli.teardown_command(env, host, keep_data, force, yes, accept_new))
+
+
+@task(
+    help={
         "unit": "only the unit tests (no root, no sshd)",
         "pytest-args": "extra arguments for pytest, e.g. '-k config -x'",
     }
@@ -246,9 +271,36 @@ def soul_sync(c: Context, env: str = ".env", host: str | None = None, json: bool
     _run(c, lambda: soul_sync_command.sync_command(env, host, json))
 
 
+@task(
+    iterable=["env"],
+    help={
+        "env": ".env of an agent to export (repeat for several; default: .env without --host)",
+        "host": HOST_HELP + "; their registries are exported",
+        "out": "file to write (default: print it)",
+        "accept-new": ACCEPT_HELP,
+    },
+)
+def ansible_inventory(
+    c: Context,
+    env: list[str] | None = None,
+    host: str | None = None,
+    out: str | None = None,
+    accept_new: bool = False,
+) -> None:
+    """Export the agents (from .env files and/or the hosts' registries) as an Ansible inventory."""
+    _run(
+        c,
+        lambda: ansible_inventory_module.inventory_command(
+            env or [], host, out, accept_new, cli.load, cli.warn
+        ),
+    )
+
+
 # An explicit namespace: the top-level tasks stay where they were, soul.* is added.
 soul = Collection("soul")
 soul.add_task(soul_check, name="check")
 soul.add_task(soul_new, name="new")
 soul.add_task(soul_sync, name="sync")
-ns = Collection(setup, plan, render, agents, status, logs, test, soul)
+ansible = Collection("ansible")
+ansible.add_task(ansible_inventory, name="inventory")
+ns = Collection(setup, plan, render, agents, status, logs, teardown, test, soul, ansible)

@@ -17,6 +17,7 @@ from typing import Any
 from rich.table import Table
 
 from . import steps as steps_module
+from . import teardown
 from .apply import DEFAULT_LOCK_WAIT, apply_steps, locked_command, step_script
 from .config import AgentConfig, ConfigError, load_config
 from .errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused, WardenError
@@ -442,4 +443,55 @@ def logs_command(
         show_log(executor, path, follow)
     finally:
         executor.close()
+    return EXIT_OK
+
+
+def teardown_command(
+    env: str, host: str | None, keep_data: bool, force: bool, yes: bool, accept_new: bool
+) -> int:
+    """Dump, then remove one agent from one host; show the plan and ask unless --yes."""
+    config = load(env)
+    targets = parse_targets(host, config.host)
+    if len(targets) != 1:
+        raise Refused("teardown works on one host at a time: give one --host target")
+    target = targets[0]
+    executor = connect(target, accept_new=accept_new)
+    try:
+        facts = teardown.gather_for(executor, config)
+        plan = teardown.plan_teardown(config, facts, keep_data=keep_data, force=force)
+        out = console()
+        if not plan.changes and not plan.refusals:
+            out.print(
+                f"agent {clean(config.agent_name)} is not registered on {clean(target)}: "
+                "nothing to tear down"
+            )
+            return EXIT_OK
+        show_plan(plan, out)
+        if plan.refusals:
+            return EXIT_REFUSED
+        if not yes and not _confirm(len(plan.changes), target):
+            raise Refused("not confirmed: nothing was changed (use --yes to skip the question)")
+
+        def progress(step: str, index: int, event: str, summary: str) -> None:
+            if event != "begin":
+                mark = "[green]✓[/green]" if event in ("done", "confirmed") else "[red]✗[/red]"
+                if event.startswith("await"):
+                    mark = "[yellow]…[/yellow]"
+                out.print(f"  {mark} {clean(step)}: {clean(summary)}")
+
+        done = teardown.apply(
+            executor,
+            config,
+            plan,
+            keep_data=keep_data,
+            force=force,
+            lock_wait=lock_wait(),
+            progress=progress,
+        )
+    finally:
+        executor.close()
+    console().print(
+        f"[green]tore down agent {clean(config.agent_name)} on {clean(target)}: "
+        f"{len(done)} change(s)[/green]"
+    )
     return EXIT_OK

@@ -12,6 +12,12 @@ namespace: whatever a session leaves running ends with the host.
 A `TestNetwork` gives hosts their own addresses in network namespaces, including
 a host reachable only through another one (a jump host, a guest behind its host).
 
+The double's Bastille jails are real inside a host (tests/double/jail_kernel.py):
+/run/freebsd-double/kernel says "chroot" in a plain TestHost (it shares the
+machine's network namespace: jails get a real root, no network of their own) and
+"vnet" in a TestNetwork host (also a network namespace per jail on a real bridge,
+and a real PostgreSQL in the db jail).  All of it ends with the host.
+
 Recipes verified in /work/shared/reference/test-host.md.  Needs root, util-linux
 (unshare, nsenter, mount), openssh-server and, for `TestNetwork`, iproute2.
 """
@@ -403,7 +409,10 @@ class TestHost:
             # drop this namespace's copies of /run/netns/* so deleted netns do not linger
             "umount -R -l /run/netns 2>/dev/null || true\n"
             "mount -t tmpfs -o mode=0755 tmpfs /run\n"
-            "mkdir -p /run/sshd /run/testhost\n"
+            "mkdir -p /run/sshd /run/testhost /run/freebsd-double\n"
+            # the double's jails may act on the kernel here (tests/double/jail_kernel.py):
+            # mounts in this mount namespace; network namespaces only in a host of its own
+            f"echo {'vnet' if self.netns else 'chroot'} > /run/freebsd-double/kernel\n"
             f"mount --bind {t}/sshd /run/testhost\n"
             "mount -t tmpfs -o mode=1777 tmpfs /tmp\n"
             "mount -t proc proc /proc\n"  # ps, pgrep: this host's processes only

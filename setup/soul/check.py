@@ -84,8 +84,12 @@ def check_soul(path: Path, agent_name: str | None = None) -> CheckReport:
     hits = _content(path, files)
     findings += [_finding(h) for h in hits]
     findings += [
-        Finding(name, None, "required-file", "missing (a soul needs SOUL.md, USER.md,"
-                " IDENTITY.md, AGENTS.md and manifest.json)")
+        Finding(
+            name,
+            None,
+            "required-file",
+            "missing (a soul needs SOUL.md, USER.md, IDENTITY.md, AGENTS.md and manifest.json)",
+        )
         for name in REQUIRED
         if name not in files
     ]

@@ -82,8 +82,7 @@ _PROVENANCE = """
 
 _READ_POLICY = (
     "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-    "CREATE POLICY soul_rows_readable ON {table} FOR SELECT"
-    " USING (shared OR agent = current_user)",
+    "CREATE POLICY soul_rows_readable ON {table} FOR SELECT USING (shared OR agent = current_user)",
 )
 
 SKILLS = Table(

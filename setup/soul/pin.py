@@ -141,10 +141,14 @@ def pin_soul(repo: str, ref: str, key: str | None, agent: str) -> PinnedSoul:
         if not report.ok:
             return PinnedSoul(repo, ref, kind, sha, report)
         skills, memories = soul_rows(work)
-        adapters = tuple(
-            Adapter(name, a.source, a.target, (work / a.source).read_text(encoding="utf-8"))
-            for name, a in sorted(report.manifest.adapters.items())
-        ) if report.manifest is not None else ()
+        adapters = (
+            tuple(
+                Adapter(name, a.source, a.target, (work / a.source).read_text(encoding="utf-8"))
+                for name, a in sorted(report.manifest.adapters.items())
+            )
+            if report.manifest is not None
+            else ()
+        )
         _git(["-C", str(work), "update-ref", PIN_REF, sha], key, "update-ref")
         bundle = Path(tmp) / "soul.bundle"
         _git(["-C", str(work), "bundle", "create", str(bundle), PIN_REF], key, "bundle")

@@ -34,9 +34,7 @@ def new_manifest(agent: str, now: datetime) -> SoulManifest:
         agent=agent,
         assistant_name=agent.capitalize(),
         provenance=Provenance(created_by="warden soul.new", created_at=now),
-        adapters={
-            "claude-code": Adapter(source="adapters/claude-code.md", target="CLAUDE.md")
-        },
+        adapters={"claude-code": Adapter(source="adapters/claude-code.md", target="CLAUDE.md")},
     )
 
 

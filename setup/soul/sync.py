@@ -170,12 +170,18 @@ def _classify(executor: Executor, clone: Clone) -> HostSync:
         return _blocked(target, "git failed", f"could not run git as {clone.user}: {exc}")
     if probe.state == "no-user":
         return HostSync(
-            target, "missing", EXIT_OK, action="nothing to sync",
+            target,
+            "missing",
+            EXIT_OK,
+            action="nothing to sync",
             advice=f"no user {clone.user} on this host: run `invoke setup` (user and soul steps)",
         )
     if probe.state == "missing":
         return HostSync(
-            target, "missing", EXIT_OK, action="nothing to sync",
+            target,
+            "missing",
+            EXIT_OK,
+            action="nothing to sync",
             advice=f"no clone at {clone.path}: `invoke setup --step soul` creates it",
         )
     if probe.origin != "same":

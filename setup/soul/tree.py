@@ -34,9 +34,7 @@ def tree_paths(listing: bytes) -> set[str]:
     return paths
 
 
-def check_tree(
-    listing: bytes, archive: bytes, agent: str | None, label: str
-) -> CheckReport:
+def check_tree(listing: bytes, archive: bytes, agent: str | None, label: str) -> CheckReport:
     """check_soul on the files of one commit; `label` stands for the root in the report."""
     with tempfile.TemporaryDirectory(prefix="warden-soul-") as tmp:
         root = Path(tmp) / "tree"
@@ -45,8 +43,13 @@ def check_tree(
         report = check_soul(root, agent)
     hidden = sorted(tree_paths(listing) - unpacked)
     problems += [
-        Finding(path, None, "export-ignore", "left out of git archive by .gitattributes, yet"
-                " the push would carry it; remove the attribute so it can be checked")
+        Finding(
+            path,
+            None,
+            "export-ignore",
+            "left out of git archive by .gitattributes, yet"
+            " the push would carry it; remove the attribute so it can be checked",
+        )
         for path in hidden
     ]
     findings = tuple(sorted(set(report.findings) | set(problems)))

@@ -98,6 +98,11 @@ def _refusal(config: AgentConfig, facts: Facts) -> str | None:
 def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     """Rewrite the include and the pf.conf block when they differ; load when the
     files or the running table differ; enable pf and keep it enabled at boot."""
+    return plan_for(config, facts, agents(config, facts))
+
+
+def plan_for(config: AgentConfig, facts: Facts, everyone: list[RegistryEntry]) -> StepPlan:
+    """The pf step for exactly these agents (teardown leaves one out)."""
     step = StepPlan(NAME)
     ext_if = config.ext_if or facts.default_interface()
     if ext_if is None or not _IF_NAME.fullmatch(ext_if):
@@ -112,7 +117,6 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     enable = setting(NAME, facts.rc_conf, "pf_enable", "YES", why="pf loads at boot")
     if enable is not None:
         step.changes.append(enable)
-    everyone = agents(config, facts)
     include = render(
         "pf/pf.warden.conf.j2", agents=everyone, bridge=BRIDGE, ext_if=ext_if, table=PF_TABLE
     )
@@ -123,7 +127,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     if stale or loaded_subnets(facts) != subnets or facts.pf != "enabled":
         remote = facts.target != "local"
         what = "write /etc/pf.warden.conf and the include in /etc/pf.conf, " if stale else ""
-        names = ", ".join(f"{e.agent} {e.subnet}" for e in everyone)
+        names = ", ".join(f"{e.agent} {e.subnet}" for e in everyone) or "no agent"
         # Last in the step: nothing after it can fail between the load and its confirmation.
         step.changes.append(
             Change(

@@ -9,8 +9,9 @@ through a symlink whose basename is the command.
 Commands: freebsd-version uname sysctl kldstat pkg lockf bastille sysrc ifconfig
 netstat route jls pfctl kldload service pw newsyslog jexec.  Bastille jails, jexec,
 `pkg -j` and what runs inside a jail live in jails.py next to this file (loaded on
-demand; its docstring says what a jail is here and that jexec runs commands on the
-HOST's filesystem).  What each one accepts is listed in its handler; the
+demand; its docstring says what a jail is here: real inside a test host, with
+jail_kernel.py and jail_postgres.py, else jexec runs commands on the HOST's
+filesystem).  What each one accepts is listed in its handler; the
 output formats come from /work/shared/reference/freebsd-outputs.md ("outputs §N")
 and freebsd.md ("ref §N"), or from the FreeBSD source file named in the comment.
 
@@ -749,6 +750,7 @@ PKG_CATALOG: dict[str, str] = {
     "bastille": "1.4.4",
     "tmux": "3.5a",
     "git": "2.51.0",
+    "postgresql15-client": "15.14",
     "postgresql16-client": "16.10",
     "postgresql17-client": "17.6",
     "postgresql18-client": "18.0",
@@ -803,6 +805,7 @@ bastille_template_vnet="default/vnet"
 PKG_LINKED_PROGRAMS: dict[str, tuple[str, bool]] = {
     "tmux": ("tmux", True),
     "git": ("git", True),
+    "postgresql15-client": ("psql", False),
     "postgresql16-client": ("psql", False),
     "postgresql17-client": ("psql", False),
     "postgresql18-client": ("psql", False),
@@ -1817,6 +1820,8 @@ def cmd_ifconfig(args: list[str]) -> int:
                 _no_such(name)
             iface, printed = found, False
         printed = _apply_ops(state, iface, ops) or printed
+    if not in_jail():
+        _jails().mirror_bridges()  # in a test host: the real bridge follows (jails.py)
     if printed:
         # ifconfig.c printifname: a clone whose name differs from the argument, or a
         # rename, prints the final name once (outputs §1.4: bridge0, epair0a, new name).

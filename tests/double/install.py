@@ -23,8 +23,13 @@ from typing import Any
 from tests.double import freebsd_double
 
 DOUBLE = Path(freebsd_double.__file__).resolve()
-#: Loaded by the double on demand (bastille jails, jexec): shipped next to it.
+#: Loaded by the double on demand (bastille jails, jexec, a jail's kernel part and its
+#: real PostgreSQL): shipped next to it.
 JAILS = DOUBLE.parent / "jails.py"
+MODULES = (JAILS, DOUBLE.parent / "jail_kernel.py", DOUBLE.parent / "jail_postgres.py")
+#: The interpreter a wrapper falls back to when its own is not there: inside a real
+#: jail (tests/double/jail_kernel.py) only the host's /usr is visible, not e.g. /root.
+JAIL_PYTHON = "/usr/bin/python3"
 #: The stub /etc/rc.subr and the stub base-system rc.d scripts (tests/double/rc.d).
 RC_SUBR = DOUBLE.parent / "rc.subr"
 RC_D = DOUBLE.parent / "rc.d"
@@ -41,8 +46,8 @@ def install_double(
 ) -> None:
     """Write an executable sh wrapper per command: `exec PYTHON freebsd_double.py CMD "$@"`.
 
-    With `seen_as` (bin_dir's path inside a test host), the program (and jails.py,
-    which it loads) is copied next to bin_dir and the wrappers name it by that path: a
+    With `seen_as` (bin_dir's path inside a test host), the program (and the modules
+    it loads) is copied next to bin_dir and the wrappers name it by that path: a
     test host hides /tmp, where a checkout may live. The interpreter is the real file
     behind sys.executable (a venv's python is a symlink into the base install), as the
     double needs only the stdlib.
@@ -52,7 +57,8 @@ def install_double(
     program = str(DOUBLE)
     if seen_as is not None:
         shutil.copy2(DOUBLE, bin_dir.parent / DOUBLE.name)
-        shutil.copy2(JAILS, bin_dir.parent / JAILS.name)  # freebsd_double imports it
+        for module in MODULES:  # freebsd_double imports them
+            shutil.copy2(module, bin_dir.parent / module.name)
         program = f"{Path(seen_as).parent}/{DOUBLE.name}"
     # `service` clears the environment of the rc.d script it runs (service.sh
     # `env -i`) but keeps these two and puts the bin dir first on PATH, so that the
@@ -65,7 +71,9 @@ def install_double(
         if state_dir is not None:
             lines.append(f"FREEBSD_DOUBLE_STATE={shlex.quote(state_dir)}")
             lines.append("export FREEBSD_DOUBLE_STATE")
-        lines.append(f'exec {shlex.quote(python)} {shlex.quote(program)} {command} "$@"')
+        lines.append(f"PY={shlex.quote(python)}")
+        lines.append(f'[ -x "$PY" ] || PY={JAIL_PYTHON}')
+        lines.append(f'exec "$PY" {shlex.quote(program)} {command} "$@"')
         wrapper = bin_dir / command
         wrapper.write_text("\n".join(lines) + "\n", encoding="utf-8")
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

@@ -18,15 +18,24 @@ host-side epair e0a_NAME (e0a_bastilleN for names over 11 characters), a member 
 bridge in the double's ifconfig state; the jail side (e0b_) lives in the jail's vnet,
 so the host does not list it.
 
-JEXEC CANNOT ENTER A JAIL.  There is no FreeBSD userland to chroot into, so `jexec`
-runs COMMAND on the test host itself, with FREEBSD_DOUBLE_ROOT set to the jail's root
-directory and FREEBSD_DOUBLE_JAIL=NAME.  Only the double's own commands (sysrc, pkg,
-service, pw ...) therefore act on the jail's files, packages and services; EVERY OTHER
-COMMAND (sh, test, cat, ls, git, psql ...) SEES THE HOST'S FILESYSTEM, NOT THE JAIL'S:
-`jexec a3db test -f /var/db/postgres/data17/PG_VERSION` tests the host's path.  A
-double command named bare or by its FreeBSD path (/usr/sbin/pkg) is run as the double.
--U USER runs the command as that user of the jail's /etc/passwd (the Linux-format file
-the double's pw writes) through setpriv(1) with the numeric uid/gid.
+Two kinds of jail, by where the double runs (jail_kernel.mode()):
+  * INSIDE A TEST HOST (tests/testhost.py), THE JAIL IS REAL.  `bastille start` (and the
+    starts inside create and RESTART) mounts a thin root (jail_kernel.py: the test host's
+    userland read-only, its own /usr/local, /dev, the fstab's nullfs lines), unmounted
+    at stop/destroy; jexec chroots into it (and, in a "vnet" host, into the jail's
+    network namespace: vnet0 with ifconfig_vnet0's address on a veth whose host side
+    e0a_NAME is in the real bridge, default route via defaultrouter), -U takes the
+    uid/gid/groups of the JAIL's /etc/passwd and /etc/group, PATH is searched inside.
+    The double's own commands work in there (FREEBSD_DOUBLE_ROOT=/ and the one state),
+    every other command sees the jail's files.  In a "vnet" host the db jail's
+    `service postgresql` is Debian's real PostgreSQL 15 (jail_postgres.py).
+  * ELSEWHERE (the unit tests) JEXEC CANNOT ENTER A JAIL: COMMAND runs on the machine
+    with FREEBSD_DOUBLE_ROOT set to the jail's root directory and FREEBSD_DOUBLE_JAIL=
+    NAME, so only the double's own commands (sysrc, pkg, service, pw ...) act on the
+    jail's files; EVERY OTHER COMMAND (sh, test, cat, git, psql ...) SEES THE MACHINE'S
+    FILESYSTEM; -U runs it through setpriv(1) with the numeric uid/gid of the jail's
+    passwd.  PostgreSQL is modelled (PG_VERSION, postmaster.pid, pg_ctl's texts).
+A double command named bare or by its FreeBSD path (/usr/sbin/pkg) is run as the double.
 
 Not modelled (exit 64): non-VNET, -V, thick/clone/empty/Linux jails, DHCP/SLAAC/IPv6,
 INCLUDE/TAGS/RDR/HPKG hooks, --arg-file, `bastille limits` clear/stats and cpu limits,
@@ -38,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import ipaddress
 import os
 import re
 import shlex
@@ -47,6 +57,7 @@ import sys
 from typing import Any, NoReturn
 
 import freebsd_double as fd
+import jail_kernel as jk
 
 PREFIX = "/usr/local/bastille"
 JAILSDIR = f"{PREFIX}/jails"
@@ -66,6 +77,12 @@ BASE_PASSWD = (
     "www:x:80:80:World Wide Web Owner:/nonexistent:/usr/sbin/nologin\n"
     "nobody:x:65534:65534:Unprivileged user:/nonexistent:/usr/sbin/nologin\n"
 )
+# FreeBSD base etc/hosts (localhost lines) and etc/nsswitch.conf (files first; "compat"
+# written as "files", which glibc reads the same for these Linux-format files).
+# The IPv4 line first: glibc's files backend returns only the first match ("multi off"),
+# and PostgreSQL's listen_addresses=localhost should bind 127.0.0.1 as on FreeBSD.
+BASE_HOSTS = "127.0.0.1\t\tlocalhost localhost.my.domain\n::1\t\t\tlocalhost localhost.my.domain\n"
+BASE_NSSWITCH = "group: files\nhosts: files dns\nnetworks: files\npasswd: files\nservices: files\n"
 BASE_GROUP = (
     "wheel:x:0:root\ndaemon:x:1:\nsshd:x:22:\nwww:x:80:\nnogroup:x:65533:\nnobody:x:65534:\n"
 )
@@ -285,47 +302,128 @@ def _netblock(name: str) -> tuple[str, str]:
 
 def start_jail(name: str) -> None:
     """jail -c NAME with the -B prestart lines (ref §1.2), or its failure, which `bastille
-    start` does not propagate (ref §1.4): the caller's exit stays 0."""
+    start` does not propagate (ref §1.4): the caller's exit stays 0.  Inside a test host
+    the jail also gets its real root and network (jail_kernel.py)."""
     host_epair, bridge_name = _netblock(name)
     conf = _jail_conf(name)
-    with fd.mutate_state() as state:
-        if running(state, name):
-            info("Jail is already running.")  # outputs §4.3
-            return
-        bridge = fd.find_iface(state, bridge_name)
-        problem = None
-        if fd.find_iface(state, host_epair):
-            # ref §1.7: a leftover e0a_NAME makes the prestart rename fail.
-            problem = "ifconfig: ioctl SIOCSIFNAME (set name): File exists"
-        elif bridge is None:
-            problem = f"ifconfig: interface {bridge_name} does not exist"
-        if problem:
-            fd.err(problem)
-            fd.err(f"jail: {name}: exec.prestart failed")  # [unconfirmed wording]
-            return
-        assert bridge is not None
-        iface = fd._new_iface(state, host_epair, "epair", ["epair"])
-        iface["up"] = True
-        iface["description"] = f"vnet0 host interface for Bastille jail {name}"
-        bridge["members"].append(host_epair)
-        jid = int(state.get("next_jid", 1))
-        state["next_jid"] = jid + 1
-        state["jails"].append(
-            {
-                "jid": jid,
-                "name": name,
-                "hostname": _conf_value(conf, "host.hostname") or name,
-                "path": _conf_value(conf, "path") or f"{JAILSDIR}/{name}/root",
-                "ip4": [],  # outputs §5: a VNET jail has no ip4 on the host side
-                "vnet": True,
-            }
-        )
-        jail_data(state, name)
+    try:
+        with fd.mutate_state() as state:
+            if running(state, name):
+                info("Jail is already running.")  # outputs §4.3
+                return
+            bridge = fd.find_iface(state, bridge_name)
+            problem = None
+            if fd.find_iface(state, host_epair):
+                # ref §1.7: a leftover e0a_NAME makes the prestart rename fail.
+                problem = "ifconfig: ioctl SIOCSIFNAME (set name): File exists"
+            elif bridge is None:
+                problem = f"ifconfig: interface {bridge_name} does not exist"
+            if problem:
+                fd.err(problem)
+                fd.err(f"jail: {name}: exec.prestart failed")  # [unconfirmed wording]
+                return
+            assert bridge is not None
+            iface = fd._new_iface(state, host_epair, "epair", ["epair"])
+            iface["up"] = True
+            iface["description"] = f"vnet0 host interface for Bastille jail {name}"
+            bridge["members"].append(host_epair)
+            jid = int(state.get("next_jid", 1))
+            state["next_jid"] = jid + 1
+            path = _conf_value(conf, "path") or f"{JAILSDIR}/{name}/root"
+            state["jails"].append(
+                {
+                    "jid": jid,
+                    "name": name,
+                    "hostname": _conf_value(conf, "host.hostname") or name,
+                    "path": path,
+                    "ip4": [],  # outputs §5: a VNET jail has no ip4 on the host side
+                    "vnet": True,
+                }
+            )
+            data = jail_data(state, name)
+            data.pop("kernel", None)
+            kernel = jk.mode()
+            if kernel:
+                _kernel_start(name, kernel, fd.host_path(path), host_epair, bridge)
+                data["kernel"] = kernel
+    except jk.KernelError as exc:
+        fd.err(f"jail: {name}: {exc}")  # the jail is not created [wording of ours]
+        return
     fd.err(f"{name}: created")  # jail(8) -c
+
+
+def _fstab_mounts(name: str, root: str) -> list[tuple[str, str, bool]]:
+    """The jail's fstab nullfs lines but the release's (jail_kernel mounts the base)."""
+    mounts = []
+    for line in _read(f"{jail_dir(name)}/fstab").splitlines():
+        words = line.split()
+        if len(words) < 4 or words[0].startswith("#"):
+            continue
+        target = fd.host_path(words[1])
+        if os.path.realpath(target) == os.path.realpath(f"{root}/.bastille"):
+            continue
+        if words[2] != "nullfs":
+            raise fd.Unsupported(f"jail fstab: a {words[2]} mount (only nullfs)")
+        mounts.append((fd.host_path(words[0]), target, "ro" in words[3].split(",")))
+    return mounts
+
+
+def _kernel_start(name: str, kernel: str, root: str, host_epair: str, bridge: Any) -> None:
+    """The real part of jail -c (jail_kernel.py): root mounts, then the VNET."""
+    bin_dir = os.environ.get("FREEBSD_DOUBLE_BIN", "")
+    double_dir = os.path.dirname(os.path.realpath(bin_dir)) if bin_dir else ""
+    state_dir = os.path.realpath(fd.state_dir())
+    jk.mount_root(root, _fstab_mounts(name, root), double_dir, state_dir)
+    if kernel != "vnet":
+        return
+    try:
+        jail_side = _conf_value(_jail_conf(name), "vnet.interface") or f"e0b_{name}"
+        rc: dict[str, str] = {}
+        fd.source_rc(f"{JAILSDIR}/{name}/root/etc/rc.conf", rc)
+        ifname = rc.get(f"ifconfig_{jail_side}_name", "") or jail_side
+        router = rc.get("defaultrouter", "")
+        jk.sync_bridge(bridge["name"], bridge["inet"], create=True)
+        jk.net_up(name, host_epair, jail_side, bridge["name"], ifname,
+                  _cidr(rc.get(f"ifconfig_{ifname}", "")),
+                  "" if router.upper() in ("", "NO") else router)  # fmt: skip
+    except BaseException:
+        jk.unmount_root(root)
+        raise
+
+
+def _cidr(ifconfig_value: str) -> str:
+    """rc.conf ifconfig_IF "inet A/P" or "inet A netmask M" -> "A/P" ("" if none)."""
+    match = re.search(r"inet\s+([0-9.]+)(?:/([0-9]+))?(?:\s+netmask\s+(\S+))?", ifconfig_value)
+    if not match:
+        return ""
+    if match.group(2):
+        return f"{match.group(1)}/{match.group(2)}"
+    mask = match.group(3) or "255.255.255.255"
+    value = int(mask, 16) if mask.startswith("0x") else int(ipaddress.IPv4Address(mask))
+    return f"{match.group(1)}/{bin(value).count('1')}"
+
+
+def _kernel_stop(name: str) -> None:
+    """The real part of jail -r: rc.shutdown stops the jail's PostgreSQL (pg_ctl stop
+    -m fast), what still runs is killed, the VNET and the mounts go."""
+    state = fd.read_state()
+    jail = running(state, name)
+    data = jail_data(state, name)
+    kernel = data.get("kernel")
+    if jail is None or not kernel:
+        return
+    root = fd.host_path(jail["path"])
+    if kernel == "vnet" and "postgresql" in data["services"]:
+        run_in_jail(name, ["/usr/sbin/service", "postgresql", "onestop"], True, "root", quiet=True)
+    jk.kill_jail_processes(root)
+    if kernel == "vnet":
+        jk.net_down(name, _netblock(name)[0])
+    jk.unmount_root(root)
 
 
 def stop_jail(name: str) -> None:
     host_epair, _bridge = _netblock(name)
+    _kernel_stop(name)
     with fd.mutate_state() as state:
         if not running(state, name):
             info("Jail is already stopped.")  # outputs §4.3
@@ -339,6 +437,7 @@ def stop_jail(name: str) -> None:
         for svc in list(data["services"]):
             _drop_pidfile(name, svc)
         data["services"] = {}  # the jail's processes die with it
+        data.pop("kernel", None)
     fd.err(f"{name}: removed")  # jail(8) -r
 
 
@@ -542,6 +641,8 @@ def _make_jail(
     else:
         resolv = _read(fd.host_path("/etc/resolv.conf"))  # ref §1.2: a copy of the host's
     _write(f"{root}/etc/resolv.conf", resolv)
+    _write(f"{root}/etc/hosts", BASE_HOSTS)
+    _write(f"{root}/etc/nsswitch.conf", BASE_NSSWITCH)
     _write(f"{root}/etc/passwd", BASE_PASSWD)
     _write(f"{root}/etc/group", BASE_GROUP)
     sshd = SERVICES["sshd"].script
@@ -549,6 +650,10 @@ def _make_jail(
 
 
 def _remove_jail(name: str) -> None:
+    if jk.mounted_under(jail_dir(name)):
+        jk.unmount_root(jail_dir(name))
+        if jk.mounted_under(jail_dir(name)):  # never rmtree through a mount (/dev!)
+            fd.die(f"freebsd-double: {jail_dir(name)} has mounts left; kept", fd.EX_SOFTWARE)
     shutil.rmtree(jail_dir(name), ignore_errors=True)
     with fd.mutate_state() as state:
         state.get("jail_data", {}).pop(name, None)
@@ -621,19 +726,33 @@ def _argv(argv: list[str]) -> list[str]:
     return argv
 
 
+def _groups(root: str, user: str, gid: int) -> list[int]:
+    """The user's primary and supplementary gids from the jail's /etc/group (initgroups)."""
+    found = {gid}
+    for line in _read(os.path.join(root, "etc/group")).splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and user in parts[3].split(",") and parts[2].isdigit():
+            found.add(int(parts[2]))
+    return sorted(found)
+
+
 def run_in_jail(
     name: str,
     argv: list[str],
     login: bool = False,
     user: str | None = None,
     extra_env: dict[str, str] | None = None,
+    quiet: bool = False,
 ) -> int:
-    """jexec [-l] [-U user] NAME argv: see the module docstring (host filesystem!)."""
+    """jexec [-l] [-U user] NAME argv (see the module docstring: a real jail inside a
+    test host, else the host's filesystem with FREEBSD_DOUBLE_ROOT at the jail root)."""
     if os.environ.get("FREEBSD_DOUBLE_JAIL"):
         raise fd.Unsupported("jexec inside a jail (nested jails)")
-    jail = running(fd.read_state(), name)
+    state = fd.read_state()
+    jail = running(state, name)
     if jail is None:
         fd.die(f'jexec: jail "{name}" not found')  # jexec.c: errx(1, "%s", jail_errmsg)
+    kernel = jail_data(state, name).get("kernel")
     root = fd.host_path(jail["path"])
     account = _passwd(root, user or "root")
     if account is None:
@@ -653,17 +772,31 @@ def run_in_jail(
             env[key] = os.environ[key]
     if env.get("FREEBSD_DOUBLE_BIN"):
         env["PATH"] = f"{env['FREEBSD_DOUBLE_BIN']}:{env.get('PATH', LOGIN_PATH)}"
-    env["FREEBSD_DOUBLE_ROOT"] = root
+    env["FREEBSD_DOUBLE_ROOT"] = "/" if kernel else root
     env["FREEBSD_DOUBLE_JAIL"] = name
     env.update(extra_env or {})
     command = _argv(argv)
+    sink = subprocess.DEVNULL if quiet else None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if kernel:
+        netns = jk.netns_name(name) if kernel == "vnet" else None
+        groups = _groups(root, user or "root", gid)
+        entry = jk.Entry(os.path.realpath(root), netns, uid, gid, groups)
+        try:
+            done = subprocess.run(command, env=env, preexec_fn=entry, stdout=sink, stderr=sink,
+                                  check=False)  # fmt: skip
+        except OSError as exc:
+            fd.err(f"jexec: execvp: {argv[0]}: {os.strerror(exc.errno or 2)}")  # jexec.c err(1)
+            return 1
+        finally:
+            entry.close()
+        return 128 - done.returncode if done.returncode < 0 else done.returncode
     if uid != os.geteuid():
         setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
         command = [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *command]
-    sys.stdout.flush()
-    sys.stderr.flush()
     try:
-        done = subprocess.run(command, env=env, cwd=root, check=False)
+        done = subprocess.run(command, env=env, cwd=root, stdout=sink, stderr=sink, check=False)
     except OSError as exc:
         fd.err(f"jexec: execvp: {argv[0]}: {os.strerror(exc.errno or 2)}")
         return 1
@@ -774,6 +907,17 @@ def pkg_j(args: list[str]) -> int:
     return _host_pkg_j(name, rest)
 
 
+def mirror_bridges() -> None:
+    """After the double's ifconfig changed something, in a "vnet" test host: every
+    bridge of the double's state that exists as a real Linux bridge carries its
+    addresses (the agents' gateways).  The real bridge is made at the first jail start."""
+    if jk.mode() != "vnet":
+        return
+    for iface in fd.read_state()["interfaces"]:
+        if iface["kind"] == "bridge":
+            jk.sync_bridge(iface["name"], iface["inet"], create=False)
+
+
 def package_set(state: fd.State) -> dict[str, Any]:
     """The package set pkg acts on: the jail's when FREEBSD_DOUBLE_JAIL is set."""
     name = os.environ.get("FREEBSD_DOUBLE_JAIL")
@@ -794,7 +938,9 @@ def after_install(names: list[str]) -> None:
             line = "postgres:x:770:770:PostgreSQL Daemon:/var/db/postgres:/bin/sh\n"
             _write(passwd, _read(passwd) + line)
             _write(group, _read(group) + "postgres:x:770:\n")
-        os.makedirs(fd.host_path("/var/db/postgres"), exist_ok=True)
+        home = fd.host_path("/var/db/postgres")
+        os.makedirs(home, exist_ok=True)
+        os.chown(home, 770, 770)  # postgres' home, owned by it (the port's UIDs/GIDs)
 
 
 # --------------------------------------------------------------------------- service in a jail
@@ -814,7 +960,8 @@ def _pg_data(conf: dict[str, str], packages: dict[str, Any]) -> tuple[str, str]:
 
 def _drop_pidfile(jail: str, svc: str) -> None:
     if svc == "postgresql":
-        for path in glob.glob(f"{jail_root(jail)}/var/db/postgres/data*/postmaster.pid"):
+        root = fd.host_path("/") if os.environ.get("FREEBSD_DOUBLE_JAIL") else jail_root(jail)
+        for path in glob.glob(f"{root.rstrip('/')}/var/db/postgres/data*/postmaster.pid"):
             os.unlink(path)
 
 
@@ -864,6 +1011,8 @@ def service(args: list[str]) -> int:
             )  # rc.subr, outputs §6
         return 0
     if svc == "postgresql":
+        if jail_data(state, jail).get("kernel") == "vnet" and fd.root_dir() == "/":
+            return _real_postgresql(jail, action, conf)
         return _postgresql(jail, action, conf)
     return _generic(jail, svc, spec, action, conf)
 
@@ -916,6 +1065,22 @@ def _generic(jail: str, svc: str, spec: Svc, action: str, conf: dict[str, str]) 
         fd.out(f"Starting {svc}.")
         _set_running(jail, svc, True)
     return 0
+
+
+def _real_postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
+    """Inside a real "vnet" jail: Debian's PostgreSQL 15 for real (jail_postgres.py)."""
+    import jail_postgres  # only here: it needs the jail's root
+
+    data, _version = _pg_data(conf, jail_data(fd.read_state(), jail)["packages"])
+    rc = jail_postgres.rc_command(action, data, conf)
+    pid = jail_postgres.server_pid(data)
+    with fd.mutate_state() as state:
+        services = jail_data(state, jail)["services"]
+        if pid is None:
+            services.pop("postgresql", None)
+        else:
+            services["postgresql"] = pid
+    return int(rc)
 
 
 def _postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
@@ -1134,6 +1299,10 @@ def mount(name: str, words: list[str]) -> int:
         os.makedirs(fd.host_path(host), exist_ok=True)
     os.makedirs(fd.host_path(target), exist_ok=True)
     _write(fstab, _read(fstab) + " ".join([host, target, *words[2:]]) + "\n")
+    if jail_data(fd.read_state(), name).get("kernel"):
+        if words[2] != "nullfs":
+            raise fd.Unsupported(f"bastille mount: a {words[2]} mount in a real jail")
+        jk.bind_into(fd.host_path(host), fd.host_path(target), "ro" in words[3].split(","))
     return 0
 
 
@@ -1252,7 +1421,7 @@ def _hook(name: str, hook: str, text: str, tpl_dir: str, values: dict[str, str])
         if words[0] not in _read(path).splitlines():  # grep -x
             existing = _read(path)
             sep = "" if not existing or existing.endswith("\n") else "\n"
-            _write(path, existing + sep + words[0] + "\n")
+            _rewrite(path, existing + sep + words[0] + "\n")
         return 0
     if hook == "config":
         return config([name, *words])
@@ -1265,6 +1434,17 @@ def _hook(name: str, hook: str, text: str, tpl_dir: str, values: dict[str, str])
     if hook == "mount":
         return mount(name, words)
     raise fd.Unsupported(f"Bastillefile hook {hook.upper()}")
+
+
+def _rewrite(path: str, text: str) -> None:
+    """Replace a file's text keeping its owner and mode (echo >> / sed -i do)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        _write(path, text)
+        return
+    fd.atomic_write(path, text, st.st_mode & 0o7777)
+    os.chown(path, st.st_uid, st.st_gid)
 
 
 def _render(path: str, values: dict[str, str]) -> int:
@@ -1282,7 +1462,7 @@ def _render(path: str, values: dict[str, str]) -> int:
         text = _read(file)
         new = _substitute(text, values)
         if new != text:
-            fd.atomic_write(file, new, os.stat(file).st_mode & 0o7777)
+            _rewrite(file, new)
     return 0
 
 

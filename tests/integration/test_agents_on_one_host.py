@@ -388,3 +388,34 @@ def test_logs_shows_the_agents_session_and_follow_streams_new_lines(site: Site) 
     missing = operator.warden("logs", "--env", str(site.atlas), "--role", "db")
     assert missing.returncode == 2
     assert "has no db jail of its own" in words(missing)
+
+
+def test_teardown_of_orion_leaves_atlas_exactly_as_it_was(fresh_site: Site) -> None:
+    h1, operator = fresh_site.host, fresh_site.operator
+
+    def atlas_status() -> list[dict[str, Any]]:
+        result = operator.warden("status", "--env", str(fresh_site.atlas), "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        (host,) = json.loads(result.stdout)["hosts"]
+        checks: list[dict[str, Any]] = host["agents"][0]["checks"]
+        return checks
+
+    before = atlas_status()
+    result = operator.warden("teardown", "--env", str(fresh_site.orion), "--yes", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not h1.exists("/var/db/warden/agents/orion.json")
+    assert not h1.exists("/usr/local/etc/rc.d/orion")
+    assert not h1.exists("/usr/local/etc/warden/agents/orion")
+    assert not h1.exists("/home/orion")
+    assert "orion" not in sh(h1, "cut -d: -f1 /etc/passwd").split()
+    rc_conf = sh(h1, "sysrc -a")
+    assert "ifconfig_warden0_alias1" not in rc_conf and "orion_enable" not in rc_conf
+    assert "inet 10.0.2.1 " not in sh(h1, "ifconfig warden0")
+    assert "10.0.2.0/24" not in h1.read_file("/etc/pf.warden.conf").decode()
+    assert sh(h1, "pfctl -t warden_agents -T show").split() == ["10.0.1.0/24"]
+    assert "orion" not in h1.read_file("/etc/hosts").decode()
+    assert atlas_status() == before
+    again = operator.warden("teardown", "--env", str(fresh_site.orion), "--yes")
+    assert again.returncode == 0 and "nothing to tear down" in words(again)
+    atlas_again = setup_json(operator, fresh_site.atlas)
+    assert atlas_again["change_count"] == 0, atlas_again

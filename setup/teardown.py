@@ -1,0 +1,383 @@
+"""`invoke teardown`: remove one agent from a host, and only that agent.
+
+The session it replaces:
+    jexec -l -U postgres atlasdb pg_dump -Fc -d atlas_brain > /var/db/warden/dumps/...
+    service atlas stop; sysrc -x atlas_enable; rm /usr/local/etc/rc.d/atlas ...
+    bastille destroy -a -y atlasdb (by exact name) ...
+    ifconfig warden0 inet 10.0.1.1 -alias; sysrc -x ifconfig_warden0_alias0
+    the /etc/hosts block; pf.warden.conf without atlas (checked, loaded safely)
+    pw userdel atlas -r; rm -r the secrets; rm the registry entry
+The database is always dumped first, with the jail's own pg_dump (a client older than
+the server refuses). The plan is computed like setup's and shown first; everything is
+derived from the .env and what the host has, so a teardown cut halfway is finished by
+running it again, and a finished one plans nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import UTC, datetime
+
+from .apply import Progress, run_step
+from .apply import confirm as confirm_change
+from .config import AgentConfig
+from .db import names
+from .errors import ChangeFailed
+from .facts import Facts, gather
+from .hostsfile import broken, with_block
+from .layout import (
+    BRIDGE,
+    HOSTS,
+    agent_etc,
+    agent_libexec,
+    home,
+    log_dir,
+    newsyslog_conf,
+    rc_script,
+    secrets_dir,
+    template_dir,
+    template_stamp,
+    tmux_socket_dir,
+)
+from .plan import Change, FileWrite, Plan, StepPlan
+from .registry import ALIAS_PREFIX, RegistryEntry, load_entries, path_for
+from .shell import q
+from .steps import pf
+from .transport import Executor
+
+NAME = "teardown"
+UNREGISTER = "unregister"
+DUMPS = "/var/db/warden/dumps"
+
+
+def probes(config: AgentConfig) -> dict[str, str]:
+    """What is left of the agent: its paths, its service, its soul's unpushed commits."""
+    a, user = config.agent_name, config.agent_user
+    paths = [
+        rc_script(a),
+        agent_libexec(a),
+        agent_etc(a),
+        newsyslog_conf(a),
+        secrets_dir(a),
+        log_dir(a),
+        tmux_socket_dir(a),
+        *(template_dir(a, role) for role in config.roles),
+        *(template_stamp(config.jail_names[role]) for role in config.roles),
+    ]
+    soul = f"{home(user)}/soul"
+    return {
+        "teardown.paths": "for p in "
+        + " ".join(q(p) for p in paths)
+        + '; do if [ -e "$p" ]; then echo "$p"; fi; done',
+        "teardown.service": f"service {a} onestatus",
+        # Commits on a local branch that no remote has: pushed nowhere, lost with the home.
+        "teardown.unpushed": (
+            f"if [ -d {q(soul)}/.git ]; then su -m {user} -c "
+            + q(f"git -C {soul} log --branches --not --remotes --format=%h%x20%s")
+            + "; fi"
+        ),
+        **pf.probes(config),
+    }
+
+
+def files(config: AgentConfig) -> list[str]:
+    return [HOSTS, *pf.files(config)]
+
+
+def _present(facts: Facts) -> set[str]:
+    probe = facts.probe("teardown.paths")
+    return set(probe.output.split()) if probe is not None else set()
+
+
+def alias_key(config: AgentConfig, facts: Facts, entry: RegistryEntry | None) -> str | None:
+    """The agent's rc.conf alias: the registry's index, else the key holding its gateway."""
+    gateway = f"inet {config.gateway}/{config.subnet.prefixlen}"
+    if entry is not None:
+        key = f"{ALIAS_PREFIX}{entry.alias_index}"
+        return key if facts.rc_conf.get(key) == gateway else None
+    return next(
+        (k for k, v in facts.rc_conf.items() if k.startswith(ALIAS_PREFIX) and v == gateway),
+        None,
+    )
+
+
+def plan_teardown(
+    config: AgentConfig, facts: Facts, *, keep_data: bool, force: bool, now: datetime | None = None
+) -> Plan:
+    """Teardown's plan: the agent's own things, then pf without it, then its entry."""
+    entries, _ = load_entries(facts)
+    entry = entries.pop(config.agent_name, None)
+    step = StepPlan(NAME)
+    if entry is None:
+        # Not warden's agent here (or already gone: unregistering is the last change).
+        # Nothing of that name is touched: it could be someone else's.
+        return Plan(config=config, facts=facts, steps=[step])
+    unpushed = facts.probe("teardown.unpushed")
+    commits = unpushed.output.strip().splitlines() if unpushed is not None else []
+    if commits and not force:
+        step.refusals.append(
+            f"teardown: the soul clone of {config.agent_name} has {len(commits)} commit(s) not "
+            f"pushed anywhere ({'; '.join(commits[:5])}): push them (invoke soul.sync) or "
+            "pass --force to lose them"
+        )
+    present = _present(facts)
+    _dump(step, config, facts, entry.jails, now or datetime.now(UTC))
+    _service(step, config, facts, present)
+    _jails(step, config, facts, entry.jails, keep_data, present)
+    _network(step, config, facts, entry)
+    if not keep_data:
+        _user(step, config, facts, entry, present)
+    if secrets_dir(config.agent_name) in present:
+        step.changes.append(
+            Change(
+                NAME,
+                f"remove the agent's secrets {secrets_dir(config.agent_name)}",
+                commands=(f"rm -rf {q(secrets_dir(config.agent_name))}",),
+            )
+        )
+    pf_step = pf.plan_for(config, facts, sorted(entries.values(), key=lambda e: e.subnet))
+    unregister = StepPlan(UNREGISTER)
+    if config.agent_name in facts.registry:
+        unregister.changes.append(
+            Change(
+                UNREGISTER,
+                f"remove agent {config.agent_name} from the host registry",
+                commands=(f"rm -f {q(path_for(config.agent_name))}",),
+            )
+        )
+    return Plan(config=config, facts=facts, steps=[step, pf_step, unregister])
+
+
+def _dump(
+    step: StepPlan,
+    config: AgentConfig,
+    facts: Facts,
+    jails: dict[str, str],
+    now: datetime,
+) -> None:
+    """The agent's database, dumped by the jail's own pg_dump to a dated file."""
+    jail = jails.get("db")
+    if jail is None or jail not in facts.jails_defined:
+        return
+    brain = names.brain_database(config.agent_name)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    target = f"{DUMPS}/{brain}-{stamp}.dump"
+    start = [] if jail in facts.jails_running else [f"bastille start {q(jail)}"]
+    step.changes.append(
+        Change(
+            NAME,
+            f"dump database {brain} with {jail}'s own pg_dump to {target}",
+            commands=(
+                *start,
+                f"mkdir -p {DUMPS}",
+                f"chmod 0700 {DUMPS}",
+                f"jexec -l -U postgres {q(jail)} pg_dump -Fc -d {q(brain)} > {q(target + '.part')}",
+                f"[ -s {q(target + '.part')} ]",
+                f"mv -f {q(target + '.part')} {q(target)}",
+            ),
+            slow=True,
+        )
+    )
+
+
+def _service(step: StepPlan, config: AgentConfig, facts: Facts, present: set[str]) -> None:
+    a = config.agent_name
+    status = facts.probe("teardown.service")
+    if status is not None and status.rc == 0:
+        step.changes.append(
+            Change(
+                NAME,
+                f"stop agent {a}",
+                commands=(f"service {a} onestop || :", f"! service {a} onestatus >/dev/null"),
+            )
+        )
+    if f"{a}_enable" in facts.rc_conf:
+        step.changes.append(
+            Change(NAME, f"rc.conf: remove {a}_enable", commands=(f"sysrc -x {a}_enable",))
+        )
+    gone = [
+        p
+        for p in (
+            rc_script(a),
+            agent_libexec(a),
+            newsyslog_conf(a),
+            agent_etc(a),
+            tmux_socket_dir(a),
+        )
+        if p in present
+    ]
+    if gone:
+        step.changes.append(
+            Change(
+                NAME,
+                f"remove the agent's service files: {', '.join(gone)}",
+                commands=tuple(f"rm -rf {q(p)}" for p in gone),
+            )
+        )
+
+
+def _jails(
+    step: StepPlan,
+    config: AgentConfig,
+    facts: Facts,
+    jails: dict[str, str],
+    keep_data: bool,
+    present: set[str],
+) -> None:
+    for role, jail in sorted(jails.items()):
+        if keep_data and role == "db":
+            if jail in facts.jails_running:
+                step.changes.append(
+                    Change(
+                        NAME,
+                        f"stop jail {jail} and keep it (--keep-data)",
+                        commands=(
+                            f"bastille stop {q(jail)}",
+                            f"! jls -j {q(jail)} jid >/dev/null 2>&1",
+                        ),
+                    )
+                )
+            continue
+        if jail in facts.jails_defined:
+            step.changes.append(
+                Change(
+                    NAME,
+                    f"destroy jail {jail} ({role})",
+                    commands=(
+                        # The exact name, never Bastille's prefix matching.
+                        f"if bastille list jails | grep -qx {q(jail)}; then "
+                        f"bastille destroy -a -y {q(jail)}; fi",
+                        f"! bastille list jails | grep -qx {q(jail)}",
+                    ),
+                    slow=True,
+                )
+            )
+        leftovers = [
+            p for p in (template_dir(config.agent_name, role), template_stamp(jail)) if p in present
+        ]
+        if leftovers:
+            step.changes.append(
+                Change(
+                    NAME,
+                    f"remove the {role} template and its stamp",
+                    commands=tuple(f"rm -rf {q(p)}" for p in leftovers),
+                )
+            )
+
+
+def _network(step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryEntry) -> None:
+    before = facts.file(HOSTS)
+    if broken(before, config.agent_name) is None:
+        after = with_block(before, config.agent_name, [])
+        if after != before and before is not None:
+            step.changes.append(
+                Change(
+                    NAME,
+                    f"{HOSTS}: remove agent {config.agent_name}'s names",
+                    files=(FileWrite(HOSTS, after, 0o644, before=before),),
+                )
+            )
+    else:
+        step.refusals.append(f"teardown: {broken(before, config.agent_name)}; fix it by hand")
+    gateway = ipaddress.IPv4Interface(f"{config.gateway}/{config.subnet.prefixlen}")
+    bridge = facts.interfaces.get(BRIDGE)
+    if bridge is not None and gateway in bridge.inet:
+        step.changes.append(
+            Change(
+                NAME,
+                f"remove the agent's gateway {gateway} from {BRIDGE}",
+                commands=(f"ifconfig {BRIDGE} inet {gateway.ip} -alias",),
+            )
+        )
+    key = alias_key(config, facts, entry)
+    if key is not None:
+        step.changes.append(Change(NAME, f"rc.conf: remove {key}", commands=(f"sysrc -x {key}",)))
+
+
+def _user(
+    step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryEntry, present: set[str]
+) -> None:
+    user = config.agent_user
+    if user in facts.users and facts.users[user] != entry.uid:
+        step.refusals.append(
+            f"teardown: user {user} has UID {facts.users[user]}, not the {entry.uid} warden "
+            "gave it: it was changed by hand; remove it yourself"
+        )
+        return
+    if user in facts.users:
+        step.changes.append(
+            Change(
+                NAME,
+                f"remove user {user} and its home {home(user)} (its soul clone with it)",
+                commands=(f"pw userdel {user} -r",),
+            )
+        )
+    if user in facts.groups:
+        step.changes.append(
+            Change(
+                NAME,
+                f"remove group {user}",
+                commands=(f"if pw groupshow {user} >/dev/null 2>&1; then pw groupdel {user}; fi",),
+            )
+        )
+    if log_dir(config.agent_name) in present:
+        step.changes.append(
+            Change(
+                NAME,
+                f"remove the agent's logs {log_dir(config.agent_name)}",
+                commands=(f"rm -rf {q(log_dir(config.agent_name))}",),
+            )
+        )
+
+
+def gather_for(executor: Executor, config: AgentConfig) -> Facts:
+    """The facts teardown plans from: one round trip."""
+    return gather(executor, pf.packages(config), files(config), probes(config))
+
+
+def apply(
+    executor: Executor,
+    config: AgentConfig,
+    plan: Plan,
+    *,
+    keep_data: bool,
+    force: bool,
+    lock_wait: int,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Run teardown's steps in order; the host must then plan nothing more."""
+    run_id = secrets.token_hex(4)
+    done: list[str] = []
+    for step in plan.steps:
+        if not step.changes:
+            continue
+        run_step(
+            executor,
+            step.name,
+            step.changes,
+            plan.facts,
+            lock_wait=lock_wait,
+            progress=progress,
+            run_id=run_id,
+            agent=config.agent_name,
+        )
+        for change in step.changes:
+            if change.confirm is not None:
+                confirm_change(
+                    executor,
+                    step.name,
+                    change,
+                    run_id=run_id,
+                    lock_wait=lock_wait,
+                    agent=config.agent_name,
+                )
+        done += [c.summary for c in step.changes]
+    after = plan_teardown(config, gather_for(executor, config), keep_data=keep_data, force=force)
+    left = after.changes
+    if left:
+        raise ChangeFailed(
+            f"{executor.target}: teardown ran but the host still differs: "
+            + "; ".join(c.summary for c in left)
+        )
+    return done
