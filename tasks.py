@@ -290,9 +290,7 @@ def ansible_inventory(
     """Export the agents (from .env files and/or the hosts' registries) as an Ansible inventory."""
     _run(
         c,
-        lambda: ansible_inventory_module.inventory_command(
-            env or [], host, out, accept_new, cli.load, cli.warn
-        ),
+        lambda: ansible_inventory_module.inventory_command(env or [], host, out, accept_new),
     )
 
 

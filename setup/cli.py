@@ -16,8 +16,8 @@ from typing import Any
 
 from rich.table import Table
 
+from . import guest, teardown
 from . import steps as steps_module
-from . import teardown
 from .apply import DEFAULT_LOCK_WAIT, apply_steps, locked_command, step_script
 from .config import AgentConfig, ConfigError, load_config
 from .errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused, WardenError
@@ -109,6 +109,8 @@ def plan_command(
         return EXIT_REFUSED if plan.refusals else EXIT_OK
     targets = parse_targets(host, config.host)
     if is_fleet(targets):
+        if config.runtime == "bhyve":
+            guest.refuse_fleet(config)
         return fleet_setup(
             targets,
             config,
@@ -154,6 +156,8 @@ def setup_command(
     wait = lock_wait()
     targets = parse_targets(host, config.host)
     if is_fleet(targets):
+        if config.runtime == "bhyve":
+            guest.refuse_fleet(config)
         return fleet_setup(
             targets,
             config,
@@ -195,6 +199,11 @@ def _setup_one(
     accept_new: bool,
     wait: int,
 ) -> int:
+    if config.runtime == "bhyve":  # the host makes the VM, then the guest is set up
+        return guest.setup_one(
+            target, config, selected, register,
+            dry_run=dry_run, yes=yes, as_json=as_json, accept_new=accept_new, wait=wait,
+        )  # fmt: skip
     executor = connect(target, accept_new=accept_new)
     try:
         facts = _gather_for(executor, config, selected)

@@ -67,6 +67,7 @@ def probes(entries: list[RegistryEntry]) -> dict[str, str]:
     """Read-only questions per agent (names from the registry, checked before use)."""
     found: dict[str, str] = {
         "status.nat": f"pfctl -t {PF_TABLE} -T show",
+        "status.vms": "if command -v vm >/dev/null 2>&1; then vm list; fi",
         "status.journal": (
             f"if [ -f {JOURNAL_FILE} ]; then tail -n {JOURNAL_TAIL} {JOURNAL_FILE}; fi"
         ),
@@ -85,7 +86,7 @@ def probes(entries: list[RegistryEntry]) -> dict[str, str]:
             settings = q(jail_dir(jail) + "/settings.conf")
             found[f"status.{a}.jail.{role}"] = (
                 f"printf '%s\\n' \"$(sysrc -f {rc} -n ifconfig_vnet0 2>/dev/null)\"; "
-                f"printf '%s\\n' \"$(sed -n 's/^boot=//p' {settings} 2>/dev/null | head -n 1)\"; "
+                f"printf '%s\\n' \"$(sysrc -f {settings} -n boot 2>/dev/null)\"; "
                 f"if jls -j {jail} jid >/dev/null 2>&1; then "
                 f"jexec -l {jail} service {ROLE_SERVICES[role]} onestatus >/dev/null 2>&1; "
                 "echo $?; else echo stopped; fi"
@@ -129,7 +130,7 @@ def agent_status(entry: RegistryEntry, facts: Facts) -> AgentStatus:
     if entry.jails and facts.rc_conf.get("bastille_enable", "").upper() != "YES":
         add(Check("jails at boot", False, "bastille_enable is not YES: the jails stay down"))
     if entry.runtime == "bhyve":
-        add(Check("vm", False, "the bhyve runtime is not built in this version of warden"))
+        _vm(status, entry, facts)
     status.last_apply = last_apply(facts, a)
     return status
 
@@ -189,6 +190,33 @@ def _jail(status: AgentStatus, entry: RegistryEntry, facts: Facts, role: str, ja
                 f"{ROLE_SERVICES[role]} {'running' if ok else 'not running'} in {jail}",
             )
         )
+
+
+def _vm(status: AgentStatus, entry: RegistryEntry, facts: Facts) -> None:
+    """The agent's guest (named after it): running now, and in vm_list for the next boot.
+    What runs inside the guest is the guest's own status (invoke status --host <vm ip>)."""
+    listing = facts.probe("status.vms")
+    row = next(
+        (
+            line
+            for line in (listing.output if listing is not None else "").splitlines()
+            if line.split()[:1] == [entry.agent]
+        ),
+        None,
+    )
+    # vm list: NAME DATASTORE LOADER CPU MEMORY VNC AUTO STATE, AUTO `Yes [N]` or `No`
+    state = (
+        "absent"
+        if row is None
+        else row[row.find("Running (") :]
+        if "Running (" in row
+        else (row.split()[-1])
+    )
+    status.checks.append(Check("vm", state.startswith("Running"), f"vm {entry.agent}: {state}"))
+    listed = entry.agent in facts.rc_conf.get("vm_list", "").split()
+    status.checks.append(
+        Check("vm at boot", listed, f"vm_list={facts.rc_conf.get('vm_list', '')!r}")
+    )
 
 
 def last_apply(facts: Facts, agent: str) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import Refused
 from . import (
+    bhyve,
     cms,
     db,
     git,
@@ -62,6 +63,7 @@ BUILT: dict[str, Any] = {
         llama_cpp.STEP,
         soul,
         service,
+        bhyve,
     )
 }
 

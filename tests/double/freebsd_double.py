@@ -68,6 +68,7 @@ COMMANDS: tuple[str, ...] = (
     "pw",
     "newsyslog",
     "jexec",
+    "vm",  # vm-bhyve: tests/double/vm.py
 )
 
 # sysexits.h
@@ -128,6 +129,17 @@ def _jails() -> Any:
     import jails  # type: ignore[import-not-found]
 
     return jails
+
+
+def _vm() -> Any:
+    """vm.py (vm-bhyve's `vm`), loaded like jails.py and sharing this module."""
+    sys.modules.setdefault("freebsd_double", sys.modules[__name__])
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import vm  # type: ignore[import-not-found]
+
+    return vm
 
 
 def in_jail() -> bool:
@@ -5764,6 +5776,7 @@ HANDLERS = {
     "pw": cmd_pw,
     "newsyslog": cmd_newsyslog,
     "jexec": lambda args: int(_jails().cmd_jexec(args)),
+    "vm": lambda args: int(_vm().cmd_vm(args)),
 }
 
 

@@ -26,7 +26,12 @@ DOUBLE = Path(freebsd_double.__file__).resolve()
 #: Loaded by the double on demand (bastille jails, jexec, a jail's kernel part and its
 #: real PostgreSQL): shipped next to it.
 JAILS = DOUBLE.parent / "jails.py"
-MODULES = (JAILS, DOUBLE.parent / "jail_kernel.py", DOUBLE.parent / "jail_postgres.py")
+MODULES = (
+    JAILS,
+    DOUBLE.parent / "jail_kernel.py",
+    DOUBLE.parent / "jail_postgres.py",
+    DOUBLE.parent / "vm.py",
+)
 #: The interpreter a wrapper falls back to when its own is not there: inside a real
 #: jail (tests/double/jail_kernel.py) only the host's /usr is visible, not e.g. /root.
 JAIL_PYTHON = "/usr/bin/python3"

@@ -53,10 +53,10 @@ def test_the_offline_plan_as_json_lists_steps_and_changes() -> None:
     data = json.loads(result.stdout)
     assert data["offline"] is True and data["refused"] is False
     steps = ["preflight", "register", "host", "network", "pf", "user"]
-    steps += ["db", "git", "cms", "ollama", "llama-cpp", "soul", "service"]
+    steps += ["db", "git", "cms", "ollama", "llama-cpp", "soul", "service", "bhyve"]
     assert [s["step"] for s in data["steps"]] == steps
     idle = [s["step"] for s in data["steps"][1:] if not s["changes"]]
-    assert idle == ["llama-cpp"], "a fresh host needs every step but roles not in WARDEN_ROLES"
+    assert idle == ["llama-cpp", "bhyve"], "every step but a role not in WARDEN_ROLES and bhyve"
     pf = next(s for s in data["steps"] if s["step"] == "pf")
     diffs = [f["diff"] for change in pf["changes"] for f in change["files"]]
     assert any("+nat on $warden_ext_if" in diff for diff in diffs)

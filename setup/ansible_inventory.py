@@ -1,0 +1,305 @@
+"""`invoke ansible.inventory`: warden's hosts and agents as an Ansible inventory.
+
+For fleets that already run Ansible (infra/ansible/): every agent becomes one inventory
+host (named after the agent, reached at its warden target), in one group per role it
+has, with the names the playbooks need as host variables. The agents come from `.env`
+files (offline) or from the registries of the hosts named by `--host` (the hosts are the
+source of truth). No password is ever written here: the playbooks read them on the host,
+from the secrets directory the db step fills, or take them as vault variables.
+
+The YAML is written by hand: every value is a validated name, address or number, each
+scalar is emitted as a JSON string (a valid YAML double-quoted scalar), so the file
+parses the same everywhere and needs no YAML library in warden.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cli import load as load_env
+from .config import AgentConfig
+from .db import names
+from .errors import EXIT_OK, HostError, Refused, WardenError
+from .facts import gather
+from .inventory import parse_targets
+from .layout import secrets_dir
+from .output import clean, console
+from .registry import RegistryEntry, load_entries, owned_roles
+from .steps.db import ADMIN_SECRET, AGENT_SECRET
+from .transport import connect
+
+DB_PORT = 5432
+AGENTS_GROUP = "warden_agents"
+ROLE_GROUP_PREFIX = "warden_role_"
+HEADER = (
+    "# Written by `invoke ansible.inventory` (warden). No passwords: the playbooks read\n"
+    "# them on each host from warden_db_*_secret, or take them as vault variables.\n"
+)
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """One agent on one host, as the inventory describes it."""
+
+    target: str
+    agent: str
+    agent_user: str
+    runtime: str
+    subnet: str
+    gateway: str
+    roles: tuple[str, ...]
+    jails: dict[str, str]
+    addresses: dict[str, str]
+    origin: str
+
+    @classmethod
+    def from_config(cls, config: AgentConfig) -> AgentRecord:
+        """What the `.env` says the agent is (its own jails only, like the registry)."""
+        own = owned_roles(config)
+        return cls(
+            target=config.host,
+            agent=config.agent_name,
+            agent_user=config.agent_user,
+            runtime=config.runtime,
+            subnet=str(config.subnet),
+            gateway=str(config.gateway),
+            roles=tuple(config.roles),
+            jails={role: config.jail_names[role] for role in own},
+            addresses={role: str(config.role_ips[role]) for role in own},
+            origin=str(config.source),
+        )
+
+    @classmethod
+    def from_entry(cls, target: str, entry: RegistryEntry) -> AgentRecord:
+        """What the host's registry says the agent is."""
+        return cls(
+            target=target,
+            agent=entry.agent,
+            agent_user=entry.agent_user,
+            runtime=entry.runtime,
+            subnet=entry.subnet,
+            gateway=entry.gateway,
+            roles=tuple(entry.roles),
+            jails=dict(entry.jails),
+            addresses=dict(entry.addresses),
+            origin=f"{target}'s registry",
+        )
+
+
+def connection_vars(target: str) -> dict[str, Any]:
+    """ansible_host/user/port for a warden target (already validated: by the config's
+    WARDEN_HOST rule or by parse_targets); `local` runs on the control node."""
+    if target == "local":
+        return {"ansible_connection": "local"}
+    user, _, rest = target.rpartition("@")
+    port: int | None = None
+    if rest.startswith("["):
+        host, _, tail = rest[1:].partition("]")
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif rest.count(":") == 1:
+        host, _, digits = rest.partition(":")
+        port = int(digits)
+    else:
+        host = rest  # a name, an ssh_config alias, an IPv4 or a bare IPv6 address
+    out: dict[str, Any] = {"ansible_host": host}
+    if user:
+        out["ansible_user"] = user
+    if port is not None:
+        out["ansible_port"] = port
+    return out
+
+
+def group_name(role: str) -> str:
+    """Ansible group names are identifiers: llama-cpp -> warden_role_llama_cpp."""
+    return ROLE_GROUP_PREFIX + role.replace("-", "_")
+
+
+def host_vars(record: AgentRecord) -> dict[str, Any]:
+    """Everything the playbooks need about one agent, and no secret."""
+    out: dict[str, Any] = {
+        **connection_vars(record.target),
+        "warden_target": record.target,
+        "warden_agent": record.agent,
+        "warden_agent_user": record.agent_user,
+        "warden_runtime": record.runtime,
+        "warden_subnet": str(ipaddress.IPv4Network(record.subnet)),
+        "warden_gateway": str(ipaddress.IPv4Address(record.gateway)),
+        "warden_roles": list(record.roles),
+        "warden_jails": dict(sorted(record.jails.items())),
+        "warden_addresses": dict(sorted(record.addresses.items())),
+    }
+    if "db" in record.jails and "db" in record.addresses:
+        out.update(
+            {
+                "warden_db_jail": record.jails["db"],
+                "warden_db_address": str(ipaddress.IPv4Address(record.addresses["db"])),
+                "warden_db_port": DB_PORT,
+                "warden_db_admin_role": names.ADMIN_ROLE,
+                "warden_db_role": names.agent_role(record.agent),
+                "warden_db_brain": names.brain_database(record.agent),
+                "warden_db_shared": list(names.SHARED_DATABASES),
+                "warden_db_admin_secret": f"{secrets_dir(record.agent)}/{ADMIN_SECRET}",
+                "warden_db_agent_secret": f"{secrets_dir(record.agent)}/{AGENT_SECRET}",
+            }
+        )
+    return out
+
+
+def build_inventory(records: Sequence[AgentRecord]) -> dict[str, Any]:
+    """The inventory as data: all -> warden_agents (host vars) and one group per role.
+
+    An agent named twice for one target keeps the later record (a registry read after
+    the `.env`); the same agent on two targets is refused, since an inventory names
+    each host once.
+    """
+    chosen: dict[str, AgentRecord] = {}
+    for record in records:
+        seen = chosen.get(record.agent)
+        if seen is not None and seen.target != record.target:
+            raise Refused(
+                f"agent {record.agent} is on {seen.target} ({seen.origin}) and on "
+                f"{record.target} ({record.origin}): an inventory names each agent once; "
+                "export those hosts separately"
+            )
+        chosen[record.agent] = record
+    if not chosen:
+        raise Refused("no agent to export: give --env FILE or --host TARGETS with agents")
+    agents = sorted(chosen)
+    roles: dict[str, list[str]] = {}
+    for agent in agents:
+        for role in chosen[agent].roles:
+            roles.setdefault(group_name(role), []).append(agent)
+    children: dict[str, Any] = {
+        AGENTS_GROUP: {"hosts": {agent: host_vars(chosen[agent]) for agent in agents}}
+    }
+    for group in sorted(roles):
+        children[group] = {"hosts": {agent: {} for agent in roles[group]}}
+    return {"all": {"children": children}}
+
+
+def to_yaml(data: Any, indent: int = 0) -> str:
+    """Block-style YAML for dicts, lists, strings, ints and bools (all this file holds)."""
+    pad = "  " * indent
+    lines: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            label = f"{pad}{json.dumps(str(key)) if not _plain(str(key)) else key}:"
+            if isinstance(value, dict | list) and value:
+                lines.append(label + "\n" + to_yaml(value, indent + 1))
+            else:
+                lines.append(f"{label} {_scalar(value)}\n")
+    elif isinstance(data, list):
+        for item in data:
+            lines.append(f"{pad}- {_scalar(item)}\n")
+    return "".join(lines)
+
+
+def _plain(key: str) -> bool:
+    return key.replace("_", "a").replace("-", "a").isalnum() and key[:1].isalpha()
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict | list) and not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    raise TypeError(f"cannot write {type(value).__name__} into the inventory")
+
+
+def render(records: Sequence[AgentRecord]) -> str:
+    """The inventory file's text."""
+    return HEADER + to_yaml(build_inventory(records))
+
+
+def records_from_envs(
+    paths: Sequence[str], load: Callable[[str], AgentConfig]
+) -> list[AgentRecord]:
+    """The agents of the `.env` files, validated (exit 2 on a bad one)."""
+    return [AgentRecord.from_config(load(path)) for path in paths]
+
+
+def records_from_hosts(
+    targets: Sequence[str], accept_new: bool, warn: Callable[[str], None]
+) -> list[AgentRecord]:
+    """The agents every host's registry holds; every host is tried, then the first
+    failure (the highest exit code) is raised, so no partial inventory is written."""
+    records: list[AgentRecord] = []
+    failures: list[WardenError] = []
+    for target in targets:
+        try:
+            executor = connect(target, accept_new=accept_new)
+            try:
+                facts = gather(executor)
+            finally:
+                executor.close()
+        except WardenError as exc:
+            warn(exc.message)
+            failures.append(exc)
+            continue
+        entries, unreadable = load_entries(facts)
+        for note in unreadable:
+            warn(f"{target}: {note}")
+        records += [AgentRecord.from_entry(target, entries[name]) for name in sorted(entries)]
+    if failures:
+        error = HostError("no inventory written: " + "; ".join(exc.message for exc in failures))
+        error.exit_code = max(exc.exit_code for exc in failures)
+        raise error
+    return records
+
+
+def write(text: str, out: str | None) -> None:
+    """Print the inventory, or place it at *out* atomically (0644: it holds no secret)."""
+    if out is None or out == "-":
+        print(text, end="")
+        return
+    target = Path(out)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
+    except OSError as exc:
+        raise Refused(f"--out {out}: cannot write there: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise Refused(f"--out {out}: cannot write there: {exc.strerror}") from None
+
+
+def _warn(message: str) -> None:
+    console(stderr=True).print(f"[yellow]warning:[/yellow] {clean(message)}", soft_wrap=True)
+
+
+def inventory_command(
+    envs: Sequence[str],
+    host: str | None,
+    out: str | None,
+    accept_new: bool,
+    *,
+    load: Callable[[str], AgentConfig] = load_env,
+    warn: Callable[[str], None] = _warn,
+) -> int:
+    """`--env` files and/or `--host` registries -> the inventory (stdout or --out).
+
+    With neither, the `.env` in the current directory is exported. Everything is
+    validated, and every host read, before anything is written.
+    """
+    records = records_from_envs(envs or ([] if host else [".env"]), load)
+    if host:
+        records += records_from_hosts(parse_targets(host, "local"), accept_new, warn)
+    write(render(records), out)
+    return EXIT_OK

@@ -1,0 +1,195 @@
+"""Role jails end to end on a test host whose jails are real enough: a thin-jail root
+that jexec enters, a network namespace per VNET jail on a real warden0 bridge, and a
+real PostgreSQL as the db jail's service (the FreeBSD commands are still the double).
+
+The agent gets db, git and cms jails; setup runs twice and the second run must change
+nothing; the agent's DSN reaches its database; a teardown dumps the brain first and the
+dump restores into a fresh PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import require_test_hosts
+from tests.operator import Operator
+from tests.testhost import TestHost, TestNetwork
+
+ROLES = "WARDEN_ROLES=db,git,cms\nWARDEN_NAMESERVER=192.0.2.53\n"
+
+
+def setup_json(operator: Operator, env: Path) -> dict[str, Any]:
+    result = operator.warden("setup", "--env", str(env), "--yes", "--json", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def sh(host: TestHost, command: str) -> str:
+    result = host.exec(command, check=False)
+    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
+    return result.stdout.decode()
+
+
+class Site:
+    def __init__(self, network: TestNetwork, home: Path) -> None:
+        self.host = network.host("h1")
+        self.operator = Operator(home, [("h1", self.host, None)])
+        self.operator.known_hosts.write_text(self.host.host_key_line() + "\n")
+        self.env = self.operator.env_file("atlas", "10.0.1", extra=ROLES)
+        self.first = setup_json(self.operator, self.env)
+        self.second = setup_json(self.operator, self.env)
+
+
+@pytest.fixture(scope="module")
+def site(client_key: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    require_test_hosts(network=True)
+    with TestNetwork(client_key=client_key) as network:
+        yield Site(network, tmp_path_factory.mktemp("jails") / "home")
+
+
+def test_a_second_setup_with_three_role_jails_changes_nothing(site: Site) -> None:
+    applied = {s["step"] for s in site.first["applied"]}
+    assert {"db", "git", "cms"} <= applied
+    assert site.second["change_count"] == 0 and site.second["applied"] == [], site.second
+
+
+def test_each_jail_runs_with_its_address_and_the_agents_gateway(site: Site) -> None:
+    for jail, ip in (("atlasdb", "10.0.1.5"), ("atlasgit", "10.0.1.2"), ("atlascms", "10.0.1.3")):
+        sh(site.host, f"jls -j {jail} jid")
+        rc = f"/usr/local/bastille/jails/{jail}/root/etc/rc.conf"
+        assert sh(site.host, f"sysrc -f {rc} -n ifconfig_vnet0").strip() == f"inet {ip}/24"
+        assert sh(site.host, f"sysrc -f {rc} -n defaultrouter").strip() == "10.0.1.1"
+    hosts = site.host.read_file("/etc/hosts").decode()
+    assert "10.0.1.5\tdb.atlas.home.arpa atlasdb" in hosts
+
+
+def test_the_agents_dsn_reaches_its_own_database_and_no_other(site: Site) -> None:
+    dsn = agent_dsn(site)
+    assert dsn.startswith("postgresql://atlas:") and dsn.endswith("@10.0.1.5:5432/atlas_brain")
+    mode = sh(site.host, "ls -ln /usr/local/etc/warden/agents/atlas/credentials").split()[0]
+    assert mode == "-rw-------"
+    query = "select current_user, current_database()"
+    out = sh(site.host, f"psql -X -A -t {dsn!r} -c {query!r}")
+    assert out.strip() == "atlas|atlas_brain"
+    other = site.host.exec(
+        f"psql -X -A -t {dsn.replace('atlas_brain', 'postgres')!r} -c 'select 1'", check=False
+    )
+    assert other.returncode != 0, "the agent reaches only its own and the shared databases"
+
+
+def test_the_git_jail_has_the_soul_mirror_and_pins_its_host_key(site: Site) -> None:
+    root = "/usr/local/bastille/jails/atlasgit/root"
+    assert site.host.exists(f"{root}/srv/git/atlas-soul.git/HEAD")
+    key = site.host.read_file(f"{root}/etc/ssh/ssh_host_ed25519_key.pub").decode().split()[1]
+    known = site.host.read_file("/home/atlas/.ssh/known_hosts").decode()
+    assert f"git.atlas.home.arpa,10.0.1.2 ssh-ed25519 {key}" in known
+    allowed = site.host.read_file(f"{root}/srv/git/.ssh/authorized_keys").decode()
+    agent_key = site.host.read_file("/home/atlas/.ssh/id_ed25519.pub").decode()
+    assert allowed == "restrict " + agent_key
+
+
+def test_status_reports_every_jail_and_its_service_healthy(site: Site) -> None:
+    result = site.operator.warden("status", "--env", str(site.env), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = {c["check"]: c for c in json.loads(result.stdout)["hosts"][0]["agents"][0]["checks"]}
+    for name in ("jail atlasdb", "db service", "jail atlasgit", "git service", "cms service"):
+        assert checks[name]["ok"], checks[name]
+
+
+def agent_dsn(site: Site) -> str:
+    credentials = site.host.read_file("/usr/local/etc/warden/agents/atlas/credentials").decode()
+    return next(
+        line.split("=", 1)[1].strip("'")
+        for line in credentials.splitlines()
+        if line.startswith("WARDEN_DB_DSN=")
+    )
+
+
+def fresh_postgres_restore(dump: Path, tmp_path: Path) -> str:
+    """Restore into a throwaway PostgreSQL (initdb as postgres, a socket only) and read
+    back the agent's memory."""
+    data, sock = tmp_path / "data", tmp_path / "sock"
+    for path in (tmp_path, data, sock):
+        path.mkdir(exist_ok=True)
+        subprocess.run(["chown", "postgres:postgres", str(path)], check=True)
+    dump.chmod(0o644)
+    bin_dir = Path("/usr/lib/postgresql/15/bin")
+
+    def as_postgres(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["runuser", "-u", "postgres", "--", *argv], capture_output=True, text=True, check=False
+        )
+
+    assert (
+        as_postgres(str(bin_dir / "initdb"), "-A", "trust", "--no-sync", "-D", str(data)).returncode
+        == 0
+    )
+    opts = f"-c listen_addresses='' -k {sock} -c fsync=off"
+    # -l: the server's output goes to a file, not to the pipes this test reads to the end
+    log = str(tmp_path / "server.log")
+    started = as_postgres(
+        str(bin_dir / "pg_ctl"), "-D", str(data), "-l", log, "-o", opts, "-w", "start"
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        assert as_postgres(str(bin_dir / "createdb"), "-h", str(sock), "restored").returncode == 0
+        restored = as_postgres(
+            str(bin_dir / "pg_restore"),
+            "-h",
+            str(sock),
+            "-d",
+            "restored",
+            "--no-owner",
+            "--no-privileges",
+            str(dump),
+        )
+        assert restored.returncode == 0, restored.stderr
+        read = as_postgres(
+            str(bin_dir / "psql"),
+            "-X",
+            "-A",
+            "-t",
+            "-h",
+            str(sock),
+            "-d",
+            "restored",
+            "-c",
+            "select note from memory",
+        )
+        assert read.returncode == 0, read.stderr
+        return read.stdout.strip()
+    finally:
+        as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+
+
+def test_teardown_dumps_the_brain_first_and_the_dump_restores(site: Site) -> None:
+    dsn = agent_dsn(site)
+    write = "create table memory (note text); insert into memory values ('the backup window')"
+    sh(site.host, f"psql -X -q {dsn!r} -c {write!r}")
+    result = site.operator.warden("teardown", "--env", str(site.env), "--yes", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    dumps = sh(site.host, "ls /var/db/warden/dumps").split()
+    (dump,) = dumps
+    assert dump.startswith("atlas_brain-") and dump.endswith(".dump")
+    for jail in ("atlasdb", "atlasgit", "atlascms"):
+        assert jail not in sh(site.host, "bastille list jails").split()
+    assert not site.host.exists("/var/db/warden/agents/atlas.json")
+    assert not site.host.exists("/usr/local/etc/warden/secrets/atlas")
+    # pytest's tmp_path is root's (0700): the postgres user needs a directory of its own
+    work = Path(tempfile.mkdtemp(prefix="warden-restore-"))
+    try:
+        work.chmod(0o755)
+        local = work / dump
+        local.write_bytes(site.host.read_file(f"/var/db/warden/dumps/{dump}"))
+        assert fresh_postgres_restore(local, work / "pg") == "the backup window"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
