@@ -1,7 +1,7 @@
 """Throwaway "FreeBSD hosts" on Linux: real OpenSSH sshd, a private view of the disk.
 
 A `TestHost` is sshd running in its own mount and PID namespaces with overlayfs
-over /etc, /usr/local, /var and /root (writes land in upper dirs under the host's
+over /etc, /usr/local, /var, /root, /home and /srv (writes land in upper dirs under the host's
 temp dir, the machine stays clean), tmpfs on /run and /tmp, its own /proc, and
 the FreeBSD command double (tests/double) first on PATH.  Inside, as on FreeBSD,
 gid 0 is named `wheel`, a `www` user and group (80) exist and root's shell is
@@ -53,7 +53,7 @@ SSHD = "/usr/sbin/sshd"
 DOUBLE_BIN = "/usr/local/libexec/freebsd-double/bin"
 DOUBLE_STATE = "/var/db/freebsd-double"
 HOST_PATH = f"{DOUBLE_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-OVERLAYS = ("etc", "usr/local", "var", "root")
+OVERLAYS = ("etc", "usr/local", "var", "root", "home", "srv")
 READY_TIMEOUT = 5.0
 INSTALL_HINT = "apt-get install util-linux openssh-server iproute2"
 

@@ -56,7 +56,9 @@ class Site:
             [
                 str(ANSIBLE / "ansible-playbook"), "-i", str(self.inventory), str(PLAYBOOK),
                 "-e", f"ansible_ssh_common_args='-F {self.ssh_config}'",
-                "-e", f"ansible_python_interpreter={ANSIBLE / 'python'}",
+                # the test host's own python (Debian's, with python3-psycopg2): the
+                # checkout's venvs may sit under /tmp, which a test host hides
+                "-e", "ansible_python_interpreter=/usr/bin/python3",
                 "-e", "ansible_remote_tmp=/var/tmp/ansible",
                 "-e", "warden_psycopg_package=none",
             ],
@@ -99,7 +101,7 @@ def recap_changed(output: str) -> int:
 def site(client_key: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     require_test_hosts(network=True)
     if not (ANSIBLE / "ansible-playbook").exists():
-        pytest.skip(f"{ANSIBLE} missing: .ci/run's infra/ansible block creates .venv-ansible")
+        pytest.fail(f"{ANSIBLE} missing: bash .ci/install creates .venv-ansible", pytrace=False)
     tmp = tmp_path_factory.mktemp("ansible-site")
     passwords = {name: secrets.token_urlsafe(32) for name in ("warden", "atlas")}
     hba = pg_hba(GATEWAY, [AgentAccess.for_agent("atlas", SUBNET)])

@@ -2,9 +2,11 @@
 that jexec enters, a network namespace per VNET jail on a real warden0 bridge, and a
 real PostgreSQL as the db jail's service (the FreeBSD commands are still the double).
 
-The agent gets db, git and cms jails; setup runs twice and the second run must change
-nothing; the agent's DSN reaches its database; a teardown dumps the brain first and the
-dump restores into a fresh PostgreSQL.
+Agent atlas gets db, git and cms jails and its soul (a hub repository on the operator's
+machine); orion gets a db jail of its own. Each setup runs twice and the second run must
+change nothing; the agent's DSN reaches its database; the soul is cloned, mirrored and
+seeded; tearing orion down dumps its brain first (the dump restores into a fresh
+PostgreSQL) and leaves atlas exactly as it was.
 """
 
 from __future__ import annotations
@@ -24,6 +26,22 @@ from tests.operator import Operator
 from tests.testhost import TestHost, TestNetwork
 
 ROLES = "WARDEN_ROLES=db,git,cms\nWARDEN_NAMESERVER=192.0.2.53\n"
+EXAMPLE = Path(__file__).resolve().parents[2] / "souls" / "example"
+
+
+def soul_hub(where: Path) -> Path:
+    """A bare hub holding the example soul, on the operator's machine."""
+    work, hub = where / "work", where / "atlas-soul.git"
+    shutil.copytree(EXAMPLE, work)
+    git = ["git", "-c", "user.name=op", "-c", "user.email=op@example.org"]
+    for argv in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "atlas's soul"],
+    ):
+        subprocess.run([*git, *argv], cwd=work, check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(hub)], check=True)
+    return hub
 
 
 def setup_json(operator: Operator, env: Path) -> dict[str, Any]:
@@ -44,9 +62,15 @@ class Site:
         self.host = network.host("h1")
         self.operator = Operator(home, [("h1", self.host, None)])
         self.operator.known_hosts.write_text(self.host.host_key_line() + "\n")
-        self.env = self.operator.env_file("atlas", "10.0.1", extra=ROLES)
+        self.hub = soul_hub(home.parent)
+        soul = f"WARDEN_SOUL_REPO={self.hub}\nWARDEN_SOUL_REF=main\n"
+        self.env = self.operator.env_file("atlas", "10.0.1", extra=ROLES + soul)
         self.first = setup_json(self.operator, self.env)
         self.second = setup_json(self.operator, self.env)
+        orion_roles = "WARDEN_ROLES=db\nWARDEN_NAMESERVER=192.0.2.53\n"
+        self.orion = self.operator.env_file("orion", "10.0.2", extra=orion_roles)
+        self.orion_first = setup_json(self.operator, self.orion)
+        self.orion_second = setup_json(self.operator, self.orion)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +82,34 @@ def site(client_key: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def test_a_second_setup_with_three_role_jails_changes_nothing(site: Site) -> None:
     applied = {s["step"] for s in site.first["applied"]}
-    assert {"db", "git", "cms"} <= applied
+    assert {"db", "git", "cms", "soul"} <= applied
     assert site.second["change_count"] == 0 and site.second["applied"] == [], site.second
+    assert site.orion_second["change_count"] == 0, site.orion_second
+
+
+def test_the_soul_is_cloned_at_the_hubs_commit_mirrored_and_seeded(site: Site) -> None:
+    commit = subprocess.run(
+        ["git", "-C", str(site.hub), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # as root on the agent's clone: git wants the directory named safe
+    head = sh(
+        site.host, "git -c safe.directory=/home/atlas/soul -C /home/atlas/soul rev-parse HEAD"
+    )
+    head = head.strip()
+    assert head == commit
+    assert sh(site.host, "stat -c %U /home/atlas/soul").strip() == "atlas"
+    assert site.host.exists("/home/atlas/CLAUDE.md")
+    mirror = "/usr/local/bastille/jails/atlasgit/root/srv/git/atlas-soul.git"
+    assert commit in sh(site.host, f"git --git-dir={mirror} rev-list --all")
+    skills_dsn = agent_dsn(site).replace("/atlas_brain", "/system_skills")
+    rows = sh(site.host, f"psql -X -A -t {skills_dsn!r} -c 'select path from soul_skills'")
+    assert sorted(rows.split()) == [
+        "skills/daily-review/SKILL.md",
+        "skills/freebsd-jail-check/SKILL.md",
+    ]
 
 
 def test_each_jail_runs_with_its_address_and_the_agents_gateway(site: Site) -> None:
@@ -105,8 +155,9 @@ def test_status_reports_every_jail_and_its_service_healthy(site: Site) -> None:
         assert checks[name]["ok"], checks[name]
 
 
-def agent_dsn(site: Site) -> str:
-    credentials = site.host.read_file("/usr/local/etc/warden/agents/atlas/credentials").decode()
+def agent_dsn(site: Site, agent: str = "atlas") -> str:
+    path = f"/usr/local/etc/warden/agents/{agent}/credentials"
+    credentials = site.host.read_file(path).decode()
     return next(
         line.split("=", 1)[1].strip("'")
         for line in credentials.splitlines()
@@ -171,19 +222,31 @@ def fresh_postgres_restore(dump: Path, tmp_path: Path) -> str:
         as_postgres(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
 
 
-def test_teardown_dumps_the_brain_first_and_the_dump_restores(site: Site) -> None:
-    dsn = agent_dsn(site)
+def atlas_status(site: Site) -> list[dict[str, Any]]:
+    result = site.operator.warden("status", "--env", str(site.env), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks: list[dict[str, Any]] = json.loads(result.stdout)["hosts"][0]["agents"][0]["checks"]
+    return checks
+
+
+def test_teardown_of_orion_dumps_its_brain_first_and_leaves_atlas_as_it_was(site: Site) -> None:
+    dsn = agent_dsn(site, "orion")
     write = "create table memory (note text); insert into memory values ('the backup window')"
     sh(site.host, f"psql -X -q {dsn!r} -c {write!r}")
-    result = site.operator.warden("teardown", "--env", str(site.env), "--yes", timeout=600)
+    before = atlas_status(site)
+    result = site.operator.warden("teardown", "--env", str(site.orion), "--yes", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     dumps = sh(site.host, "ls /var/db/warden/dumps").split()
     (dump,) = dumps
-    assert dump.startswith("atlas_brain-") and dump.endswith(".dump")
-    for jail in ("atlasdb", "atlasgit", "atlascms"):
-        assert jail not in sh(site.host, "bastille list jails").split()
-    assert not site.host.exists("/var/db/warden/agents/atlas.json")
-    assert not site.host.exists("/usr/local/etc/warden/secrets/atlas")
+    assert dump.startswith("orion_brain-") and dump.endswith(".dump")
+    jails = sh(site.host, "bastille list jails").split()
+    assert "oriondb" not in jails and {"atlasdb", "atlasgit", "atlascms"} <= set(jails)
+    assert not site.host.exists("/var/db/warden/agents/orion.json")
+    assert not site.host.exists("/usr/local/etc/warden/secrets/orion")
+    assert "10.0.2.0/24" not in site.host.read_file("/etc/pf.warden.conf").decode()
+    assert atlas_status(site) == before
+    again = setup_json(site.operator, site.env)
+    assert again["change_count"] == 0, again
     # pytest's tmp_path is root's (0700): the postgres user needs a directory of its own
     work = Path(tempfile.mkdtemp(prefix="warden-restore-"))
     try:

@@ -123,12 +123,12 @@ def test_setup_registers_the_agent_and_the_second_run_changes_nothing(
     env = str(operator.env_file())
     first = operator.warden("setup", "--env", env, "--step", "network", "--yes")
     assert first.returncode == 0, first.stderr
-    assert "applied 8 change(s)" in first.stdout
+    assert "applied 9 change(s)" in first.stdout
     entry = json.loads(h1.read_file("/var/db/warden/agents/atlas.json"))
     assert (entry["subnet"], entry["alias_index"]) == ("10.0.1.0/24", 0)
     journal = h1.read_file("/var/db/warden/journal/warden.jsonl").decode().splitlines()
     records = [json.loads(line) for line in journal]
-    assert [r["step"] for r in records] == ["register"] + ["network"] * 7
+    assert [r["step"] for r in records] == ["register"] + ["network"] * 8
     assert all(r["result"] == "ok" and r["rc"] == 0 for r in records)
 
     second = operator.warden("setup", "--env", env, "--step", "network", "--yes", "--json")
