@@ -233,6 +233,9 @@ def run_step(
         )
     done = re.findall(rf"^{tag} end \d+ 0$", result.stdout, re.MULTILINE)
     summary = changes[len(done)].summary if len(done) < len(changes) else "(after the last change)"
+    if len(done) < len(changes) and changes[len(done)].secret:
+        # its commands carry a secret (a verifier): a tool's error can quote them
+        detail = "(the output of a change with a secret is not shown)"
     raise ChangeFailed(f"{target}: step {step}: '{summary}' failed (exit {result.rc}): {detail}")
 
 

@@ -84,6 +84,8 @@ def registry_snapshot_sh() -> str:
 
 
 _PROBE_NAME = re.compile(r"[A-Za-z0-9._:-]+")
+# Trees whose directories an agent's user or a jail's root can change.
+UNTRUSTED_DIRS = ("/home/", "/usr/local/bastille/jails/")
 PROBE_PREFIX = "probe."
 
 
@@ -125,8 +127,15 @@ def build_script(
         section(PROBE_PREFIX + name, command)
     for path in files:
         p = q(checked_path(path))
+        # Under a home or a jail's root, someone other than root owns the directories:
+        # a link there must not make root read (and show) a file it points to.
+        guard = (
+            f" && [ ! -L {p} ] && [ ! -L {q(path.rsplit('/', 1)[0])} ]"
+            if path.startswith(UNTRUSTED_DIRS)
+            else ""
+        )
         lines.append(
-            f"if [ -f {p} ]; then "
+            f"if [ -f {p} ]{guard}; then "
             f'echo "@@$W file $(wc -c < {p} | tr -d " ") "{p}; cat {p}; '
             f'echo; else echo "@@$W nofile "{p}; fi'
         )

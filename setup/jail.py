@@ -4,7 +4,8 @@ The session it replaces (guide §4), for role db of agent atlas:
     bastille list jails | grep -qx atlasdb ||
         bastille create -B -g 10.0.1.1 -n 192.0.2.53 atlasdb 14.3-RELEASE 10.0.1.5/24 warden0
     bastille template -a atlasdb /usr/local/etc/warden/templates/atlas/db
-    jls -j atlasdb; sysrc -f .../atlasdb/root/etc/rc.conf ifconfig_vnet0 defaultrouter
+    jls -j atlasdb; grep ifconfig_vnet0 .../atlasdb/root/etc/rc.conf   (read, never sourced:
+        root in the jail writes that file; `sysrc -f` would run it as host root)
     jexec -l atlasdb service postgresql onestatus
 Bastille exits 0 on many failures and matches names by prefix, so nothing here trusts
 its exit code or its name matching: the exact name is checked first, and every change
@@ -31,6 +32,7 @@ from .layout import (
     template_stamp,
 )
 from .plan import Change, FileWrite, Finding, StepPlan
+from .rcconf import read_value_sh
 from .registry import owned_roles
 from .releases import jail_release, releases_probe
 from .render import SEARCH_PATH, render
@@ -167,11 +169,13 @@ def probes(config: AgentConfig, spec: JailRole) -> dict[str, str]:
     if not is_mine(config, spec.role):
         return {}
     jail = config.jail_names[spec.role]
-    rc = q(jail_rc_conf(jail))
+    path = jail_rc_conf(jail)
+    rc = q(path)
     body = (
-        f"if [ -f {rc} ]; then "
-        f"printf 'ifconfig_vnet0=%s\\n' \"$(sysrc -f {rc} -n ifconfig_vnet0 2>/dev/null)\"; "
-        f"printf 'defaultrouter=%s\\n' \"$(sysrc -f {rc} -n defaultrouter 2>/dev/null)\"; fi; "
+        # not through a link root in the jail could plant towards a host file
+        f"if [ -f {rc} ] && [ ! -L {rc} ] && [ ! -L {q(path.rsplit('/', 1)[0])} ]; then "
+        f"printf 'ifconfig_vnet0=%s\\n' \"$({read_value_sh(path, 'ifconfig_vnet0')})\"; "
+        f"printf 'defaultrouter=%s\\n' \"$({read_value_sh(path, 'defaultrouter')})\"; fi; "
         f"if jls -j {q(jail)} jid >/dev/null 2>&1; then "
         f"if jexec -l {q(jail)} service {q(spec.service)} onestatus >/dev/null 2>&1; "
         "then echo service=running; else echo service=stopped; fi; fi"
@@ -230,11 +234,11 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
     seen = probed(facts, jail)
     readback = [
         f"jls -j {q(jail)} jid >/dev/null 2>&1 || " + fail(f"jail {jail} is not running"),
-        f'_j_v=$(sysrc -f {q(jail_rc_conf(jail))} -n ifconfig_vnet0 2>/dev/null) || _j_v=""',
+        f'_j_v=$({read_value_sh(jail_rc_conf(jail), "ifconfig_vnet0")}) || _j_v=""',
         f'[ "$_j_v" = {q("inet " + ip)} ] || '
         f"{{ echo \"warden: jail {jail}: ifconfig_vnet0 is '$_j_v', expected "
         f"'inet {ip}'\" >&2; exit 1; }}",
-        f'_j_r=$(sysrc -f {q(jail_rc_conf(jail))} -n defaultrouter 2>/dev/null) || _j_r=""',
+        f'_j_r=$({read_value_sh(jail_rc_conf(jail), "defaultrouter")}) || _j_r=""',
         f'[ "$_j_r" = {q(gateway)} ] || '
         f"{{ echo \"warden: jail {jail}: defaultrouter is '$_j_r', expected "
         f"'{gateway}'\" >&2; exit 1; }}",

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from .config import AgentConfig
 from .facts import Facts
-from .shell import put_file
+from .shell import put_file, put_file_as
 
 Level = Literal["error", "warning", "ok"]
 
@@ -28,6 +28,8 @@ class FileWrite:
     group: str = "wheel"
     before: str | None = None
     secret: bool = False
+    # written as this user (a file in that user's own directory), not by root
+    as_user: str | None = None
 
     def diff(self) -> str:
         """A unified diff from the current file; secrets are never shown."""
@@ -42,6 +44,8 @@ class FileWrite:
         """The sh that places the file (atomically: see shell.LIBRARY); with redact, a
         secret's content is left out (for scripts written for review)."""
         content = "(secret: not rendered)\n" if redact and self.secret else self.content
+        if self.as_user is not None:
+            return put_file_as(self.as_user, self.path, content, self.mode)
         return put_file(self.path, content, self.mode, self.owner, self.group)
 
 

@@ -58,3 +58,20 @@ def setting(
     was = "unset" if have is None else f"was {have!r}"
     summary = f"{where}: {name}={value!r} ({was})" + (f": {why}" if why else "")
     return Change(step, summary, commands=(sysrc_command(name, value, file),))
+
+
+def read_value_sh(path: str, name: str) -> str:
+    """sh printing the last `name=value` of an rc.conf-style file WITHOUT running it.
+
+    `sysrc -f FILE` sources FILE as sh; a jail's rc.conf is written by root inside the
+    jail, so the host must never source it (that would run the jail's code as host
+    root). This reads the assignment as text: the last one wins, quotes are dropped.
+    """
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"not an rc.conf variable name: {name!r}")
+    program = (
+        f'index($0, "{name}=") == 1 {{ v = substr($0, {len(name) + 2}) }} '
+        'END { sub(/[ \\t]*(#.*)?$/, "", v); '
+        "if (v ~ /^\".*\"$/ || v ~ /^'.*'$/) v = substr(v, 2, length(v) - 2); print v }"
+    )
+    return f"awk {q(program)} {q(checked_path(path))} 2>/dev/null"

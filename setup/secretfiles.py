@@ -21,8 +21,11 @@ def read_secrets(executor: Executor, paths: list[str]) -> dict[str, str | None]:
     lines = []
     for path in paths:
         p = q(checked_path(path))
+        parent = q(path.rsplit("/", 1)[0])
+        # never through a link: root would read (and warden compare) what it points to
         lines.append(
-            f'if [ -f {p} ]; then echo "@@{nonce} begin"; cat {p}; echo; '
+            f"if [ -f {p} ] && [ ! -L {p} ] && [ ! -L {parent} ]; then "
+            f'echo "@@{nonce} begin"; cat {p}; echo; '
             f'echo "@@{nonce} end"; else echo "@@{nonce} absent"; fi'
         )
     result = executor.run("\n".join(lines) + "\n")

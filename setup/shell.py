@@ -76,6 +76,24 @@ def put_file(path: str, content: str, mode: int, owner: str, group: str) -> str:
     return f"{call} <<'{delimiter}'\n{body}{delimiter}"
 
 
+def put_file_as(user: str, path: str, content: str, mode: int) -> str:
+    """sh that places *content* at *path* as *user* (a file in a directory that user
+    owns: root writing there could be led by a link the user planted)."""
+    delimiter, body = heredoc(content)
+    name = checked_name(user)
+    target = checked_path(path)
+    directory, base = target.rsplit("/", 1)
+    inner = (
+        "umask 077; set -e; "
+        f"_t=$(mktemp {q(directory + '/.' + base + '.warden.XXXXXX')}); "
+        f'cat > "$_t"; chmod {mode:04o} "$_t"; mv -f "$_t" {q(target)}'
+    )
+    # the $_t expands in the user's shell, not in root's
+    return (
+        f"# shellcheck disable=SC2016\nsu {name} -c {q(inner)} <<'{delimiter}'\n{body}{delimiter}"
+    )
+
+
 # The library: defined once at the top of every script warden runs on a host.
 #
 # warden_put writes to a temporary name in the target's own directory, sets owner and

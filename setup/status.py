@@ -15,6 +15,7 @@ from typing import Any
 
 from .facts import Facts
 from .layout import BRIDGE, PF_TABLE, PF_WARDEN_CONF, TMUX, jail_dir, jail_rc_conf
+from .rcconf import read_value_sh
 from .registry import ALIAS_PREFIX, RegistryEntry
 from .shell import JOURNAL_FILE, q
 
@@ -82,11 +83,11 @@ def probes(entries: list[RegistryEntry]) -> dict[str, str]:
             f"su -l {user} -c {q(f'{TMUX} -S {sock} has-session -t ={a}')} 2>&1"
         )
         for role, jail in entry.jails.items():
-            rc = q(jail_rc_conf(jail))
-            settings = q(jail_dir(jail) + "/settings.conf")
+            vnet = read_value_sh(jail_rc_conf(jail), "ifconfig_vnet0")
+            boot = read_value_sh(jail_dir(jail) + "/settings.conf", "boot")
             found[f"status.{a}.jail.{role}"] = (
-                f"printf '%s\\n' \"$(sysrc -f {rc} -n ifconfig_vnet0 2>/dev/null)\"; "
-                f"printf '%s\\n' \"$(sysrc -f {settings} -n boot 2>/dev/null)\"; "
+                f"printf '%s\\n' \"$({vnet})\"; "
+                f"printf '%s\\n' \"$({boot})\"; "
                 f"if jls -j {jail} jid >/dev/null 2>&1; then "
                 f"jexec -l {jail} service {ROLE_SERVICES[role]} onestatus >/dev/null 2>&1; "
                 "echo $?; else echo stopped; fi"
@@ -104,6 +105,12 @@ def agent_status(entry: RegistryEntry, facts: Facts) -> AgentStatus:
         return status
     a = entry.agent
     add = status.checks.append
+    if entry.runtime == "bhyve":
+        # the service runs in the guest: `invoke status --host <its address>` reads it
+        _network(status, entry, facts)
+        _vm(status, entry, facts)
+        status.last_apply = last_apply(facts, a)
+        return status
     service = facts.probe(f"status.{a}.service")
     add(
         Check(
@@ -129,8 +136,6 @@ def agent_status(entry: RegistryEntry, facts: Facts) -> AgentStatus:
         _jail(status, entry, facts, role, jail)
     if entry.jails and facts.rc_conf.get("bastille_enable", "").upper() != "YES":
         add(Check("jails at boot", False, "bastille_enable is not YES: the jails stay down"))
-    if entry.runtime == "bhyve":
-        _vm(status, entry, facts)
     status.last_apply = last_apply(facts, a)
     return status
 

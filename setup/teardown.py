@@ -77,6 +77,13 @@ def probes(config: AgentConfig) -> dict[str, str]:
             + q(f"git -C {soul} log --branches --not --remotes --format=%h%x20%s")
             + "; fi"
         ),
+        # the brain can be dumped: the db jail runs PostgreSQL and has the database
+        "teardown.brain": (
+            f"jexec -l -U postgres {q(config.jail_names['db'])} psql -X -A -t -d "
+            f"{q(names.brain_database(a))} -c 'select 1' >/dev/null 2>&1"
+            if "db" in config.roles
+            else "false"
+        ),
         **pf.probes(config),
     }
 
@@ -113,6 +120,12 @@ def plan_teardown(
         # Not warden's agent here (or already gone: unregistering is the last change).
         # Nothing of that name is touched: it could be someone else's.
         return Plan(config=config, facts=facts, steps=[step])
+    if entry.runtime == "bhyve":
+        step.refusals.append(
+            f"teardown: {config.agent_name} runs in a bhyve VM; tearing down a VM agent is not "
+            "built in this version of warden (vm stop, vm destroy, vm_list by hand)"
+        )
+        return Plan(config=config, facts=facts, steps=[step])
     unpushed = facts.probe("teardown.unpushed")
     commits = unpushed.output.strip().splitlines() if unpushed is not None else []
     if commits and not force:
@@ -122,7 +135,7 @@ def plan_teardown(
             "pass --force to lose them"
         )
     present = _present(facts)
-    _dump(step, config, facts, entry.jails, now or datetime.now(UTC))
+    _dump(step, config, facts, entry.jails, now or datetime.now(UTC), force)
     _service(step, config, facts, present)
     _jails(step, config, facts, entry.jails, keep_data, present)
     _network(step, config, facts, entry)
@@ -155,21 +168,30 @@ def _dump(
     facts: Facts,
     jails: dict[str, str],
     now: datetime,
+    force: bool,
 ) -> None:
     """The agent's database, dumped by the jail's own pg_dump to a dated file."""
     jail = jails.get("db")
     if jail is None or jail not in facts.jails_defined:
         return
+    brain_there = facts.probe("teardown.brain")
+    if brain_there is None or brain_there.rc != 0:
+        if not force:
+            step.refusals.append(
+                f"teardown: {jail} has no running PostgreSQL with database "
+                f"{names.brain_database(config.agent_name)}, so it cannot be dumped first: "
+                "start it (bastille start, service postgresql start), or pass --force to "
+                "tear down without a dump"
+            )
+        return
     brain = names.brain_database(config.agent_name)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     target = f"{DUMPS}/{brain}-{stamp}.dump"
-    start = [] if jail in facts.jails_running else [f"bastille start {q(jail)}"]
     step.changes.append(
         Change(
             NAME,
             f"dump database {brain} with {jail}'s own pg_dump to {target}",
             commands=(
-                *start,
                 f"mkdir -p {DUMPS}",
                 f"chmod 0700 {DUMPS}",
                 f"jexec -l -U postgres {q(jail)} pg_dump -Fc -d {q(brain)} > {q(target + '.part')}",
@@ -231,10 +253,12 @@ def _jails(
                 step.changes.append(
                     Change(
                         NAME,
-                        f"stop jail {jail} and keep it (--keep-data)",
+                        f"stop jail {jail} and keep it, not started at boot (--keep-data): "
+                        "its address is free for another agent once this one is gone",
                         commands=(
                             f"bastille stop {q(jail)}",
                             f"! jls -j {q(jail)} jid >/dev/null 2>&1",
+                            f"bastille config {q(jail)} set boot off",
                         ),
                     )
                 )

@@ -21,7 +21,7 @@ from ..facts import Facts
 from ..hostsfile import DOMAIN, broken, markers, with_block
 from ..layout import home, jail_dir
 from ..plan import Change, FileWrite, StepPlan
-from ..shell import q
+from ..shell import heredoc, q
 
 NAME = "git"
 ROUNDS = 2  # the keys are pinned once the jail (and its host key) exists
@@ -108,18 +108,22 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         (i for i, c in enumerate(step.changes) if "template" in c.summary), len(step.changes)
     )
     host_pub = facts.file(host_key(config) + ".pub")
+    jail_name = config.jail_names["git"]
     if host_pub is None:
-        key = host_key(config)
+        key = "/etc/ssh/ssh_host_ed25519_key"  # inside the jail: made there, not through
+        # a path root in the jail could have turned into a link to a host file
         step.changes.insert(
             before_template,
             Change(
                 NAME,
-                f"SSH host key of jail {config.jail_names['git']} (made by warden, so it "
-                "can be pinned before sshd first starts)",
+                f"SSH host key of jail {jail_name} (made by warden, so it can be pinned "
+                "before sshd first starts)",
                 commands=(
-                    f"mkdir -p {q(key.rsplit('/', 1)[0])}",
-                    f"[ -f {q(key)} ] || ssh-keygen -q -t ed25519 -N '' "
-                    f"-C {q(config.jail_names['git'])} -f {q(key)}",
+                    f"jexec -l {q(jail_name)} sh -c "
+                    + q(
+                        f"mkdir -p /etc/ssh && {{ [ -f {key} ] || "
+                        f"ssh-keygen -q -t ed25519 -N '' -C {jail_name} -f {key}; }}"
+                    ),
                 ),
             ),
         )
@@ -130,14 +134,14 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"SSH key of the agent's user {user} ({key}) for its git jail",
+                # as the agent: its home is its own, and root must not follow its links
                 commands=(
-                    f"mkdir -p {q(ssh_dir)}",
-                    f"chown {user}:{user} {q(ssh_dir)}",
-                    f"chmod 0700 {q(ssh_dir)}",
-                    f"[ -f {q(key)} ] || ssh-keygen -q -t ed25519 -N '' "
-                    f"-C {q('warden agent ' + config.agent_name)} -f {q(key)}",
-                    f"chown {user}:{user} {q(key)} {q(key + '.pub')}",
-                    f"chmod 0600 {q(key)}",
+                    f"su {user} -c "
+                    + q(
+                        f"umask 077; mkdir -p {ssh_dir} && chmod 0700 {ssh_dir} && "
+                        f"{{ [ -f {key} ] || ssh-keygen -q -t ed25519 -N '' "
+                        f"-C 'warden agent {config.agent_name}' -f {key}; }}"
+                    ),
                 ),
             )
         )
@@ -153,10 +157,13 @@ def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, agent
     user = config.agent_user
     allowed = f"restrict {agent_pub}\n"
     if facts.file(authorized_keys(config)) != allowed:
+        jail_name = config.jail_names["git"]
+        delimiter, body = heredoc(allowed)
+        inside = "/srv/git/.ssh/authorized_keys"
         step.changes.append(
             Change(
                 NAME,
-                f"let the agent's key (only) log in as git in jail {config.jail_names['git']}",
+                f"let the agent's key (only) log in as git in jail {jail_name}",
                 files=(
                     FileWrite(
                         authorized_keys(config),
@@ -164,6 +171,12 @@ def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, agent
                         0o644,
                         before=facts.file(authorized_keys(config)),
                     ),
+                ),
+                # written inside the jail, as its git user: the directory is the jail's
+                script=(
+                    f"jexec -l -U git {q(jail_name)} sh -c "
+                    + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
+                    + f" <<'{delimiter}'\n{body}{delimiter}"
                 ),
             )
         )
@@ -194,7 +207,17 @@ def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, agent
                     + (
                         "(its host key, pinned)" if path.endswith("known_hosts") else "(Host entry)"
                     ),
-                    files=(FileWrite(path, content, 0o600, owner=user, group=user, before=before),),
+                    files=(
+                        FileWrite(
+                            path,
+                            content,
+                            0o600,
+                            owner=user,
+                            group=user,
+                            before=before,
+                            as_user=user,
+                        ),
+                    ),
                 )
             )
 

@@ -3,18 +3,32 @@
 The session it replaces: `bastille pkg atlasllamacpp install llama-cpp`, `sysrc
 llama_server_enable=YES llama_server_model=/path/model.gguf llama_server_args="--host
 10.0.1.4 --port 8080"`, `service llama_server start` (ref §2.8: the model is required
-and must be a file). The config already refused a missing or malformed model path.
+and must be a file). The model's directory is mounted read-only into the jail (nullfs),
+so the file the operator placed on the host is the one the server reads.
 """
 
 from __future__ import annotations
 
 from ..jail import JailRole, JailStep
 
+# A model named by its file name alone lives here on the host (llama.cpp's port has no
+# default model directory).
+MODELS = "/var/db/llama"
+
+
+def model_path(model: str) -> str:
+    """WARDEN_LLAMA_MODEL as an absolute path on the host (and, mounted, in the jail)."""
+    return model if model.startswith("/") else f"{MODELS}/{model}"
+
+
 STEP = JailStep(
     JailRole(
         step="llama-cpp",
         role="llama-cpp",
         service="llama_server",
-        context=lambda config: {"model": config.llama_model or ""},
+        context=lambda config: {
+            "model": model_path(config.llama_model or ""),
+            "model_dir": model_path(config.llama_model or "").rsplit("/", 1)[0],
+        },
     )
 )

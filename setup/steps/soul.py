@@ -413,7 +413,11 @@ def _harness(
                 NAME,
                 f"{path}: {adapter.target} for {adapter.harness} from the soul's"
                 f" {adapter.source} ({user}, 0644)",
-                files=(FileWrite(path, wanted, 0o644, owner=user, group=user, before=before),),
+                files=(
+                    FileWrite(
+                        path, wanted, 0o644, owner=user, group=user, before=before, as_user=user
+                    ),
+                ),
             )
         )
 
@@ -520,11 +524,9 @@ def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
     """What soul.sync needs on the host: the deploy key, and the hub's key pinned."""
     user = config.agent_user
     ssh_dir = f"{home(user)}/.ssh"
-    prepare = (
-        f"mkdir -p {q(ssh_dir)}",
-        f"chown {user}:{user} {q(ssh_dir)}",
-        f"chmod 0700 {q(ssh_dir)}",
-    )
+    # as the agent: its home is its own, and root must not follow links planted there
+    inner = f"umask 077; mkdir -p {ssh_dir} && chmod 0700 {ssh_dir}"
+    prepare = (f"su {user} -c {q(inner)}",)
     key_path = host_key_path(config)
     if key_path is not None and state.local_key is not None and state.host_key != state.local_key:
         step.changes.append(
@@ -537,7 +539,10 @@ def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
                     ),
                 ),
                 script="\n".join(
-                    [*prepare, FileWrite(key_path, state.local_key, 0o600, user, user).sh()]
+                    [
+                        *prepare,
+                        FileWrite(key_path, state.local_key, 0o600, user, user, as_user=user).sh(),
+                    ]
                 ),
                 secret=True,
             )
@@ -569,7 +574,9 @@ def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
             Change(
                 NAME,
                 f"{path}: the soul hub's host key, pinned from your known_hosts",
-                script="\n".join([*prepare, FileWrite(path, content, 0o600, user, user).sh()]),
+                script="\n".join(
+                    [*prepare, FileWrite(path, content, 0o600, user, user, as_user=user).sh()]
+                ),
                 files=(FileWrite(path, content, 0o600, user, user, before=state.known_hosts),),
             )
         )

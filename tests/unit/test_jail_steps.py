@@ -278,6 +278,7 @@ def test_llama_cpp_serves_the_configured_model_on_the_jail_address(tmp_path: Pat
     config = agent(tmp_path, env)
     tree = jail.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
     assert "SYSRC llama_server_model=/var/db/llama/model.gguf" in tree["Bastillefile"]
+    assert "MOUNT /var/db/llama /var/db/llama nullfs ro 0 0" in tree["Bastillefile"]
     assert 'llama_server_args="--host 10.0.1.4 --port 8080"' in tree["Bastillefile"]
 
 
@@ -402,3 +403,50 @@ def test_a_shared_or_host_database_is_refused_as_not_built(tmp_path: Path) -> No
     assert "not built" in db.plan(shared, ready_host(shared)).refusals[0]
     on_host = agent(tmp_path, base + "WARDEN_DB_RUNTIME=host\n", name="b.env")
     assert "not built" in db.plan(on_host, ready_host(on_host)).refusals[0]
+
+
+def test_a_jails_rc_conf_is_read_as_text_never_run_by_the_host(tmp_path: Path) -> None:
+    import subprocess
+
+    from setup.rcconf import read_value_sh
+
+    marker = tmp_path / "ran"
+    rc = tmp_path / "rc.conf"
+    rc.write_text(
+        f'ifconfig_vnet0="inet 10.0.1.2/24"\n$(touch {marker})\n'
+        f"defaultrouter=`touch {marker}`10.0.1.1\n"
+    )
+    out = subprocess.run(
+        ["sh", "-c", read_value_sh(str(rc), "ifconfig_vnet0")], capture_output=True, text=True
+    )
+    assert out.stdout == "inet 10.0.1.2/24\n"
+    subprocess.run(["sh", "-c", read_value_sh(str(rc), "defaultrouter")], check=True)
+    assert not marker.exists()
+
+
+def test_the_llama_model_directory_is_mounted_read_only_into_the_jail(tmp_path: Path) -> None:
+    env = (
+        "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=llama-cpp\n"
+        "WARDEN_NAMESERVER=192.0.2.53\nWARDEN_LLAMA_MODEL=model.gguf\n"
+    )
+    config = agent(tmp_path, env)
+    tree = jail.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
+    assert "MOUNT /var/db/llama /var/db/llama nullfs ro 0 0" in tree["Bastillefile"]
+    assert "SYSRC llama_server_model=/var/db/llama/model.gguf" in tree["Bastillefile"]
+
+
+def test_the_git_jails_files_are_written_inside_the_jail_and_the_agents_as_the_agent(
+    config: AgentConfig,
+) -> None:
+    first = git.plan(config, ready_host(config))
+    host_key = next(c for c in first.changes if c.summary.startswith("SSH host key"))
+    assert host_key.commands[0].startswith("jexec -l atlasgit sh -c ")
+    agent_key = next(c for c in first.changes if c.summary.startswith("SSH key of the agent"))
+    assert agent_key.commands[0].startswith("su atlas -c ")
+    facts = jail_done(config, "git", ready_host(config))
+    facts = replace(facts, files={**facts.files, git.authorized_keys(config): None})
+    (allow,) = git.plan(config, facts).changes
+    assert allow.sh().startswith("jexec -l -U git atlasgit sh -c ")
+    facts = replace(facts, files={**facts.files, git.known_hosts(config): None})
+    pin = next(c for c in git.plan(config, facts).changes if "known_hosts" in c.summary)
+    assert "su atlas -c " in pin.sh() and "warden_put" not in pin.sh()
