@@ -34,7 +34,6 @@ from .steps import bhyve
 from .transport import Executor, connect
 from .vm import (
     GuestKeyMismatch,
-    GuestSecrets,
     connect_guest,
     host_pub_path,
     known_hosts_file,
@@ -119,15 +118,12 @@ def setup_one(
             show_plan(plan, console())
         if plan.refusals:
             return _finish(report, as_json, EXIT_REFUSED)
-        pinned_key = _key_to_pin(config, plan.facts)
         if plan.changes and not dry_run:
             if not yes:
                 _confirm(len(plan.changes), target)
-            if pinned_key is not None and pin(known_hosts_file(executor), address, pinned_key):
-                out.print(
-                    f"  pinned the guest's SSH host key for {address} in "
-                    f"{clean(known_hosts_file(executor))}"
-                )
+            # The key is pinned below from the host's copy, once the apply has put it
+            # there: pinning this run's fresh key first would make every rerun after a
+            # failed first apply refuse the next fresh key.
             outcomes = apply_steps(
                 executor,
                 config,
@@ -151,10 +147,17 @@ def setup_one(
                 out.print(clean(report["guest_note"]))
             return _finish(report, as_json, EXIT_OK)
         pub = facts.file(host_pub_path(config.agent_name))
-        if pub is not None and not dry_run:
-            # The host's copy is trusted as the host is: a workstation without the pin
-            # (a second operator) learns it from there, never from the guest.
-            pin(known_hosts_file(executor), address, pub.strip())
+        # The host's copy is trusted as the host is (it is the key warden put in the
+        # guest's user-data); never learnt from the guest itself.
+        if (
+            pub is not None
+            and not dry_run
+            and pin(known_hosts_file(executor), address, pub.strip())
+        ):
+            out.print(
+                f"  pinned the guest's SSH host key for {address} in "
+                f"{clean(known_hosts_file(executor))}"
+            )
         guest = _reach(executor, address, dry_run=dry_run, out=out, as_json=as_json)
         if guest is None:
             report["guest_note"] = (
@@ -182,15 +185,6 @@ def setup_one(
         return _finish(report, as_json, code)
     finally:
         executor.close()
-
-
-def _key_to_pin(config: AgentConfig, facts: Facts) -> str | None:
-    """The guest key this apply will install: the host's, else this run's new one."""
-    pub = facts.file(host_pub_path(config.agent_name))
-    if pub is not None:
-        return pub.strip()
-    secrets = facts.extras.get(bhyve.NAME)
-    return secrets.key.public if isinstance(secrets, GuestSecrets) else None
 
 
 def _reach(

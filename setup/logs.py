@@ -12,7 +12,7 @@ import sys
 
 from .config import AgentConfig
 from .errors import HostError, Refused, WardenError
-from .layout import jail_dir, log_file
+from .layout import BASTILLE_JAILS, jail_dir, log_file
 from .registry import owned_roles
 from .shell import checked_path, q
 from .transport import Executor
@@ -53,8 +53,19 @@ def safe(line: str) -> str:
 def show_log(executor: Executor, path: str, follow: bool) -> None:
     """Print the log's last lines (and, following, every new one as it comes)."""
     target = q(path)
+    # A jail's root is the jail's: a link there must not make root read a host file.
+    links = ""
+    if path.startswith(BASTILLE_JAILS + "/"):
+        parts = path.split("/")
+        below = ["/".join(parts[: i + 1]) for i in range(5, len(parts))]
+        links = (
+            "for _l in " + " ".join(q(p) for p in below) + "; do "
+            'if [ -L "$_l" ]; then echo "warden: $_l is a symbolic link: not read" >&2; '
+            "exit 65; fi; done\n"
+        )
     script = (
-        f'if [ ! -e {target} ]; then echo "warden: no log at {path} yet" >&2; exit 66; fi\n'
+        links
+        + f'if [ ! -e {target} ]; then echo "warden: no log at {path} yet" >&2; exit 66; fi\n'
         + (f"exec tail -n {LINES} -F {target}\n" if follow else f"tail -n {LINES} {target}\n")
     )
 
@@ -63,7 +74,7 @@ def show_log(executor: Executor, path: str, follow: bool) -> None:
         sys.stdout.flush()
 
     result = executor.run(script, on_line=emit)
-    if result.rc == 66:
+    if result.rc in (65, 66):
         raise WardenError(f"{executor.target}: {result.stderr.strip().removeprefix('warden: ')}")
     if result.rc != 0:
         raise HostError(
