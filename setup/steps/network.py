@@ -110,8 +110,10 @@ def _persist_bridge(step: StepPlan, rc_conf: dict[str, str]) -> None:
         number = free_bridge_number(rc_conf)
         commands.append(sysrc_command(f"ifconfig_bridge{number}_name", BRIDGE))
     if f"bridge{number}" not in rc_conf.get("cloned_interfaces", "").split():
-        # `+=` adds one word and keeps every other cloned interface (sysrc(8)).
-        commands.insert(0, sysrc_command("cloned_interfaces+", f"bridge{number}"))
+        # `+=` adds one word and keeps every other cloned interface (sysrc(8)). After
+        # the name: a run cut between the two then finds bridgeN named warden0 and
+        # finishes it, instead of taking bridgeN+1 and leaving bridgeN behind.
+        commands.append(sysrc_command("cloned_interfaces+", f"bridge{number}"))
     if commands:
         step.changes.append(
             Change(
