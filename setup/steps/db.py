@@ -305,7 +305,9 @@ def _login(
                     credentials=creds,
                 )
             try:
-                catalog = read_catalog(conn, _opener(address, admin), shared=names.SHARED_DATABASES)
+                catalog = read_catalog(
+                    conn, admin_opener(address, admin), shared=names.SHARED_DATABASES
+                )
             finally:
                 conn.close()
     except HostError as exc:
@@ -320,7 +322,9 @@ def _login(
     )
 
 
-def _opener(address: tuple[str, int], password: str) -> Callable[[str], psycopg.Connection[Any]]:
+def admin_opener(
+    address: tuple[str, int], password: str
+) -> Callable[[str], psycopg.Connection[Any]]:
     def open_database(dbname: str) -> psycopg.Connection[Any]:
         return connect(address, names.ADMIN_ROLE, password, dbname)
 
@@ -340,11 +344,23 @@ def apply_sql(
     state = facts.extras.get(NAME)
     if not isinstance(state, DbState) or state.admin_password is None:
         raise HostError(f"{executor.target}: db: no admin login to run the SQL with")
-    password = state.admin_password
-    host = str(config.role_ips["db"])
+    run_admin_sql(executor, config, NAME, state.admin_password, changes, progress, journal)
+
+
+def run_admin_sql(
+    executor: Executor,
+    config: AgentConfig,
+    step: str,
+    password: str,
+    changes: list[Change],
+    progress: Callable[[str, int, str, str], None] | None,
+    journal: Callable[[str, int, float], None] | None,
+) -> None:
+    """SQL changes as the admin role through the forward to the agent's db jail, each
+    journalled and shown as it ends (the db step's, and the soul step's seeding)."""
     ordered: list[SqlChange] = [c.sql for c in changes]
     finished: list[SqlChange] = []
-    with forward(executor, host, PORT) as address:
+    with forward(executor, str(config.role_ips["db"]), PORT) as address:
         started = time.time()
 
         def done(change: SqlChange) -> None:
@@ -353,11 +369,11 @@ def apply_sql(
             if journal is not None:
                 journal(change.summary, 0, started)
             if progress is not None:
-                progress(NAME, len(finished), "done", change.summary)
+                progress(step, len(finished), "done", change.summary)
             started = time.time()
 
         try:
-            run_sql(_opener(address, password), ordered, on_change=done)
+            run_sql(admin_opener(address, password), ordered, on_change=done)
         except Exception:
             if journal is not None and len(finished) < len(ordered):
                 journal(ordered[len(finished)].summary, 1, started)

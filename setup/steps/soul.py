@@ -24,19 +24,12 @@ handed back to the jail's git user.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-
 from .. import jail
 from ..config import AgentConfig
-from ..db import names
-from ..db.provision import SqlChange
-from ..db.provision import apply_sql as run_sql
-from ..db.session import connect
 from ..db.tunnel import forward
 from ..errors import HostError
 from ..facts import Facts
@@ -590,7 +583,7 @@ def _read_db(executor: Executor, config: AgentConfig, state: SoulState) -> SoulS
     password = admin.strip()
     try:
         with forward(executor, str(config.role_ips["db"]), db.PORT) as address:
-            seeded = read_seeded(_opener(address, password), config.agent_name)
+            seeded = read_seeded(db.admin_opener(address, password), config.agent_name)
     except HostError as exc:
         return _with(state, db_problem=exc.message)
     return _with(state, seeded=seeded, admin_password=password)
@@ -598,13 +591,6 @@ def _read_db(executor: Executor, config: AgentConfig, state: SoulState) -> SoulS
 
 def _with(state: SoulState, **changes: Any) -> SoulState:
     return SoulState(**{**state.__dict__, **changes})
-
-
-def _opener(address: tuple[str, int], password: str) -> Callable[[str], psycopg.Connection[Any]]:
-    def open_database(dbname: str) -> psycopg.Connection[Any]:
-        return connect(address, names.ADMIN_ROLE, password, dbname)
-
-    return open_database
 
 
 def apply_sql(
@@ -620,23 +606,4 @@ def apply_sql(
     state = facts.extras.get(NAME)
     if not isinstance(state, SoulState) or state.admin_password is None:
         raise HostError(f"{executor.target}: soul: no admin login to seed the databases with")
-    ordered: list[SqlChange] = [c.sql for c in changes]
-    finished: list[SqlChange] = []
-    with forward(executor, str(config.role_ips["db"]), db.PORT) as address:
-        started = time.time()
-
-        def done(change: SqlChange) -> None:
-            nonlocal started
-            finished.append(change)
-            if journal is not None:
-                journal(change.summary, 0, started)
-            if progress is not None:
-                progress(NAME, len(finished), "done", change.summary)
-            started = time.time()
-
-        try:
-            run_sql(_opener(address, state.admin_password), ordered, on_change=done)
-        except Exception:
-            if journal is not None and len(finished) < len(ordered):
-                journal(ordered[len(finished)].summary, 1, started)
-            raise
+    db.run_admin_sql(executor, config, NAME, state.admin_password, changes, progress, journal)
