@@ -4,12 +4,16 @@ Which steps run where. The host gets preflight, the registry entry, host, networ
 (warden0 and the agent's .1), pf (NAT of the agent's /24) and bhyve (the VM). The
 guest, reached through the host as an SSH jump with the host key warden pinned, gets
 preflight, its own registry entry (its user's UID is recorded there), host (its
-packages: tmux for the session), user and service. Addressing: the guest sits at
-WARDEN_VM_IP on the host's warden0, in the agent's /24, with the host's .1 as its
-gateway, so the agent's traffic leaves through the host's NAT like a jail's. The /24
-is the guest's own link, so jails inside the guest would need another subnet: role
-jails in a VM are not built yet, and the bhyve step refuses WARDEN_ROLES other than
-none. For the same reason the guest gets no warden0 and no pf of its own.
+packages: tmux for the session, git for the soul), user, soul (the clone, harness files,
+deploy key and hub pin, as on a jail agent's host; never on the VM's host) and service.
+`invoke soul.sync` reaches the soul there the same way (setup/soul/sync_command.py).
+
+Addressing: the guest sits at WARDEN_VM_IP on the host's warden0, in the agent's /24,
+with the host's .1 as its gateway, so the agent's traffic leaves through the host's
+NAT like a jail's. The /24 is the guest's own link, so jails inside the guest would
+need another subnet: role jails in a VM are not built yet, and the bhyve step refuses
+WARDEN_ROLES other than none (so the soul in a VM has no git-jail mirror and no
+seeding). For the same reason the guest gets no warden0 and no pf of its own.
 """
 
 from __future__ import annotations
@@ -47,9 +51,12 @@ DEFAULT_WAIT = 300
 
 
 def split(selected: list[str]) -> tuple[list[str], list[str]]:
-    """The selected steps that run on the host, and those that run in the guest (the
-    role jail steps and soul plan nothing there: the bhyve step refuses role jails,
-    and the soul step says itself that it is not built for a VM)."""
+    """The selected steps that run on the host, and those that run in the guest.
+
+    The host's are a fixed list, so every other step (user, soul, service) runs only
+    in the guest; preflight and host run on both. The role jail steps plan nothing in
+    the guest: the bhyve step refuses role jails, so the soul there has no mirror and
+    no seeding."""
     host = [s for s in selected if s in HOST_STEPS]
     guest = [s for s in selected if s not in HOST_ONLY]
     return host, guest

@@ -33,9 +33,10 @@ from .layout import (
 )
 from .plan import Change, FileWrite, Finding, StepPlan
 from .rcconf import read_value_sh
-from .registry import owned_roles
+from .registry import borrowed_roles, owned_roles
 from .releases import jail_release, releases_probe
 from .render import SEARCH_PATH, render
+from .shared import lent_jail
 from .shell import put_file, q
 
 TEMPLATES = SEARCH_PATH[0] / "bastille"
@@ -218,6 +219,12 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
     """The jail's changes, and whether the role's service is known to be running (so a
     step can go on to what needs it, such as the db step's SQL)."""
     step = StepPlan(spec.step)
+    if config.runtime == "jail" and spec.role in borrowed_roles(config):
+        # another agent's jail: nothing to create; it must be there to be used
+        lent = lent_jail(config, facts, spec.role)
+        if isinstance(lent, str):
+            step.refusals.append(lent)
+        return step, False
     if not is_mine(config, spec.role):
         return step, False
     jail = config.jail_names[spec.role]

@@ -56,10 +56,17 @@ class RegistryEntry(BaseModel):
     uid: NonNegativeInt | None = None
     toolkit_version: str
     config_digest: str
+    # {role: the agent whose jail this agent uses for it} (WARDEN_DB_AGENT,
+    # WARDEN_LLM_AGENT): the lender's teardown reads it and refuses while it lasts.
+    borrows: dict[str, str] = {}
 
     def to_json(self) -> str:
-        """The file's exact bytes: sorted keys, two-space indent, trailing newline."""
-        return json.dumps(self.model_dump(), indent=2, sort_keys=True) + "\n"
+        """The file's exact bytes: sorted keys, two-space indent, trailing newline
+        (`borrows` only when there is one, so older entries keep their bytes)."""
+        data = self.model_dump()
+        if not data["borrows"]:
+            del data["borrows"]
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def path_for(agent: str) -> str:
@@ -100,14 +107,29 @@ def free_uid(facts: Facts, others: dict[str, RegistryEntry]) -> int:
     return uid
 
 
+def borrowed_roles(config: AgentConfig) -> dict[str, str]:
+    """{role: lending agent} for the roles in WARDEN_ROLES whose jail is another agent's."""
+    lenders: dict[str, str] = {}
+    for role in config.roles:
+        if role == "db" and config.db_agent:
+            lenders[role] = config.db_agent
+        if role in ("ollama", "llama-cpp") and config.llm_agent:
+            lenders[role] = config.llm_agent
+    return lenders
+
+
 def owned_roles(config: AgentConfig) -> list[str]:
     """The roles whose jail this agent has itself (not borrowed from another agent)."""
-    borrowed = set()
-    if config.db_agent:
-        borrowed.add("db")
-    if config.llm_agent:
-        borrowed.update({"ollama", "llama-cpp"})
+    borrowed = borrowed_roles(config)
     return [role for role in config.roles if role not in borrowed]
+
+
+def borrowers(entries: dict[str, RegistryEntry], lender: str) -> list[RegistryEntry]:
+    """The other agents that use one of *lender*'s jails, by name."""
+    return sorted(
+        (e for e in entries.values() if e.agent != lender and lender in e.borrows.values()),
+        key=lambda e: e.agent,
+    )
 
 
 def entry_for(config: AgentConfig, facts: Facts) -> RegistryEntry:
@@ -135,4 +157,5 @@ def entry_for(config: AgentConfig, facts: Facts) -> RegistryEntry:
         uid=uid,
         toolkit_version=__version__,
         config_digest=config.digest(),
+        borrows=borrowed_roles(config),
     )

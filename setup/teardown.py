@@ -23,6 +23,8 @@ from .apply import Progress, run_step
 from .apply import confirm as confirm_change
 from .config import AgentConfig
 from .db import names
+from .db.hba import pg_hba
+from .db.provision import drop_agent_sql, role_exists_sql
 from .errors import ChangeFailed
 from .facts import Facts, gather
 from .hostsfile import broken, with_block
@@ -32,6 +34,7 @@ from .layout import (
     agent_etc,
     agent_libexec,
     home,
+    jail_dir,
     log_dir,
     newsyslog_conf,
     rc_script,
@@ -41,9 +44,9 @@ from .layout import (
     tmux_socket_dir,
 )
 from .plan import Change, FileWrite, Plan, StepPlan
-from .registry import ALIAS_PREFIX, RegistryEntry, load_entries, path_for
-from .shell import q
-from .steps import pf
+from .registry import ALIAS_PREFIX, RegistryEntry, borrowers, load_entries, path_for
+from .shell import heredoc, q
+from .steps import db, pf
 from .transport import Executor
 
 NAME = "teardown"
@@ -78,10 +81,10 @@ def probes(config: AgentConfig) -> dict[str, str]:
             + "; fi"
         ),
         # the brain can be dumped: the db jail runs PostgreSQL and has the database
+        # (another agent's jail is read once the registry names it: gather_for)
         "teardown.brain": (
-            f"jexec -l -U postgres {q(config.jail_names['db'])} psql -X -A -t -d "
-            f"{q(names.brain_database(a))} -c 'select 1' >/dev/null 2>&1"
-            if "db" in config.roles
+            brain_check(config.jail_names["db"], a)
+            if "db" in config.roles and not config.db_agent
             else "false"
         ),
         **pf.probes(config),
@@ -120,6 +123,19 @@ def plan_teardown(
         # Not warden's agent here (or already gone: unregistering is the last change).
         # Nothing of that name is touched: it could be someone else's.
         return Plan(config=config, facts=facts, steps=[step])
+    lending = [
+        f"{other.agent} uses its "
+        + ", ".join(r for r, lender in sorted(other.borrows.items()) if lender == config.agent_name)
+        + " jail"
+        for other in borrowers(entries, config.agent_name)
+    ]
+    if lending:
+        step.refusals.append(
+            f"teardown: other agents use {config.agent_name}'s jails ({'; '.join(lending)}): "
+            "tear them down first, or point their WARDEN_DB_AGENT / WARDEN_LLM_AGENT "
+            "elsewhere and set them up again"
+        )
+        return Plan(config=config, facts=facts, steps=[step])
     if entry.runtime == "bhyve":
         step.refusals.append(
             f"teardown: {config.agent_name} runs in a bhyve VM; tearing down a VM agent is not "
@@ -135,7 +151,10 @@ def plan_teardown(
             "pass --force to lose them"
         )
     present = _present(facts)
-    _dump(step, config, facts, entry.jails, now or datetime.now(UTC), force)
+    lent = _lent_db(config, entry, entries)
+    _dump(step, config, facts, lent or entry.jails, now or datetime.now(UTC), force)
+    if lent is not None and not keep_data:
+        _leave_lent_db(step, config, facts, lent["db"], entries)
     _service(step, config, facts, present)
     _jails(step, config, facts, entry.jails, keep_data, present)
     _network(step, config, facts, entry)
@@ -174,8 +193,15 @@ def _dump(
     jail = jails.get("db")
     if jail is None or jail not in facts.jails_defined:
         return
-    brain_there = facts.probe("teardown.brain")
-    if brain_there is None or brain_there.rc != 0:
+    lent = facts.extras.get(LENT_DB)
+    if isinstance(lent, LentDb):
+        if lent.running and not lent.brain:
+            return  # dumped and dropped by an earlier run
+        brain_ok = lent.running
+    else:
+        brain_there = facts.probe("teardown.brain")
+        brain_ok = brain_there is not None and brain_there.rc == 0
+    if not brain_ok:
         if not force:
             step.refusals.append(
                 f"teardown: {jail} has no running PostgreSQL with database "
@@ -356,8 +382,110 @@ def _user(
 
 
 def gather_for(executor: Executor, config: AgentConfig) -> Facts:
-    """The facts teardown plans from: one round trip."""
-    return gather(executor, pf.packages(config), files(config), probes(config))
+    """The facts teardown plans from: one round trip, and a second one into another
+    agent's db jail when this agent uses it (its name is in the registry)."""
+    facts = gather(executor, pf.packages(config), files(config), probes(config))
+    entries, _ = load_entries(facts)
+    entry = entries.get(config.agent_name)
+    lent = _lent_db(config, entry, entries) if entry is not None else None
+    if lent is None:
+        return facts
+    return facts.with_extra(LENT_DB, read_lent_db(executor, lent["db"], config.agent_name))
+
+
+# ---- an agent that uses another agent's db jail (WARDEN_DB_AGENT)
+
+LENT_DB = "teardown.lent_db"
+
+
+def brain_check(jail: str, agent: str) -> str:
+    """sh: exit 0 when the jail's PostgreSQL has the agent's brain database."""
+    return (
+        f"jexec -l -U postgres {q(jail)} psql -X -A -t -d "
+        f"{q(names.brain_database(agent))} -c 'select 1' >/dev/null 2>&1"
+    )
+
+
+class LentDb:
+    """What is left of this agent on the other agent's server."""
+
+    def __init__(self, running: bool, brain: bool, role: bool, hba: str | None) -> None:
+        self.running, self.brain, self.role, self.hba = running, brain, role, hba
+
+
+def _lent_db(
+    config: AgentConfig, entry: RegistryEntry | None, entries: dict[str, RegistryEntry]
+) -> dict[str, str] | None:
+    """{"db": the lender's jail} when the registry shows this agent borrowing one."""
+    lender = entry.borrows.get("db") if entry is not None else None
+    owner = entries.get(lender) if lender is not None else None
+    if owner is None or "db" not in owner.jails:
+        return None
+    return {"db": owner.jails["db"]}
+
+
+def read_lent_db(executor: Executor, jail: str, agent: str) -> LentDb:
+    running, hba_text = db.read_hba(executor, jail)
+    if not running:
+        return LentDb(False, False, False, None)
+    result = executor.run(
+        f"if {brain_check(jail, agent)}; then echo brain; fi\n"
+        f"jexec -l -U postgres {q(jail)} psql -X -A -t -d postgres "
+        f"-c {q(role_exists_sql(agent))} 2>/dev/null || :\n"
+    )
+    lines = result.stdout.split()
+    return LentDb(True, "brain" in lines, "1" in lines, hba_text)
+
+
+def _leave_lent_db(
+    step: StepPlan,
+    config: AgentConfig,
+    facts: Facts,
+    jail: str,
+    entries: dict[str, RegistryEntry],
+) -> None:
+    """Drop the agent's database and role on the other agent's server (after the
+    dump) and take it out of that server's pg_hba.conf."""
+    lent = facts.extras.get(LENT_DB)
+    if not isinstance(lent, LentDb) or not lent.running:
+        return
+    role, brain = names.agent_role(config.agent_name), names.brain_database(config.agent_name)
+    if lent.brain or lent.role:
+        delimiter, body = heredoc(drop_agent_sql(config.agent_name))
+        step.changes.append(
+            Change(
+                NAME,
+                f"drop database {brain} and role {role} on {jail}'s PostgreSQL (and the "
+                "agent's soul rows there)",
+                commands=(
+                    f"jexec -l -U postgres {q(jail)} psql -X -q -v ON_ERROR_STOP=1 -d postgres "
+                    f"<<'{delimiter}'\n{body}{delimiter}",
+                ),
+            )
+        )
+    lender = next(e for e in entries.values() if e.jails.get("db") == jail)
+    others = {k: v for k, v in entries.items() if k != config.agent_name}
+    gateway = ipaddress.IPv4Address(lender.gateway)
+    accesses = db.accesses_for(lender.agent, gateway, ipaddress.IPv4Network(lender.subnet), others)
+    wanted = pg_hba(gateway, list(accesses))
+    if lent.hba != wanted:
+        delimiter, body = heredoc(wanted)
+        inside = db.HBA_FILE
+        step.changes.append(
+            Change(
+                NAME,
+                f"pg_hba.conf of {jail} without {role}, then reload PostgreSQL",
+                files=(
+                    FileWrite(f"{jail_dir(jail)}/root{inside}", wanted, 0o644, before=lent.hba),
+                ),
+                script=(
+                    f"jexec -l {q(jail)} sh -c "
+                    + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
+                    + f" <<'{delimiter}'\n{body}{delimiter}\n"
+                    f"jexec -l {q(jail)} service postgresql reload"
+                ),
+            )
+        )
 
 
 def apply(

@@ -15,18 +15,21 @@ from .names import ADMIN_ROLE, BOOTSTRAP_ROLE, SHARED_DATABASES, agent_role, bra
 
 @dataclass(frozen=True)
 class AgentAccess:
-    """An agent role, the network it logs in from, and the databases it may open."""
+    """An agent role, the networks it logs in from, and the databases it may open."""
 
     role: str
-    network: ipaddress.IPv4Network
+    networks: tuple[ipaddress.IPv4Network, ...]
     databases: tuple[str, ...]
 
     @classmethod
-    def for_agent(cls, agent: str, network: str | ipaddress.IPv4Network) -> AgentAccess:
-        """Its own `<agent>_brain` and the shared databases, from its agent subnet."""
+    def for_agent(cls, agent: str, *networks: str | ipaddress.IPv4Network) -> AgentAccess:
+        """Its own `<agent>_brain` and the shared databases, from its agent subnet (and,
+        for an agent using another agent's db jail, from that agent's .1 too: the
+        host's address on the lender's /24, where the agent's own session connects
+        from)."""
         return cls(
             role=agent_role(agent),
-            network=ipaddress.IPv4Network(network),
+            networks=tuple(ipaddress.IPv4Network(n) for n in networks),
             databases=(brain_database(agent), *SHARED_DATABASES),
         )
 
@@ -41,9 +44,10 @@ def pg_hba(admin_from: str | ipaddress.IPv4Address, agents: Sequence[AgentAccess
         ("host", "all", ADMIN_ROLE, str(admin), "scram-sha-256"),
     ]
     for agent in agents:
-        rows.append(
-            ("host", ",".join(agent.databases), agent.role, str(agent.network), "scram-sha-256")
-        )
+        rows += [
+            ("host", ",".join(agent.databases), agent.role, str(network), "scram-sha-256")
+            for network in agent.networks
+        ]
     rows += [
         ("local", "all", "all", "", "reject"),
         ("host", "all", "all", "0.0.0.0/0", "reject"),

@@ -350,3 +350,61 @@ def bootstrap_admin_sql(verifier: str, *, admin: str = ADMIN_ROLE) -> str:
     if tag in text:  # cannot happen for a valid verifier and a role name; never guess
         raise ValueError("the bootstrap SQL would contain its own dollar-quote tag")
     return f"\\set ON_ERROR_STOP on\nDO {tag}\n{text}{tag};\n"
+
+
+# Soul tables that hold rows tagged with an agent (setup/soul/ddl.py), by database.
+_SOUL_TABLES = {"system_skills": "soul_skills", "system_brain": "soul_memories"}
+
+
+def role_exists_sql(agent: str) -> str:
+    """A query that prints 1 when the agent's role exists."""
+    return (
+        sql.SQL("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {}")
+        .format(sql.Literal(agent_role(agent)))
+        .as_string(None)
+    )
+
+
+def drop_agent_sql(agent: str) -> str:
+    """psql input (as postgres, on the socket of another agent's server) that removes
+    an agent that used it: its brain, its soul rows, what its role owns or was granted
+    in the shared databases, then the role. Safe to run again after a cut."""
+    role = agent_role(agent)
+    ident, literal = sql.Identifier(role), sql.Literal(role)
+    lines = [
+        "\\set ON_ERROR_STOP on",
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE);")
+        .format(sql.Identifier(brain_database(agent)))
+        .as_string(None),
+        sql.SQL(
+            "SELECT count(*) = 1 AS has_role FROM pg_catalog.pg_roles WHERE rolname = {} \\gset"
+        )
+        .format(literal)
+        .as_string(None),
+        "\\if :has_role",
+    ]
+    for database in SHARED_DATABASES:
+        lines.append(f"\\connect {database}")
+        table = _SOUL_TABLES.get(database)
+        if table is not None:
+            lines.append(
+                sql.SQL(
+                    "DO $warden$ BEGIN IF to_regclass({table}) IS NOT NULL THEN "
+                    "EXECUTE format('DELETE FROM %I WHERE agent = %L', {table}, {role}); "
+                    "END IF; END $warden$;"
+                )
+                .format(table=sql.Literal(table), role=literal)
+                .as_string(None)
+            )
+        lines += [
+            sql.SQL("REASSIGN OWNED BY {} TO {};")
+            .format(ident, sql.Identifier(ADMIN_ROLE))
+            .as_string(None),
+            sql.SQL("DROP OWNED BY {};").format(ident).as_string(None),
+        ]
+    lines += [
+        "\\connect postgres",
+        sql.SQL("DROP ROLE {};").format(ident).as_string(None),
+        "\\endif",
+    ]
+    return "\n".join(lines) + "\n"

@@ -13,7 +13,7 @@ from rich.table import Table
 from ..cli import load
 from ..inventory import parse_targets
 from ..output import clean, console, print_json
-from ..transport import Executor, connect
+from .reach import connector_for
 from .sync import HostSync, clone_of, exit_code, sync_hosts
 
 _STATE_STYLE = {
@@ -29,11 +29,12 @@ _STATE_STYLE = {
 
 
 def sync_command(env: str, host: str | None, as_json: bool) -> int:
-    """soul.sync --env FILE [--host TARGETS] [--json]: exit 0, 1 or 3 (the highest host's)."""
+    """soul.sync --env FILE [--host TARGETS] [--json]: exit 0, 1 or 3 (the highest host's).
+    A bhyve agent's clone is inside its VM: reached through the one host given."""
     config = load(env)
     clone = clone_of(config)  # a .env without a soul is refused before any connection
     targets = parse_targets(host, config.host)
-    results = sync_hosts(config, targets, _connect)
+    results = sync_hosts(config, targets, connector_for(config, targets))
     code = exit_code(results)
     if as_json:
         print_json(
@@ -49,11 +50,6 @@ def sync_command(env: str, host: str | None, as_json: bool) -> int:
     else:
         show(results, config.agent_name, clone.repo, clone.ref, Path(clone.path))
     return code
-
-
-def _connect(target: str) -> Executor:
-    """The run's one connection to the host; unknown host keys refused (no --accept-new)."""
-    return connect(target)
 
 
 def show(results: list[HostSync], agent: str, repo: str, ref: str, path: Path) -> None:

@@ -18,6 +18,7 @@ login (which needs the server up), then the SQL (which needs the admin login).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -37,9 +38,11 @@ from ..db.session import connect
 from ..db.tunnel import forward
 from ..errors import HostError
 from ..facts import Facts
-from ..layout import credentials, secrets_dir
+from ..layout import credentials, jail_dir, secrets_dir
 from ..plan import Change, FileWrite, StepPlan
+from ..registry import RegistryEntry, borrowers, entry_for, load_entries
 from ..secretfiles import read_secrets
+from ..shared import lent_jail
 from ..shell import heredoc, q
 from ..transport import Executor
 
@@ -49,9 +52,13 @@ PORT = 5432
 ADMIN_SECRET = "pg-admin"  # noqa: S105 - a file name, not a password
 AGENT_SECRET = "pg-agent"  # noqa: S105 - a file name, not a password
 DSN_KEYS = ("WARDEN_DB_DSN", "DATABASE_URL")
+# Inside the db jail (templates/bastille/db: hba_file). The template places the first
+# one; this step keeps it listing every agent that uses the jail.
+HBA_FILE = "/usr/local/etc/warden/pg_hba.conf"
 
 
 def _context(config: AgentConfig) -> dict[str, Any]:
+    """The template's values; its pg_hba.initial.conf lets the owner alone in."""
     access = hba.AgentAccess.for_agent(config.agent_name, config.subnet)
     return {"pg_version": config.pg_version, "hba": hba.pg_hba(config.gateway, [access])}
 
@@ -60,11 +67,83 @@ SPEC = jail.JailRole(step=NAME, role="db", service="postgresql", context=_contex
 
 
 @dataclass(frozen=True)
+class Server:
+    """The PostgreSQL this agent's role lives on: in its own db jail, or in the one
+    another agent lends it (WARDEN_DB_AGENT)."""
+
+    owner: str
+    jail: str
+    address: ipaddress.IPv4Address
+    admin_from: ipaddress.IPv4Address
+    accesses: tuple[hba.AgentAccess, ...]
+    mine: bool
+
+    @property
+    def admin_secret(self) -> str:
+        """The admin role's password: the jail's owner keeps it."""
+        return f"{secrets_dir(self.owner)}/{ADMIN_SECRET}"
+
+    @property
+    def hba(self) -> str:
+        """pg_hba.conf for the owner and everyone who uses its jail: the owner and the
+        agents registered as borrowing it compute the same bytes."""
+        return hba.pg_hba(self.admin_from, list(self.accesses))
+
+    @property
+    def hba_path(self) -> str:
+        """Where the host sees the file (shown in diffs; written from inside the jail)."""
+        return f"{jail_dir(self.jail)}/root{HBA_FILE}"
+
+
+def uses_db(config: AgentConfig) -> bool:
+    """The agent has a PostgreSQL role: db in WARDEN_ROLES, jails on this host."""
+    return config.runtime == "jail" and "db" in config.roles
+
+
+def server(config: AgentConfig, facts: Facts) -> Server | str:
+    """This agent's server, or why there is none to use (a refusal's text)."""
+    if jail.is_mine(config, SPEC.role):
+        owner, jail_name = config.agent_name, config.jail_names["db"]
+        address, gateway, subnet = config.role_ips["db"], config.gateway, config.subnet
+    else:
+        lent = lent_jail(config, facts, SPEC.role)
+        if isinstance(lent, str):
+            return lent
+        owner, jail_name = lent.lender, lent.jail
+        address, gateway, subnet = lent.address, lent.gateway, lent.subnet
+    entries, _ = load_entries(facts)
+    entries[config.agent_name] = entry_for(config, facts)  # as it will be registered
+    accesses = accesses_for(owner, gateway, subnet, entries)
+    return Server(owner, jail_name, address, gateway, accesses, owner == config.agent_name)
+
+
+def accesses_for(
+    owner: str,
+    gateway: ipaddress.IPv4Address,
+    subnet: ipaddress.IPv4Network,
+    entries: dict[str, RegistryEntry],
+) -> tuple[hba.AgentAccess, ...]:
+    """Who logs in to *owner*'s server: the owner from its /24, and each agent the
+    registry shows borrowing it."""
+    return (
+        hba.AgentAccess.for_agent(owner, subnet),
+        *(
+            # the borrower's own session connects from the host's address on the
+            # owner's /24; its jails from its own /24 (pf lets that one port through)
+            hba.AgentAccess.for_agent(entry.agent, f"{gateway}/32", entry.subnet)
+            for entry in borrowers(entries, owner)
+            if entry.borrows.get(SPEC.role) == owner
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class DbState:
     """What warden read through its own login: never printed (the passwords)."""
 
     reachable: bool
     problem: str | None = None
+    hba: str | None = None
     admin_ok: bool = False
     catalog: Catalog | None = None
     admin_password: str | None = field(default=None, repr=False)
@@ -73,7 +152,7 @@ class DbState:
 
 
 def admin_secret(config: AgentConfig) -> str:
-    """The admin role's password: the db jail's owner keeps it."""
+    """The admin role's password of the agent's own db jail."""
     return f"{secrets_dir(config.agent_name)}/{ADMIN_SECRET}"
 
 
@@ -90,22 +169,32 @@ def files(config: AgentConfig) -> list[str]:
     return jail.files(config, SPEC.role)
 
 
+def _secret_paths(config: AgentConfig) -> list[str]:
+    """The agent's secrets directory and the passwords it keeps (the admin one only
+    for its own jail)."""
+    mine = jail.is_mine(config, SPEC.role)
+    return [
+        secrets_dir(config.agent_name),
+        *([admin_secret(config)] if mine else []),
+        agent_secret(config),
+    ]
+
+
 def probes(config: AgentConfig) -> dict[str, str]:
-    """The jail's, and mode and owner of the secrets directory and files."""
-    if not jail.is_mine(config, SPEC.role):
+    """The jail's (its own), and mode and owner of the secrets directory and files."""
+    if not uses_db(config):
         return {}
-    paths = (secrets_dir(config.agent_name), admin_secret(config), agent_secret(config))
     return {
         **jail.probes(config, SPEC),
         "db.secrets": "for p in "
-        + " ".join(q(p) for p in paths)
+        + " ".join(q(p) for p in _secret_paths(config))
         + '; do if [ -e "$p" ]; then ls -ldn "$p"; else echo "- - - - $p"; fi; done',
     }
 
 
 def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
     missing = jail.requires(config, facts, SPEC.role)
-    if jail.is_mine(config, SPEC.role) and config.agent_user not in facts.users:
+    if uses_db(config) and config.agent_user not in facts.users:
         missing.append(("user", f"the agent's user {config.agent_user} does not exist"))
     return missing
 
@@ -122,10 +211,10 @@ def _stats(facts: Facts) -> dict[str, str]:
 
 
 def _secrets(step: StepPlan, config: AgentConfig, facts: Facts) -> bool:
-    """The secrets directory and both passwords (generated once); True when all exist
+    """The secrets directory and the passwords (generated once); True when all exist
     as they should."""
     have = _stats(facts)
-    directory = secrets_dir(config.agent_name)
+    directory, *passwords = _secret_paths(config)
     ready = True
     if have.get(directory) != "drwx------ 0 0":
         ready = False
@@ -140,7 +229,8 @@ def _secrets(step: StepPlan, config: AgentConfig, facts: Facts) -> bool:
                 ),
             )
         )
-    for path, what in ((admin_secret(config), "admin"), (agent_secret(config), "agent")):
+    for path in passwords:
+        what = "admin" if path == admin_secret(config) else "agent"
         if path not in have:
             ready = False
             step.changes.append(
@@ -163,35 +253,38 @@ def _secrets(step: StepPlan, config: AgentConfig, facts: Facts) -> bool:
 
 
 def plan(config: AgentConfig, facts: Facts) -> StepPlan:
-    """The jail, the secrets, the admin login, the SQL, the DSN: each only where it
-    differs."""
-    if config.runtime == "jail" and "db" in config.roles and not jail.is_mine(config, "db"):
-        step = StepPlan(NAME)
-        step.refusals.append(
-            f"db: WARDEN_DB_AGENT={config.db_agent} (another agent's db jail) is not built in "
-            "this version of warden"
-        )
-        return step
-    if config.db_runtime == "host" and "db" in config.roles:
+    """The jail, the secrets, pg_hba.conf, the admin login, the SQL, the DSN: each only
+    where it differs. With WARDEN_DB_AGENT the jail and its admin login are the other
+    agent's: this agent gets its role, its database and a line in that pg_hba.conf."""
+    if not uses_db(config):
+        return StepPlan(NAME)
+    if config.db_runtime == "host":
         step = StepPlan(NAME)
         step.refusals.append(
             "db: WARDEN_DB_RUNTIME=host (PostgreSQL on the host) is not built in this "
             "version of warden"
         )
         return step
-    step, service_ok = jail.plan(config, facts, SPEC)
-    if not jail.is_mine(config, SPEC.role) or step.refusals:
+    where = server(config, facts)
+    if isinstance(where, str):
+        step = StepPlan(NAME)
+        step.refusals.append(where)
         return step
+    if where.mine:
+        step, service_ok = jail.plan(config, facts, SPEC)
+        if step.refusals:
+            return step
+    else:
+        step, service_ok = StepPlan(NAME), True  # the owner's: read by enrich
     ready = _secrets(step, config, facts)
     state = facts.extras.get(NAME)
-    jail_name = config.jail_names["db"]
     if not (service_ok and ready) or not isinstance(state, DbState):
         step.changes.append(
             Change(
                 NAME,
-                f"then, once PostgreSQL runs in {jail_name}: the admin role, role "
-                f"{config.agent_name}, databases {names.brain_database(config.agent_name)} and "
-                f"{', '.join(names.SHARED_DATABASES)}, the DSN in the credentials",
+                f"then, once PostgreSQL runs in {where.jail}: its pg_hba.conf, the admin role, "
+                f"role {config.agent_name}, databases {names.brain_database(config.agent_name)} "
+                f"and {', '.join(names.SHARED_DATABASES)}, the DSN in the credentials",
                 deferred=True,
             )
         )
@@ -199,17 +292,24 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     if not state.reachable:
         step.refusals.append(f"db: {state.problem}")
         return step
+    _hba(step, where, state)
     if not state.admin_ok:
+        if not where.mine:
+            step.refusals.append(
+                f"db: the admin login to {where.owner}'s server in {where.jail} fails "
+                f"({state.problem or 'cannot log in'}): run setup for {where.owner} first"
+            )
+            return step
         assert state.admin_password is not None
         sql_text = bootstrap_admin_sql(verifier(state.admin_password))
         delimiter, body = heredoc(sql_text if sql_text.endswith("\n") else sql_text + "\n")
         step.changes.append(
             Change(
                 NAME,
-                f"create or update PostgreSQL's admin role {names.ADMIN_ROLE} in {jail_name} "
+                f"create or update PostgreSQL's admin role {names.ADMIN_ROLE} in {where.jail} "
                 f"(as postgres on the jail's socket; {state.problem or 'cannot log in'})",
                 commands=(
-                    f"jexec -l -U postgres {q(jail_name)} psql -X -q -v ON_ERROR_STOP=1 "
+                    f"jexec -l -U postgres {q(where.jail)} psql -X -q -v ON_ERROR_STOP=1 "
                     f"-d {names.ADMIN_DATABASE} <<'{delimiter}'\n{body}{delimiter}",
                 ),
                 secret=True,
@@ -220,15 +320,39 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     wants = DbWants.for_agent(config.agent_name, state.agent_password)
     for change in plan_sql(wants, state.catalog):
         step.changes.append(Change(NAME, change.summary, sql=change))
-    _dsn(step, config, state)
+    _dsn(step, config, where, state)
     return step
 
 
-def dsn(config: AgentConfig, password: str) -> str:
-    """The agent's DSN: its role, password and brain database at the db jail."""
+def _hba(step: StepPlan, where: Server, state: DbState) -> None:
+    """pg_hba.conf as the registry says: written from inside the jail (root there
+    could have turned a path below its root into a link to a host file), then
+    reloaded."""
+    wanted = where.hba
+    if state.hba == wanted:
+        return
+    roles = ", ".join(a.role for a in where.accesses)
+    delimiter, body = heredoc(wanted)
+    inside = HBA_FILE
+    step.changes.append(
+        Change(
+            NAME,
+            f"pg_hba.conf of {where.jail}: {roles} (scram-sha-256), then reload PostgreSQL",
+            files=(FileWrite(where.hba_path, wanted, 0o644, before=state.hba),),
+            script=(
+                f"jexec -l {q(where.jail)} sh -c "
+                + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
+                + f" <<'{delimiter}'\n{body}{delimiter}\n"
+                f"jexec -l {q(where.jail)} service postgresql reload"
+            ),
+        )
+    )
+
+
+def dsn(config: AgentConfig, where: Server, password: str) -> str:
+    """The agent's DSN: its role, password and brain database at its server."""
     role = names.agent_role(config.agent_name)
-    address = config.role_ips["db"]
-    return f"postgresql://{role}:{password}@{address}:{PORT}/{names.brain_database(role)}"
+    return f"postgresql://{role}:{password}@{where.address}:{PORT}/{names.brain_database(role)}"
 
 
 def with_dsn(text: str | None, value: str) -> str:
@@ -241,9 +365,9 @@ def with_dsn(text: str | None, value: str) -> str:
     return "".join(f"{line}\n" for line in [*kept, *(f"{k}='{value}'" for k in DSN_KEYS)])
 
 
-def _dsn(step: StepPlan, config: AgentConfig, state: DbState) -> None:
+def _dsn(step: StepPlan, config: AgentConfig, where: Server, state: DbState) -> None:
     assert state.agent_password is not None
-    wanted = with_dsn(state.credentials, dsn(config, state.agent_password))
+    wanted = with_dsn(state.credentials, dsn(config, where, state.agent_password))
     if state.credentials == wanted:
         return
     user = config.agent_user
@@ -266,40 +390,74 @@ def _dsn(step: StepPlan, config: AgentConfig, state: DbState) -> None:
 
 
 def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
-    """Read the passwords and, through the forward, the server's catalog, when there is
-    a server to read (its jail runs PostgreSQL and the passwords exist)."""
-    if not jail.is_mine(config, SPEC.role) or facts.assumed:
+    """Read pg_hba.conf, the passwords and, through the forward, the server's catalog,
+    when there is a server to read (its jail runs PostgreSQL)."""
+    if not uses_db(config) or facts.assumed:
         return facts
-    seen = jail.probed(facts, config.jail_names["db"])
-    if seen.get("service") != "running":
+    where = server(config, facts)
+    if isinstance(where, str):
         return facts
-    stored = read_secrets_for(executor, config)
-    admin, agent = stored[admin_secret(config)], stored[agent_secret(config)]
+    if where.mine and jail.probed(facts, where.jail).get("service") != "running":
+        return facts
+    running, hba_text = read_hba(executor, where.jail)
+    if not running:
+        return facts.with_extra(
+            NAME,
+            DbState(
+                reachable=False,
+                problem=f"{where.owner}'s db jail {where.jail} does not run PostgreSQL: run "
+                f"setup for {where.owner} first (its --step db)",
+            ),
+        )
+    paths = [where.admin_secret, agent_secret(config), credentials(config.agent_name)]
+    stored = read_secrets(executor, paths)
+    admin, agent = stored[where.admin_secret], stored[agent_secret(config)]
+    if admin is None and not where.mine:
+        return facts.with_extra(
+            NAME,
+            DbState(
+                reachable=False,
+                problem=f"{where.admin_secret} is missing: run setup for {where.owner} first",
+            ),
+        )
     if admin is None or agent is None:
         return facts
     creds = stored[credentials(config.agent_name)]
-    state = _login(executor, config, admin.strip(), agent.strip(), creds)
+    state = _login(executor, where, admin.strip(), agent.strip(), creds, hba_text)
     return facts.with_extra(NAME, state)
 
 
-def read_secrets_for(executor: Executor, config: AgentConfig) -> dict[str, str | None]:
-    return read_secrets(
-        executor, [admin_secret(config), agent_secret(config), credentials(config.agent_name)]
+def read_hba(executor: Executor, jail_name: str) -> tuple[bool, str | None]:
+    """Whether the jail runs PostgreSQL, and its pg_hba.conf read from inside it."""
+    j = q(jail_name)
+    result = executor.run(
+        f"if jls -j {j} jid >/dev/null 2>&1 && "
+        f"jexec -l {j} service postgresql onestatus >/dev/null 2>&1; then echo running; "
+        f"jexec -l {j} cat {HBA_FILE} 2>/dev/null || :; else echo stopped; fi\n"
     )
+    first, _, rest = result.stdout.partition("\n")
+    if result.rc != 0 or first != "running":
+        return False, None
+    return True, rest
 
 
 def _login(
-    executor: Executor, config: AgentConfig, admin: str, agent: str, creds: str | None
+    executor: Executor,
+    where: Server,
+    admin: str,
+    agent: str,
+    creds: str | None,
+    hba_text: str | None,
 ) -> DbState:
-    host = str(config.role_ips["db"])
     try:
-        with forward(executor, host, PORT) as address:
+        with forward(executor, str(where.address), PORT) as address:
             try:
                 conn = connect(address, names.ADMIN_ROLE, admin, names.ADMIN_DATABASE)
             except HostError as exc:
                 return DbState(
                     reachable=True,
                     problem=exc.message,
+                    hba=hba_text,
                     admin_password=admin,
                     agent_password=agent,
                     credentials=creds,
@@ -314,6 +472,7 @@ def _login(
         return DbState(reachable=False, problem=exc.message)
     return DbState(
         reachable=True,
+        hba=hba_text,
         admin_ok=True,
         catalog=catalog,
         admin_password=admin,
@@ -342,25 +501,26 @@ def apply_sql(
 ) -> None:
     """Run the SQL changes as the admin role through the forward, journalled one by one."""
     state = facts.extras.get(NAME)
-    if not isinstance(state, DbState) or state.admin_password is None:
+    where = server(config, facts)
+    if not isinstance(state, DbState) or state.admin_password is None or isinstance(where, str):
         raise HostError(f"{executor.target}: db: no admin login to run the SQL with")
-    run_admin_sql(executor, config, NAME, state.admin_password, changes, progress, journal)
+    run_admin_sql(executor, where, NAME, state.admin_password, changes, progress, journal)
 
 
 def run_admin_sql(
     executor: Executor,
-    config: AgentConfig,
+    where: Server,
     step: str,
     password: str,
     changes: list[Change],
     progress: Callable[[str, int, str, str], None] | None,
     journal: Callable[[str, int, float], None] | None,
 ) -> None:
-    """SQL changes as the admin role through the forward to the agent's db jail, each
+    """SQL changes as the admin role through the forward to the agent's server, each
     journalled and shown as it ends (the db step's, and the soul step's seeding)."""
     ordered: list[SqlChange] = [c.sql for c in changes]
     finished: list[SqlChange] = []
-    with forward(executor, str(config.role_ips["db"]), PORT) as address:
+    with forward(executor, str(where.address), PORT) as address:
         started = time.time()
 
         def done(change: SqlChange) -> None:

@@ -21,6 +21,7 @@ from ..plan import Change, FileWrite, StepPlan
 from ..rcconf import setting
 from ..registry import RegistryEntry, entry_for, load_entries
 from ..render import render
+from ..shared import pass_rules
 from ..shell import JOURNAL_FILE, LOCK_FILE, put_file
 
 NAME = "pf"
@@ -118,7 +119,12 @@ def plan_for(config: AgentConfig, facts: Facts, everyone: list[RegistryEntry]) -
     if enable is not None:
         step.changes.append(enable)
     include = render(
-        "pf/pf.warden.conf.j2", agents=everyone, bridge=BRIDGE, ext_if=ext_if, table=PF_TABLE
+        "pf/pf.warden.conf.j2",
+        agents=everyone,
+        shares=pass_rules(everyone),
+        bridge=BRIDGE,
+        ext_if=ext_if,
+        table=PF_TABLE,
     )
     current_pf = facts.file(PF_CONF)
     pf_conf = with_include(current_pf, ext_if)

@@ -19,6 +19,12 @@ into the clone, which must stay clean for soul.sync. The mirror in the git jail 
 filled by root fetching from the bundle (never by running git in the agent's clone as
 root: its hooks and config are the agent's), with the mirror's hooks off, then
 handed back to the jail's git user.
+
+For a bhyve agent (WARDEN_RUNTIME=bhyve) this step runs only inside its VM, never on
+the VM's host (setup/guest.py split: the host's steps are fixed, and soul is not
+one of them): the guest is a host of its own with the agent's user and home. There
+it makes the same clone, harness files, deploy key and hub pin; a VM has no role
+jails (the bhyve step refuses them), so no mirror and no seeding.
 """
 
 from __future__ import annotations
@@ -87,7 +93,8 @@ def mirrors(config: AgentConfig) -> bool:
 
 
 def seeds(config: AgentConfig) -> bool:
-    return config.soul_repo is not None and jail.is_mine(config, "db")
+    """Its own db jail's server or the one another agent lends it (WARDEN_DB_AGENT)."""
+    return config.soul_repo is not None and db.uses_db(config)
 
 
 def harness_path(config: AgentConfig, target: str) -> str:
@@ -180,7 +187,7 @@ def _probe(facts: Facts, name: str) -> dict[str, list[str]]:
 
 
 def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
-    if config.soul_repo is None or config.runtime != "jail":
+    if config.soul_repo is None:
         return []
     missing: list[tuple[str, str]] = []
     if config.agent_user not in facts.users:
@@ -279,20 +286,9 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     step = StepPlan(NAME)
     if config.soul_repo is None:
         return step
-    if config.runtime != "jail":
-        step.refusals.append("soul: WARDEN_RUNTIME=bhyve is not built in this version of warden")
-        return step
     state = facts.extras.get(NAME)
     if not isinstance(state, SoulState):
-        step.changes.append(
-            Change(
-                NAME,
-                f"clone {config.soul_repo} at {config.soul_ref} on this machine and run"
-                f" soul.check on it; then clone it into {clone_dir(config)}, render the harness"
-                " files, mirror and seed it (planned when the host is read)",
-                deferred=True,
-            )
-        )
+        step.changes.append(Change(NAME, deferred_summary(config), deferred=True))
         return step
     if state.soul is None:
         step.refusals.append(f"soul: {state.problem}")
@@ -310,6 +306,23 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     if seeds(config):
         _seed(step, config, state, soul)
     return step
+
+
+def deferred_summary(config: AgentConfig) -> str:
+    """The offline plan's one line: what the step will do once the host (or, for a
+    bhyve agent, its guest) is read."""
+    where, read = clone_dir(config), "the host"
+    if config.runtime == "bhyve":
+        where, read = f"{where} inside the guest at {config.vm_ip}", "the guest"
+    then = [f"clone it into {where}", "render the harness files"]
+    if mirrors(config):
+        then.append("mirror it")
+    if seeds(config):
+        then.append("seed it")
+    return (
+        f"clone {config.soul_repo} at {config.soul_ref} on this machine and run soul.check on"
+        f" it; then {', '.join(then[:-1])} and {then[-1]} (planned when {read} is read)"
+    )
 
 
 def refusal(soul: PinnedSoul) -> str:
@@ -471,7 +484,7 @@ def _seed(step: StepPlan, config: AgentConfig, state: SoulState, soul: PinnedSou
 def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
     """Pin and check the soul on the controller; read the harness files and the rows.
     An offline plan contacts nothing, the hub included: it shows the clone as deferred."""
-    if config.soul_repo is None or config.runtime != "jail" or facts.assumed:
+    if config.soul_repo is None or facts.assumed:
         return facts
     try:
         soul = pinned(config.soul_repo, config.soul_ref, config.soul_key, config.agent_name)
@@ -486,7 +499,7 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
     if config.agent_user in facts.users:
         state = _read_access(executor, config, state)
     if seeds(config):
-        state = _read_db(executor, config, state)
+        state = _read_db(executor, config, facts, state)
     return facts.with_extra(NAME, state)
 
 
@@ -575,14 +588,16 @@ def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
         )
 
 
-def _read_db(executor: Executor, config: AgentConfig, state: SoulState) -> SoulState:
-    stored = db.read_secrets_for(executor, config)
-    admin = stored[db.admin_secret(config)]
+def _read_db(executor: Executor, config: AgentConfig, facts: Facts, state: SoulState) -> SoulState:
+    where = db.server(config, facts)
+    if isinstance(where, str):
+        return _with(state, db_problem=where)
+    admin = read_secrets(executor, [where.admin_secret])[where.admin_secret]
     if admin is None:
         return _with(state, db_problem="no admin password yet: the db step makes it")
     password = admin.strip()
     try:
-        with forward(executor, str(config.role_ips["db"]), db.PORT) as address:
+        with forward(executor, str(where.address), db.PORT) as address:
             seeded = read_seeded(db.admin_opener(address, password), config.agent_name)
     except HostError as exc:
         return _with(state, db_problem=exc.message)
@@ -604,6 +619,7 @@ def apply_sql(
 ) -> None:
     """Run the seeding as the admin role through the forward, journalled one by one."""
     state = facts.extras.get(NAME)
-    if not isinstance(state, SoulState) or state.admin_password is None:
+    where = db.server(config, facts)
+    if not isinstance(state, SoulState) or state.admin_password is None or isinstance(where, str):
         raise HostError(f"{executor.target}: soul: no admin login to seed the databases with")
-    db.run_admin_sql(executor, config, NAME, state.admin_password, changes, progress, journal)
+    db.run_admin_sql(executor, where, NAME, state.admin_password, changes, progress, journal)

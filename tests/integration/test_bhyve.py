@@ -9,12 +9,17 @@ from it into the guest's sshd (as nuageinit's ssh_keys and users do), restarts t
 sshd and brings the link up. So the guest answers with the key warden generated and
 pinned, or warden refuses it. Whether a real FreeBSD guest boots from that user-data
 is tests/freebsd/test_bhyve_real.py's question.
+
+The agent has a soul (a bare hub on the operator's machine): it is cloned into the
+agent's home inside the guest, never on the host, and `invoke soul.sync` reaches that
+clone through the host with the pinned guest key.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import threading
@@ -26,10 +31,15 @@ import paramiko
 import yaml
 
 from tests.double import install
+from tests.integration.test_role_jails import soul_hub
 from tests.operator import Operator
 from tests.testhost import DOUBLE_STATE, TestHost
 
 VM_DIR = "/usr/local/vm"
+
+
+def q(path: Path) -> str:
+    return shlex.quote(str(path))
 
 
 class Hypervisor(threading.Thread):
@@ -123,11 +133,13 @@ def test_a_bhyve_agent_is_created_and_its_guest_provisioned_through_the_host_wit
         },
     )  # fmt: skip
     operator = Operator(tmp_path / "home", [("h1", host, None)])
+    hub = soul_hub(tmp_path / "soul")
     env = operator.env_file(
         "atlas",
         base=base,
         host="h1",
-        extra=f"WARDEN_RUNTIME=bhyve\nWARDEN_VM_IP={guest.address}\nWARDEN_NAMESERVER=192.0.2.53\n",
+        extra=f"WARDEN_RUNTIME=bhyve\nWARDEN_VM_IP={guest.address}\nWARDEN_NAMESERVER=192.0.2.53\n"
+        f"WARDEN_SOUL_REPO={hub}\nWARDEN_SOUL_REF=main\n",
     )
     hypervisor = Hypervisor(host, guest)
     hypervisor.start()
@@ -141,7 +153,9 @@ def test_a_bhyve_agent_is_created_and_its_guest_provisioned_through_the_host_wit
     assert report["guest"] is not None, report
     host_steps = {a["step"] for a in report["applied"]}
     assert {"register", "host", "network", "pf", "bhyve"} <= host_steps
-    assert {a["step"] for a in report["guest"]["applied"]} >= {"register", "user", "service"}
+    assert "soul" not in host_steps and "soul" not in {s["step"] for s in report["steps"]}
+    guest_steps = {a["step"] for a in report["guest"]["applied"]}
+    assert guest_steps >= {"register", "user", "soul", "service"}
 
     # The host: vm-bhyve made the guest from warden's template with -u user-data.
     argvs = [c["argv"] for c in host.calls() if c["argv"][:1] == ["vm"]]
@@ -179,6 +193,19 @@ def test_a_bhyve_agent_is_created_and_its_guest_provisioned_through_the_host_wit
     assert b"atlas:" in guest.read_file("/etc/passwd")
     assert host.exec("id atlas", check=False).returncode != 0  # not on the host
     assert guest.accepted_logins() >= 1  # every one of them arrived through the host
+
+    # The soul: cloned in the guest at the hub's commit, the agent's, with its harness
+    # file in the agent's home; nothing of it on the host.
+    commit = subprocess.run(
+        ["git", "-C", str(hub), "rev-parse", "main"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    clone = "/home/atlas/soul"
+    head = guest.exec(["git", "-c", f"safe.directory={clone}", "-C", clone, "rev-parse", "HEAD"])
+    assert head.stdout.decode().strip() == commit
+    owners = guest.exec(["stat", "-c", "%U", clone, "/home/atlas/CLAUDE.md"]).stdout.decode()
+    assert owners.split() == ["atlas", "atlas"]
+    assert b"adapters/claude-code.md" in guest.read_file("/home/atlas/CLAUDE.md")
+    assert not host.exists(clone) and not host.exists("/home/atlas")
     # Reached only through the host: the guest is not routable from here.
     probe = paramiko.SSHClient()
     try:
@@ -200,6 +227,22 @@ def test_a_bhyve_agent_is_created_and_its_guest_provisioned_through_the_host_wit
     assert replan["guest"] is not None and replan["guest"]["change_count"] == 0, replan
     rerun = operator.warden("setup", "--env", str(env), "--yes", "--json", timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    assert json.loads(rerun.stdout)["applied"] == []
+    rerun_report = json.loads(rerun.stdout)
+    assert rerun_report["applied"] == [] and rerun_report["guest"]["applied"] == [], rerun_report
     starts = [c for c in host.calls() if c["argv"][:2] == ["vm", "start"]]
     assert len(starts) == 1
+
+    # soul.sync reaches the clone in the guest through the host. The hub is a path on the
+    # operator's machine, so the guest gets a copy of it at that same path to fetch from.
+    packed = subprocess.run(
+        ["tar", "-C", str(hub.parent), "-cf", "-", hub.name], capture_output=True, check=True
+    ).stdout
+    guest.exec(
+        f"mkdir -p {q(hub.parent)} && tar -C {q(hub.parent)} -xf - && chown -R atlas {q(hub)}",
+        input=packed,
+    )
+    sync = operator.warden("soul.sync", "--env", str(env), "--json", timeout=120)
+    assert sync.returncode == 0, sync.stderr + sync.stdout
+    rows = json.loads(sync.stdout)["hosts"]
+    assert [(r["state"], r["head"], r["hub"]) for r in rows] == [("in sync", commit, commit)]
+    assert rows[0]["host"] == f"{guest.address} (guest, via h1)"

@@ -3,10 +3,12 @@ that jexec enters, a network namespace per VNET jail on a real warden0 bridge, a
 real PostgreSQL as the db jail's service (the FreeBSD commands are still the double).
 
 Agent atlas gets db, git and cms jails and its soul (a hub repository on the operator's
-machine); orion gets a db jail of its own. Each setup runs twice and the second run must
-change nothing; the agent's DSN reaches its database; the soul is cloned, mirrored and
-seeded; tearing orion down dumps its brain first (the dump restores into a fresh
-PostgreSQL) and leaves atlas exactly as it was.
+machine); orion gets a db jail of its own; vega uses atlas's db jail (WARDEN_DB_AGENT).
+Each setup runs twice and the second run must change nothing; the agent's DSN reaches
+its database; the soul is cloned, mirrored and seeded; tearing orion down dumps its
+brain first (the dump restores into a fresh PostgreSQL) and leaves atlas exactly as it
+was; atlas cannot be torn down while vega uses its jail; tearing vega down dumps and
+drops its database on atlas's server and takes it out of atlas's pg_hba.conf.
 """
 
 from __future__ import annotations
@@ -71,6 +73,11 @@ class Site:
         self.orion = self.operator.env_file("orion", "10.0.2", extra=orion_roles)
         self.orion_first = setup_json(self.operator, self.orion)
         self.orion_second = setup_json(self.operator, self.orion)
+        vega_roles = "WARDEN_ROLES=db\nWARDEN_DB_AGENT=atlas\n"
+        self.vega = self.operator.env_file("vega", "10.0.3", extra=vega_roles)
+        self.vega_first = setup_json(self.operator, self.vega)
+        self.vega_second = setup_json(self.operator, self.vega)
+        self.atlas_after_vega = setup_json(self.operator, self.env)
 
 
 @pytest.fixture(scope="module")
@@ -254,5 +261,68 @@ def test_teardown_of_orion_dumps_its_brain_first_and_leaves_atlas_as_it_was(site
         local = work / dump
         local.write_bytes(site.host.read_file(f"/var/db/warden/dumps/{dump}"))
         assert fresh_postgres_restore(local, work / "pg") == "the backup window"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_vega_uses_atlass_db_jail_and_neither_role_opens_the_others_brain(site: Site) -> None:
+    assert site.vega_second["change_count"] == 0, site.vega_second
+    # atlas's own run computes the same pg_hba.conf, with vega in it
+    assert site.atlas_after_vega["change_count"] == 0, site.atlas_after_vega
+    assert "vegadb" not in sh(site.host, "bastille list jails").split()
+    vega = agent_dsn(site, "vega")
+    assert vega.startswith("postgresql://vega:") and vega.endswith("@10.0.1.5:5432/vega_brain")
+    query = "select current_user, current_database()"
+    assert sh(site.host, f"psql -X -A -t {vega!r} -c {query!r}").strip() == "vega|vega_brain"
+    atlas = agent_dsn(site)
+    for dsn, other in ((vega, "atlas_brain"), (atlas, "vega_brain")):
+        mine = dsn.rsplit("/", 1)[1]
+        refused = site.host.exec(f"psql -X {dsn.replace(mine, other)!r} -c 'select 1'", check=False)
+        assert refused.returncode != 0, f"{dsn.split('@')[0]} opened {other}"
+    include = site.host.read_file("/etc/pf.warden.conf").decode()
+    assert (
+        "pass in quick on $warden_if inet proto tcp from 10.0.3.0/24 to 10.0.1.5 port 5432"
+        in include
+    )
+    entry = json.loads(site.host.read_file("/var/db/warden/agents/vega.json"))
+    assert entry["borrows"] == {"db": "atlas"} and entry["jails"] == {}
+
+
+def test_atlas_cannot_be_torn_down_while_vega_uses_its_db_jail(site: Site) -> None:
+    result = site.operator.warden("teardown", "--env", str(site.env), "--yes", timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "vega uses its db jail" in result.stdout + result.stderr
+    assert "atlasdb" in sh(site.host, "bastille list jails").split()
+
+
+def in_atlasdb(site: Site, query: str, database: str = "postgres") -> str:
+    return sh(site.host, f"jexec -l -U postgres atlasdb psql -X -A -t -d {database} -c {query!r}")
+
+
+def test_teardown_of_vega_dumps_then_drops_its_database_on_atlass_server(site: Site) -> None:
+    dsn = agent_dsn(site, "vega")
+    write = "create table memory (note text); insert into memory values ('vega was here')"
+    sh(site.host, f"psql -X -q {dsn!r} -c {write!r}")
+    before = atlas_status(site)
+    result = site.operator.warden("teardown", "--env", str(site.vega), "--yes", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    dumps = [d for d in sh(site.host, "ls /var/db/warden/dumps").split() if d.startswith("vega")]
+    (dump,) = dumps
+    assert "vega_brain" not in in_atlasdb(site, "select datname from pg_database").split()
+    assert in_atlasdb(site, "select count(*) from pg_roles where rolname = 'vega'") == "0\n"
+    hba = site.host.read_file(
+        "/usr/local/bastille/jails/atlasdb/root/usr/local/etc/warden/pg_hba.conf"
+    ).decode()
+    assert "vega" not in hba and "atlas_brain" in hba
+    assert "10.0.3.0/24" not in site.host.read_file("/etc/pf.warden.conf").decode()
+    assert atlas_status(site) == before
+    again = setup_json(site.operator, site.env)
+    assert again["change_count"] == 0, again
+    work = Path(tempfile.mkdtemp(prefix="warden-restore-"))
+    try:
+        work.chmod(0o755)
+        local = work / dump
+        local.write_bytes(site.host.read_file(f"/var/db/warden/dumps/{dump}"))
+        assert fresh_postgres_restore(local, work / "pg") == "vega was here"
     finally:
         shutil.rmtree(work, ignore_errors=True)

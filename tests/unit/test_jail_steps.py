@@ -328,7 +328,13 @@ def db_ready(config: AgentConfig, state: db.DbState | None) -> Facts:
         ]
     )
     facts = replace(facts, probes={**facts.probes, "db.secrets": Section(ls + "\n", 0)})
-    return facts if state is None else facts.with_extra("db", state)
+    if state is None:
+        return facts
+    where = db.server(config, facts)
+    assert isinstance(where, db.Server)
+    if state.hba is None:  # the jail's pg_hba.conf as warden wrote it
+        state = replace(state, hba=where.hba)
+    return facts.with_extra("db", state)
 
 
 def test_db_generates_both_passwords_once_as_secret_files(config: AgentConfig) -> None:
@@ -397,10 +403,8 @@ def test_the_dsn_lines_are_replaced_and_other_credentials_kept() -> None:
     )
 
 
-def test_a_shared_or_host_database_is_refused_as_not_built(tmp_path: Path) -> None:
+def test_a_database_on_the_host_is_refused_as_not_built(tmp_path: Path) -> None:
     base = "AGENT_NAME=orion\nAGENT_SUBNET_BASE=10.0.2\nWARDEN_ROLES=db\n"
-    shared = agent(tmp_path, base + "WARDEN_DB_AGENT=atlas\n", name="a.env")
-    assert "not built" in db.plan(shared, ready_host(shared)).refusals[0]
     on_host = agent(tmp_path, base + "WARDEN_DB_RUNTIME=host\n", name="b.env")
     assert "not built" in db.plan(on_host, ready_host(on_host)).refusals[0]
 

@@ -96,7 +96,13 @@ def test_git_runs_as_the_agent_in_its_clone_with_strict_batch_ssh() -> None:
     assert "cd /home/atlas/soul || exit 70" in inner
     ssh = shlex.split(inner.split("GIT_SSH_COMMAND=", 1)[1].split(";", 1)[0])[0]
     assert ssh.split() == [
-        "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=15"
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "ConnectTimeout=15",
     ]
 
 
@@ -116,7 +122,7 @@ def test_with_a_soul_key_ssh_uses_only_the_deploy_key_placed_in_the_agents_ssh_d
 def test_the_origin_url_is_compared_on_the_host_and_never_printed() -> None:
     inner = agent_part(remote.probe_script(clone()))
     assert f'"$(git config --get remote.origin.url)" != {REPO}' in inner
-    assert "echo origin=other" in inner and "echo \"$(git config" not in inner
+    assert "echo origin=other" in inner and 'echo "$(git config' not in inner
 
 
 def test_the_push_is_of_the_checked_commit_and_never_forced() -> None:
@@ -164,8 +170,15 @@ def test_the_probe_reads_head_hub_counts_and_dirt() -> None:
         )
     )
     assert probe == Probe(
-        state="present", origin="same", fetch="ok", head=HEAD, hub=HUB, branch="main",
-        dirty=2, ahead=3, behind=1,
+        state="present",
+        origin="same",
+        fetch="ok",
+        head=HEAD,
+        hub=HUB,
+        branch="main",
+        dirty=2,
+        ahead=3,
+        behind=1,
     )
 
 
@@ -321,8 +334,16 @@ def test_invoke_soul_sync_refuses_a_bad_env_before_any_connection(tmp_path: Path
     env = tmp_path / "atlas.env"
     env.write_text("AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_HOST=unreachable.invalid\n")
     done = subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(ROOT), "soul.sync", "--env",
-         str(env)],
+        [
+            sys.executable,
+            "-m",
+            "invoke",
+            "--search-root",
+            str(ROOT),
+            "soul.sync",
+            "--env",
+            str(env),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
