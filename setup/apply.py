@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from .config import AgentConfig
 from .errors import ChangeFailed, HostError, WardenError
 from .facts import Facts, registry_snapshot_sh
+from .layout import SHARED_FILES
 from .plan import Change
 from .planner import plan_step
 from .reading import read_host
@@ -108,6 +109,7 @@ def step_script(
         "warden_journal "
         f"{q(_record(run_id, operator, step, 'refused: the registry changed', agent))} "
         f'{RC_REGISTRY_CHANGED} "$(date +%s)"; exit {RC_REGISTRY_CHANGED}; fi',
+        *_unchanged_guards(changes, run_id, operator, step, agent),
     ]
     for index, change in enumerate(changes, 1):
         # stdin is the script itself: a command reading stdin would eat the changes after
@@ -128,6 +130,38 @@ def step_script(
             'if [ "$_w_rc" -ne 0 ]; then exit 1; fi',
         ]
     return "\n".join(lines) + "\n"
+
+
+def _unchanged_guards(
+    changes: list[Change], run_id: str, operator: str, step: str, agent: str
+) -> list[str]:
+    """sh checking, under the lock, that each host file several agents' runs write
+    (/etc/hosts, the pf files, the host PostgreSQL's settings) is still what this plan
+    saw: the lock is held per step, so another agent's run may have written one since
+    (its new content would be lost). Like a changed registry: exit 3, nothing done."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for change in changes:
+        for write in change.files:
+            if write.path not in SHARED_FILES or write.path in seen:
+                continue
+            seen.add(write.path)
+            path = q(write.path)
+            if write.before is None:
+                test = f"[ ! -e {path} ]"
+            else:
+                delimiter, body = heredoc(write.before)
+                test = f"cmp -s {path} - <<'{delimiter}'\n{body}{delimiter}"
+                if not body:
+                    test = f"[ -f {path} ] && [ ! -s {path} ]"
+            refused = _record(run_id, operator, step, f"refused: {write.path} changed", agent)
+            lines += [
+                f"if ! {test}",
+                f"then echo {q(f'warden: {write.path} changed since the plan')} >&2; "
+                f'warden_journal {q(refused)} {RC_REGISTRY_CHANGED} "$(date +%s)"; '
+                f"exit {RC_REGISTRY_CHANGED}; fi",
+            ]
+    return lines
 
 
 def marker(run_id: str) -> str:
@@ -212,8 +246,9 @@ def run_step(
         )
     if result.rc == RC_REGISTRY_CHANGED:
         raise HostError(
-            f"{target}: the host registry changed since the plan was made (another run "
-            "registered or changed an agent); nothing was done: plan again"
+            f"{target}: the host registry or a file several agents share changed since the "
+            f"plan was made (another run registered or changed an agent); step {step} did "
+            f"nothing: plan again ({result.stderr.strip() or 'no message'})"
         )
     if result.rc == RC_NOT_ROOT:
         raise HostError(f"{target}: cannot run as root: {result.stderr.strip()}")

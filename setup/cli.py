@@ -377,10 +377,10 @@ def status_command(
             entries, notes = load_entries(gather(executor))
             chosen = [e for name, e in sorted(entries.items()) if agent in (None, name)]
             report("reading the agents' state")
-            facts = gather(executor, files=[PF_WARDEN_CONF], probes=status_probes(chosen))
+            facts = gather(executor, files=[PF_WARDEN_CONF], probes=status_probes(chosen, entries))
         finally:
             executor.close()
-        rows = [agent_status(entry, facts) for entry in chosen]
+        rows = [agent_status(entry, facts, entries) for entry in chosen]
         if agent is not None and not chosen:
             missing = AgentStatus(agent)
             missing.checks.append(

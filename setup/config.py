@@ -531,6 +531,21 @@ class _Validator:
         llm_agent = self.field("WARDEN_LLM_AGENT", _other_agent(agent_name))
         db_agent = self.field("WARDEN_DB_AGENT", _other_agent(agent_name))
 
+        if db_agent is not None and "db" not in roles:
+            self.problem(
+                "WARDEN_DB_AGENT",
+                db_agent,
+                "names whose db jail this agent uses, but WARDEN_ROLES has no db: add db to "
+                "WARDEN_ROLES or leave WARDEN_DB_AGENT out",
+            )
+        if llm_agent is not None and not _LLM_ROLES & set(roles):
+            self.problem(
+                "WARDEN_LLM_AGENT",
+                llm_agent,
+                "names whose LLM jail this agent uses, but WARDEN_ROLES has neither ollama nor "
+                "llama-cpp: add the one it uses, or leave WARDEN_LLM_AGENT out",
+            )
+
         role_ips = self.role_ips(subnet, roles, llm_agent)
         jail_names = self.jail_names(name, roles, llm_agent)
 
@@ -546,6 +561,13 @@ class _Validator:
         agent_user = self.field("WARDEN_AGENT_USER", _parse_user) or name
         agent_command = self.field("WARDEN_AGENT_COMMAND", _parse_command)
         db_runtime = self.field("WARDEN_DB_RUNTIME", _parse_db_runtime) or "jail"
+        if db_runtime == "host" and db_agent is not None:
+            self.problem(
+                "WARDEN_DB_RUNTIME",
+                "host",
+                f"cannot be combined with WARDEN_DB_AGENT={db_agent}: this agent's database "
+                f"is then on {db_agent}'s server; leave one of the two out",
+            )
         pg_version = self.field("WARDEN_PG_VERSION", _parse_pg_version) or 17
 
         llama_model = self.field("WARDEN_LLAMA_MODEL", _parse_model)

@@ -55,6 +55,9 @@ class JailRole:
     role: str
     service: str
     context: Callable[[AgentConfig], dict[str, Any]] = field(default=_no_context)
+    # files an older warden rendered into the template directory and this one does
+    # not: removed before an apply (Bastille's CP copies whatever the directory holds)
+    stale: tuple[str, ...] = ()
 
 
 class JailStep:
@@ -327,6 +330,7 @@ def _template(
                 f"apply the {spec.role} template to jail {jail} ({base}, sha256 {wanted[:12]})",
                 files=writes,
                 commands=(
+                    *(f"rm -f {q(base + '/' + name)}" for name in spec.stale),
                     # -a starts a stopped jail: without it Bastille skips it and exits 0.
                     f"bastille template -a {q(jail)} {q(base)}",
                     onestatus,

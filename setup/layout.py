@@ -103,3 +103,15 @@ def template_stamp(jail: str) -> str:
 def secrets_dir(agent: str) -> str:
     """Generated secrets of one agent (0700, files 0600): never regenerated."""
     return f"/usr/local/etc/warden/secrets/{agent}"
+
+
+# PostgreSQL on the host (WARDEN_DB_RUNTIME=host): warden's settings, outside the data
+# directory (root's files, read by the server).
+HOST_PG_ETC = "/usr/local/etc/warden/postgresql"
+HOST_PG_CONF_DIR = f"{HOST_PG_ETC}/conf.d"
+HOST_PG_CONF = f"{HOST_PG_CONF_DIR}/warden.conf"
+HOST_PG_HBA = f"{HOST_PG_ETC}/pg_hba.conf"
+
+# Host files that several agents' runs write (each from the registry): a step checks
+# under the lock that they are still what its plan saw (setup/apply.py).
+SHARED_FILES = frozenset({HOSTS, PF_CONF, PF_WARDEN_CONF, HOST_PG_CONF, HOST_PG_HBA})

@@ -73,7 +73,8 @@ def show_plan(plan: Plan, out: Console) -> None:
             )
             out.print(
                 Syntax(
-                    file.diff(),
+                    # a file's old content can come from a jail (its root controls it)
+                    _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", file.diff()),
                     "diff",
                     theme="ansi_dark",
                     background_color="default",

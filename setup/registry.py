@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, ValidationError
 
@@ -35,8 +36,16 @@ def _address(value: str) -> str:
     return value
 
 
+def _agent_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", value):
+        raise ValueError("not an agent name")
+    return value
+
+
 Network = Annotated[str, AfterValidator(_network)]
 Address = Annotated[str, AfterValidator(_address)]
+AgentName = Annotated[str, AfterValidator(_agent_name)]
+LentRole = Literal["db", "ollama", "llama-cpp"]
 
 
 class RegistryEntry(BaseModel):
@@ -58,14 +67,19 @@ class RegistryEntry(BaseModel):
     config_digest: str
     # {role: the agent whose jail this agent uses for it} (WARDEN_DB_AGENT,
     # WARDEN_LLM_AGENT): the lender's teardown reads it and refuses while it lasts.
-    borrows: dict[str, str] = {}
+    borrows: dict[LentRole, AgentName] = {}
+    # "host" with WARDEN_DB_RUNTIME=host: its role is on the host's own PostgreSQL.
+    db_runtime: Literal["jail", "host"] = "jail"
 
     def to_json(self) -> str:
         """The file's exact bytes: sorted keys, two-space indent, trailing newline
-        (`borrows` only when there is one, so older entries keep their bytes)."""
+        (`borrows` and `db_runtime` only when they say something, so older entries keep
+        their bytes)."""
         data = self.model_dump()
         if not data["borrows"]:
             del data["borrows"]
+        if data["db_runtime"] == "jail":
+            del data["db_runtime"]
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -118,10 +132,20 @@ def borrowed_roles(config: AgentConfig) -> dict[str, str]:
     return lenders
 
 
+def db_on_host(config: AgentConfig) -> bool:
+    """Its role is on the host's own PostgreSQL (WARDEN_DB_RUNTIME=host): no db jail."""
+    return "db" in config.roles and config.db_runtime == "host" and not config.db_agent
+
+
 def owned_roles(config: AgentConfig) -> list[str]:
-    """The roles whose jail this agent has itself (not borrowed from another agent)."""
+    """The roles whose jail this agent has itself (not borrowed from another agent, not
+    PostgreSQL on the host)."""
     borrowed = borrowed_roles(config)
-    return [role for role in config.roles if role not in borrowed]
+    return [
+        role
+        for role in config.roles
+        if role not in borrowed and not (role == "db" and db_on_host(config))
+    ]
 
 
 def borrowers(entries: dict[str, RegistryEntry], lender: str) -> list[RegistryEntry]:
@@ -158,4 +182,5 @@ def entry_for(config: AgentConfig, facts: Facts) -> RegistryEntry:
         toolkit_version=__version__,
         config_digest=config.digest(),
         borrows=borrowed_roles(config),
+        db_runtime="host" if db_on_host(config) else "jail",
     )

@@ -64,7 +64,26 @@ def _valid(entry: RegistryEntry) -> bool:
     return all(_NAME.fullmatch(n) for n in names) and set(entry.jails) <= set(ROLE_SERVICES)
 
 
-def probes(entries: list[RegistryEntry]) -> dict[str, str]:
+def _elsewhere(
+    entry: RegistryEntry, everyone: dict[str, RegistryEntry]
+) -> dict[str, tuple[str | None, str]]:
+    """{role: (the jail, or None for the host; in words)} for the roles whose service
+    runs outside the agent's own jails: another agent's jail, or the host's PostgreSQL."""
+    found: dict[str, tuple[str | None, str]] = {}
+    if "db" in entry.roles and entry.db_runtime == "host" and "db" not in entry.borrows:
+        found["db"] = (None, "on this host")
+    for role, lender in sorted(entry.borrows.items()):
+        jail = everyone[lender].jails.get(role) if lender in everyone else None
+        if jail is not None and _NAME.fullmatch(jail):
+            found[role] = (jail, f"in {lender}'s jail {jail}")
+        else:
+            found[role] = ("", f"{lender}'s {role} jail is not registered here")
+    return found
+
+
+def probes(
+    entries: list[RegistryEntry], everyone: dict[str, RegistryEntry] | None = None
+) -> dict[str, str]:
     """Read-only questions per agent (names from the registry, checked before use)."""
     found: dict[str, str] = {
         "status.nat": f"pfctl -t {PF_TABLE} -T show",
@@ -92,10 +111,21 @@ def probes(entries: list[RegistryEntry]) -> dict[str, str]:
                 f"jexec -l {jail} service {ROLE_SERVICES[role]} onestatus >/dev/null 2>&1; "
                 "echo $?; else echo stopped; fi"
             )
+        for role, (lent, _) in _elsewhere(entry, everyone or {}).items():
+            service = ROLE_SERVICES[role]
+            if lent is None:
+                found[f"status.{a}.uses.{role}"] = f"service {service} onestatus"
+            elif lent:
+                found[f"status.{a}.uses.{role}"] = (
+                    f"jls -j {lent} jid >/dev/null 2>&1 && "
+                    f"jexec -l {lent} service {service} onestatus"
+                )
     return found
 
 
-def agent_status(entry: RegistryEntry, facts: Facts) -> AgentStatus:
+def agent_status(
+    entry: RegistryEntry, facts: Facts, everyone: dict[str, RegistryEntry] | None = None
+) -> AgentStatus:
     """Every check for one agent, from facts read with `probes`."""
     status = AgentStatus(entry.agent)
     if not _valid(entry):
@@ -134,6 +164,11 @@ def agent_status(entry: RegistryEntry, facts: Facts) -> AgentStatus:
     _network(status, entry, facts)
     for role, jail in sorted(entry.jails.items()):
         _jail(status, entry, facts, role, jail)
+    for role, (_, where) in _elsewhere(entry, everyone or {}).items():
+        probe = facts.probe(f"status.{a}.uses.{role}")
+        ok = probe is not None and probe.rc == 0
+        state = "running" if ok else "not running"
+        add(Check(f"{role} service", ok, f"{ROLE_SERVICES[role]} {state} {where}"))
     if entry.jails and facts.rc_conf.get("bastille_enable", "").upper() != "YES":
         add(Check("jails at boot", False, "bastille_enable is not YES: the jails stay down"))
     status.last_apply = last_apply(facts, a)

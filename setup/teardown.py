@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from .apply import Progress, run_step
 from .apply import confirm as confirm_change
 from .config import AgentConfig
 from .db import names
-from .db.hba import pg_hba
-from .db.provision import drop_agent_sql, role_exists_sql
+from .db.provision import DATABASES_SQL, drop_agent_sql, role_exists_sql
+from .db.server import HOST_CONF, HOST_HBA, Server, server_for
 from .errors import ChangeFailed
 from .facts import Facts, gather
 from .hostsfile import broken, with_block
@@ -34,7 +35,6 @@ from .layout import (
     agent_etc,
     agent_libexec,
     home,
-    jail_dir,
     log_dir,
     newsyslog_conf,
     rc_script,
@@ -44,7 +44,15 @@ from .layout import (
     tmux_socket_dir,
 )
 from .plan import Change, FileWrite, Plan, StepPlan
-from .registry import ALIAS_PREFIX, RegistryEntry, borrowers, load_entries, path_for
+from .registry import (
+    ALIAS_PREFIX,
+    RegistryEntry,
+    borrowers,
+    load_entries,
+    owned_roles,
+    path_for,
+)
+from .secretfiles import read_secrets
 from .shell import heredoc, q
 from .steps import db, pf
 from .transport import Executor
@@ -83,9 +91,7 @@ def probes(config: AgentConfig) -> dict[str, str]:
         # the brain can be dumped: the db jail runs PostgreSQL and has the database
         # (another agent's jail is read once the registry names it: gather_for)
         "teardown.brain": (
-            brain_check(config.jail_names["db"], a)
-            if "db" in config.roles and not config.db_agent
-            else "false"
+            brain_check(config.jail_names["db"], a) if "db" in owned_roles(config) else "false"
         ),
         **pf.probes(config),
     }
@@ -132,8 +138,7 @@ def plan_teardown(
     if lending:
         step.refusals.append(
             f"teardown: other agents use {config.agent_name}'s jails ({'; '.join(lending)}): "
-            "tear them down first, or point their WARDEN_DB_AGENT / WARDEN_LLM_AGENT "
-            "elsewhere and set them up again"
+            "tear them down first"
         )
         return Plan(config=config, facts=facts, steps=[step])
     if entry.runtime == "bhyve":
@@ -151,11 +156,14 @@ def plan_teardown(
             "pass --force to lose them"
         )
     present = _present(facts)
-    lent = _lent_db(config, entry, entries)
-    _dump(step, config, facts, lent or entry.jails, now or datetime.now(UTC), force)
-    if lent is not None and not keep_data:
-        _leave_lent_db(step, config, facts, lent["db"], entries)
+    server = server_for(config.agent_name, {**entries, config.agent_name: entry})
+    kept = _kept(server)
+    # stopped first: nothing the agent writes after the dump is lost, and no session of
+    # it holds the database when it is dropped
     _service(step, config, facts, present)
+    _dump(step, config, facts, server, now or datetime.now(UTC), force)
+    if kept is not None:
+        _leave_kept_server(step, config, facts, kept, keep_data)
     _jails(step, config, facts, entry.jails, keep_data, present)
     _network(step, config, facts, entry)
     if not keep_data:
@@ -168,7 +176,9 @@ def plan_teardown(
                 commands=(f"rm -rf {q(secrets_dir(config.agent_name))}",),
             )
         )
-    pf_step = pf.plan_for(config, facts, sorted(entries.values(), key=lambda e: e.subnet))
+    pf_step = pf.plan_for(
+        config, facts, sorted(entries.values(), key=lambda e: ipaddress.IPv4Network(e.subnet))
+    )
     unregister = StepPlan(UNREGISTER)
     if config.agent_name in facts.registry:
         unregister.changes.append(
@@ -185,26 +195,27 @@ def _dump(
     step: StepPlan,
     config: AgentConfig,
     facts: Facts,
-    jails: dict[str, str],
+    server: Server | None,
     now: datetime,
     force: bool,
 ) -> None:
-    """The agent's database, dumped by the jail's own pg_dump to a dated file."""
-    jail = jails.get("db")
-    if jail is None or jail not in facts.jails_defined:
+    """The agent's database, dumped by the server's own pg_dump to a dated file."""
+    if server is None:
         return
-    lent = facts.extras.get(LENT_DB)
-    if isinstance(lent, LentDb):
-        if lent.running and not lent.brain:
-            return  # dumped and dropped by an earlier run
-        brain_ok = lent.running
-    else:
+    if _kept(server) is None:
+        if server.jail not in facts.jails_defined:
+            return
         brain_there = facts.probe("teardown.brain")
         brain_ok = brain_there is not None and brain_there.rc == 0
+    else:
+        seen = facts.extras.get(KEPT_DB)
+        if isinstance(seen, KeptDb) and seen.running and not seen.brain:
+            return  # dumped and dropped by an earlier run
+        brain_ok = isinstance(seen, KeptDb) and seen.running
     if not brain_ok:
         if not force:
             step.refusals.append(
-                f"teardown: {jail} has no running PostgreSQL with database "
+                f"teardown: there is no running PostgreSQL {server.where} with database "
                 f"{names.brain_database(config.agent_name)}, so it cannot be dumped first: "
                 "start it (bastille start, service postgresql start), or pass --force to "
                 "tear down without a dump"
@@ -216,11 +227,11 @@ def _dump(
     step.changes.append(
         Change(
             NAME,
-            f"dump database {brain} with {jail}'s own pg_dump to {target}",
+            f"dump database {brain} with the pg_dump {server.where} to {target}",
             commands=(
                 f"mkdir -p {DUMPS}",
                 f"chmod 0700 {DUMPS}",
-                f"jexec -l -U postgres {q(jail)} pg_dump -Fc -d {q(brain)} > {q(target + '.part')}",
+                server.as_postgres(f"pg_dump -Fc -d {q(brain)}") + f" > {q(target + '.part')}",
                 f"[ -s {q(target + '.part')} ]",
                 f"mv -f {q(target + '.part')} {q(target)}",
             ),
@@ -382,20 +393,20 @@ def _user(
 
 
 def gather_for(executor: Executor, config: AgentConfig) -> Facts:
-    """The facts teardown plans from: one round trip, and a second one into another
-    agent's db jail when this agent uses it (its name is in the registry)."""
+    """The facts teardown plans from: one round trip, and a second one to the server
+    that keeps the agent's database when that outlives the agent (another agent's db
+    jail, or the host's PostgreSQL: the registry names it)."""
     facts = gather(executor, pf.packages(config), files(config), probes(config))
     entries, _ = load_entries(facts)
-    entry = entries.get(config.agent_name)
-    lent = _lent_db(config, entry, entries) if entry is not None else None
-    if lent is None:
+    kept = _kept(server_for(config.agent_name, entries))
+    if kept is None:
         return facts
-    return facts.with_extra(LENT_DB, read_lent_db(executor, lent["db"], config.agent_name))
+    return facts.with_extra(KEPT_DB, read_kept_db(executor, kept, config.agent_name))
 
 
-# ---- an agent that uses another agent's db jail (WARDEN_DB_AGENT)
+# ---- a database on a server that outlives the agent (WARDEN_DB_AGENT, WARDEN_DB_RUNTIME=host)
 
-LENT_DB = "teardown.lent_db"
+KEPT_DB = "teardown.kept_db"
 
 
 def brain_check(jail: str, agent: str) -> str:
@@ -406,84 +417,91 @@ def brain_check(jail: str, agent: str) -> str:
     )
 
 
-class LentDb:
-    """What is left of this agent on the other agent's server."""
+@dataclass(frozen=True)
+class KeptDb:
+    """What is left of this agent on that server, and its settings as they are."""
 
-    def __init__(self, running: bool, brain: bool, role: bool, hba: str | None) -> None:
-        self.running, self.brain, self.role, self.hba = running, brain, role, hba
+    running: bool
+    brain: bool
+    role: bool
+    hba: str | None
+    conf: str | None = None
+    # the server's databases (where the role may own objects or hold grants)
+    databases: tuple[str, ...] = ()
 
 
-def _lent_db(
-    config: AgentConfig, entry: RegistryEntry | None, entries: dict[str, RegistryEntry]
-) -> dict[str, str] | None:
-    """{"db": the lender's jail} when the registry shows this agent borrowing one."""
-    lender = entry.borrows.get("db") if entry is not None else None
-    owner = entries.get(lender) if lender is not None else None
-    if owner is None or "db" not in owner.jails:
+def _kept(server: Server | None) -> Server | None:
+    """The server when it outlives the agent: not the agent's own db jail."""
+    if server is None or (server.mine and server.jail is not None):
         return None
-    return {"db": owner.jails["db"]}
+    return server
 
 
-def read_lent_db(executor: Executor, jail: str, agent: str) -> LentDb:
-    running, hba_text = db.read_hba(executor, jail)
+def read_kept_db(executor: Executor, server: Server, agent: str) -> KeptDb:
+    conf: str | None = None
+    if server.jail is not None:
+        running, hba_text = db.read_hba(executor, server.jail)
+    else:
+        status = executor.run("service postgresql onestatus >/dev/null 2>&1\n")
+        running = status.rc == 0
+        stored = read_secrets(executor, [HOST_CONF, HOST_HBA])
+        conf, hba_text = stored[HOST_CONF], stored[HOST_HBA]
     if not running:
-        return LentDb(False, False, False, None)
+        return KeptDb(False, False, False, hba_text, conf)
+    brain = server.as_postgres(f"psql -X -A -t -d {q(names.brain_database(agent))} -c 'select 1'")
+    role = server.as_postgres(f"psql -X -A -t -d postgres -c {q(role_exists_sql(agent))}")
+    listed = server.as_postgres(f"psql -X -A -t -d postgres -c {q(DATABASES_SQL)}")
     result = executor.run(
-        f"if {brain_check(jail, agent)}; then echo brain; fi\n"
-        f"jexec -l -U postgres {q(jail)} psql -X -A -t -d postgres "
-        f"-c {q(role_exists_sql(agent))} 2>/dev/null || :\n"
+        f"if {brain} >/dev/null 2>&1; then echo brain; fi\n"
+        f"{role} 2>/dev/null || :\n"
+        f"{listed} 2>/dev/null | sed 's/^/database=/' || :\n"
     )
     lines = result.stdout.split()
-    return LentDb(True, "brain" in lines, "1" in lines, hba_text)
+    databases = tuple(
+        line.removeprefix("database=") for line in lines if line.startswith("database=")
+    )
+    return KeptDb(True, "brain" in lines, "1" in lines, hba_text, conf, databases)
 
 
-def _leave_lent_db(
-    step: StepPlan,
-    config: AgentConfig,
-    facts: Facts,
-    jail: str,
-    entries: dict[str, RegistryEntry],
+def _leave_kept_server(
+    step: StepPlan, config: AgentConfig, facts: Facts, server: Server, keep_data: bool
 ) -> None:
-    """Drop the agent's database and role on the other agent's server (after the
-    dump) and take it out of that server's pg_hba.conf."""
-    lent = facts.extras.get(LENT_DB)
-    if not isinstance(lent, LentDb) or not lent.running:
+    """Drop the agent's database and role on the server that stays (after the dump;
+    kept with --keep-data), and take the agent out of its settings (always: the
+    registry no longer lists it, and its /24 may go to another agent)."""
+    seen = facts.extras.get(KEPT_DB)
+    if not isinstance(seen, KeptDb) or not seen.running:
         return
     role, brain = names.agent_role(config.agent_name), names.brain_database(config.agent_name)
-    if lent.brain or lent.role:
-        delimiter, body = heredoc(drop_agent_sql(config.agent_name))
+    if (seen.brain or seen.role) and not keep_data:
+        delimiter, body = heredoc(drop_agent_sql(config.agent_name, seen.databases))
+        psql = server.as_postgres("psql -X -q -v ON_ERROR_STOP=1 -d postgres")
         step.changes.append(
             Change(
                 NAME,
-                f"drop database {brain} and role {role} on {jail}'s PostgreSQL (and the "
-                "agent's soul rows there)",
-                commands=(
-                    f"jexec -l -U postgres {q(jail)} psql -X -q -v ON_ERROR_STOP=1 -d postgres "
-                    f"<<'{delimiter}'\n{body}{delimiter}",
-                ),
+                f"drop database {brain} and role {role} from the PostgreSQL {server.where} "
+                "(and the agent's soul rows there)",
+                commands=(f"{psql} <<'{delimiter}'\n{body}{delimiter}",),
             )
         )
-    lender = next(e for e in entries.values() if e.jails.get("db") == jail)
-    others = {k: v for k, v in entries.items() if k != config.agent_name}
-    gateway = ipaddress.IPv4Address(lender.gateway)
-    accesses = db.accesses_for(lender.agent, gateway, ipaddress.IPv4Network(lender.subnet), others)
-    wanted = pg_hba(gateway, list(accesses))
-    if lent.hba != wanted:
-        delimiter, body = heredoc(wanted)
-        inside = db.HBA_FILE
+    rest = replace(server, accesses=tuple(a for a in server.accesses if a.role != role))
+    if rest.jail is not None:
+        if seen.hba != rest.hba:
+            step.changes.append(
+                db.jail_hba_change(
+                    NAME, rest, seen.hba, f"pg_hba.conf of {rest.jail} without {role}"
+                )
+            )
+        return
+    settings = db.host_settings_change(NAME, rest, seen.conf, seen.hba)
+    if settings is not None:
+        step.changes.append(settings)
+        restart = "restart" if seen.conf != rest.host_conf() else "reload"
         step.changes.append(
             Change(
                 NAME,
-                f"pg_hba.conf of {jail} without {role}, then reload PostgreSQL",
-                files=(
-                    FileWrite(f"{jail_dir(jail)}/root{inside}", wanted, 0o644, before=lent.hba),
-                ),
-                script=(
-                    f"jexec -l {q(jail)} sh -c "
-                    + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
-                    + f" <<'{delimiter}'\n{body}{delimiter}\n"
-                    f"jexec -l {q(jail)} service postgresql reload"
-                ),
+                f"{restart} PostgreSQL without {role}'s address",
+                commands=(rest.service(restart),),
             )
         )
 

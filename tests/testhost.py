@@ -175,16 +175,15 @@ def _ns_id(pid: int, kind: str) -> str | None:
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for child in _pids():
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(child)
-    return found
+    return [child for child in _pids() if _parent(child) == pid]
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _comm(pid: int) -> str:
@@ -472,6 +471,7 @@ class TestHost:
         """End sshd and everything started inside the host, then remove its files."""
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
+            self._stop_postgres()
             sshd = _children(proc.pid)  # unshare -> sshd (init of the host's PID namespace)
             # per-connection children first, so that sshd reaps them (no zombies left over)
             children = [c for pid in sshd for c in _children(pid) if _comm(c) == "sshd"]
@@ -500,6 +500,23 @@ class TestHost:
                 proc.kill()  # --kill-child: sshd and its PID namespace go with it
                 proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _stop_postgres(self) -> None:
+        """Immediate shutdown (SIGQUIT) of every postmaster the double started in this host
+        (the host's and its jails'), before the PID namespace ends: a SIGKILLed one would
+        leave its SysV shared memory segment in the machine's IPC namespace."""
+        if not self._mnt_ns:
+            return
+        postmasters = [
+            pid
+            for pid in _pids()
+            if _comm(pid) == "postgres"
+            and _ns_id(pid, "mnt") == self._mnt_ns
+            and _comm(_parent(pid)) != "postgres"
+        ]
+        for pid in postmasters:
+            _kill(pid, signal.SIGQUIT)
+        _wait_gone(postmasters, 5.0)
 
     def __enter__(self) -> Self:
         return self if self.proc is not None else self.start()

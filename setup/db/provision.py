@@ -23,6 +23,7 @@ What an agent role gets (the README's grants table says the same):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -352,8 +353,16 @@ def bootstrap_admin_sql(verifier: str, *, admin: str = ADMIN_ROLE) -> str:
     return f"\\set ON_ERROR_STOP on\nDO {tag}\n{text}{tag};\n"
 
 
-# Soul tables that hold rows tagged with an agent (setup/soul/ddl.py), by database.
-_SOUL_TABLES = {"system_skills": "soul_skills", "system_brain": "soul_memories"}
+# The databases a dropped role may own objects or hold grants in.
+DATABASES_SQL = "SELECT datname FROM pg_catalog.pg_database WHERE datallowconn ORDER BY 1"
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _soul_tables() -> dict[str, str]:
+    """Soul tables that hold rows tagged with an agent, by database (setup/soul/ddl)."""
+    from ..soul.ddl import MEMORIES, SKILLS
+
+    return {table.database: table.name for table in (SKILLS, MEMORIES)}
 
 
 def role_exists_sql(agent: str) -> str:
@@ -365,16 +374,20 @@ def role_exists_sql(agent: str) -> str:
     )
 
 
-def drop_agent_sql(agent: str) -> str:
-    """psql input (as postgres, on the socket of another agent's server) that removes
-    an agent that used it: its brain, its soul rows, what its role owns or was granted
-    in the shared databases, then the role. Safe to run again after a cut."""
+def drop_agent_sql(agent: str, databases: Sequence[str] = ()) -> str:
+    """psql input (as postgres, on the socket of a server that outlives the agent)
+    that removes it: its brain, its soul rows, what its role owns or was granted in
+    every other database (the shared ones, and *databases*: another agent may have
+    granted it something in its own brain), then the role. Safe to run again after a
+    cut. Only plain names are connected to (psql's \\connect takes them as words)."""
     role = agent_role(agent)
+    brain = brain_database(agent)
     ident, literal = sql.Identifier(role), sql.Literal(role)
+    tables = _soul_tables()
     lines = [
         "\\set ON_ERROR_STOP on",
         sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE);")
-        .format(sql.Identifier(brain_database(agent)))
+        .format(sql.Identifier(brain))
         .as_string(None),
         sql.SQL(
             "SELECT count(*) = 1 AS has_role FROM pg_catalog.pg_roles WHERE rolname = {} \\gset"
@@ -383,9 +396,13 @@ def drop_agent_sql(agent: str) -> str:
         .as_string(None),
         "\\if :has_role",
     ]
-    for database in SHARED_DATABASES:
+    shared = [d for d in SHARED_DATABASES if not databases or d in databases]
+    others = [d for d in databases if d != brain and d not in SHARED_DATABASES]
+    for database in [*shared, *others]:
+        if not _PLAIN_NAME.fullmatch(database):
+            continue
         lines.append(f"\\connect {database}")
-        table = _SOUL_TABLES.get(database)
+        table = tables.get(database)
         if table is not None:
             lines.append(
                 sql.SQL(

@@ -44,7 +44,8 @@ class ThroughHost(Executor):
             self.host.close()
 
     def reconnect(self) -> Executor:
-        """A new guest connection over the same host connection (closed with this one)."""
+        """A new guest connection over the same host connection: closing it closes the
+        guest connection only; the host connection closes with this executor."""
         return self.guest.reconnect()
 
 

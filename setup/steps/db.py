@@ -18,7 +18,6 @@ login (which needs the server up), then the SQL (which needs the admin login).
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -34,13 +33,25 @@ from ..db.catalog import Catalog, read_catalog
 from ..db.provision import DbWants, SqlChange, bootstrap_admin_sql, plan_sql
 from ..db.provision import apply_sql as run_sql
 from ..db.scram import verifier
+from ..db.server import (
+    HOST_CONF,
+    HOST_CONF_DIR,
+    HOST_HBA,
+    HOST_SECRETS,
+    JAIL_HBA,
+    Server,
+    host_data,
+    host_include,
+    server_for,
+)
 from ..db.session import connect
 from ..db.tunnel import forward
 from ..errors import HostError
 from ..facts import Facts
-from ..layout import credentials, jail_dir, secrets_dir
+from ..layout import BRIDGE, credentials, secrets_dir
 from ..plan import Change, FileWrite, StepPlan
-from ..registry import RegistryEntry, borrowers, entry_for, load_entries
+from ..rcconf import setting
+from ..registry import RegistryEntry, db_on_host, entry_for, load_entries
 from ..secretfiles import read_secrets
 from ..shared import lent_jail
 from ..shell import heredoc, q
@@ -52,9 +63,7 @@ PORT = 5432
 ADMIN_SECRET = "pg-admin"  # noqa: S105 - a file name, not a password
 AGENT_SECRET = "pg-agent"  # noqa: S105 - a file name, not a password
 DSN_KEYS = ("WARDEN_DB_DSN", "DATABASE_URL")
-# Inside the db jail (templates/bastille/db: hba_file). The template places the first
-# one; this step keeps it listing every agent that uses the jail.
-HBA_FILE = "/usr/local/etc/warden/pg_hba.conf"
+PG_VERSIONS = range(13, 19)
 
 
 def _context(config: AgentConfig) -> dict[str, Any]:
@@ -63,36 +72,15 @@ def _context(config: AgentConfig) -> dict[str, Any]:
     return {"pg_version": config.pg_version, "hba": hba.pg_hba(config.gateway, [access])}
 
 
-SPEC = jail.JailRole(step=NAME, role="db", service="postgresql", context=_context)
-
-
-@dataclass(frozen=True)
-class Server:
-    """The PostgreSQL this agent's role lives on: in its own db jail, or in the one
-    another agent lends it (WARDEN_DB_AGENT)."""
-
-    owner: str
-    jail: str
-    address: ipaddress.IPv4Address
-    admin_from: ipaddress.IPv4Address
-    accesses: tuple[hba.AgentAccess, ...]
-    mine: bool
-
-    @property
-    def admin_secret(self) -> str:
-        """The admin role's password: the jail's owner keeps it."""
-        return f"{secrets_dir(self.owner)}/{ADMIN_SECRET}"
-
-    @property
-    def hba(self) -> str:
-        """pg_hba.conf for the owner and everyone who uses its jail: the owner and the
-        agents registered as borrowing it compute the same bytes."""
-        return hba.pg_hba(self.admin_from, list(self.accesses))
-
-    @property
-    def hba_path(self) -> str:
-        """Where the host sees the file (shown in diffs; written from inside the jail)."""
-        return f"{jail_dir(self.jail)}/root{HBA_FILE}"
+SPEC = jail.JailRole(
+    step=NAME,
+    role="db",
+    service="postgresql",
+    context=_context,
+    # before 2026-12 the template itself carried pg_hba.conf, which would now overwrite
+    # the one this step keeps for every agent using the jail
+    stale=("usr/local/etc/warden/pg_hba.conf",),
+)
 
 
 def uses_db(config: AgentConfig) -> bool:
@@ -101,40 +89,18 @@ def uses_db(config: AgentConfig) -> bool:
 
 
 def server(config: AgentConfig, facts: Facts) -> Server | str:
-    """This agent's server, or why there is none to use (a refusal's text)."""
-    if jail.is_mine(config, SPEC.role):
-        owner, jail_name = config.agent_name, config.jail_names["db"]
-        address, gateway, subnet = config.role_ips["db"], config.gateway, config.subnet
-    else:
+    """This agent's server as the registry will have it (this agent registered as the
+    plan will register it), or why there is none to use (a refusal's text)."""
+    if config.db_agent:
         lent = lent_jail(config, facts, SPEC.role)
         if isinstance(lent, str):
             return lent
-        owner, jail_name = lent.lender, lent.jail
-        address, gateway, subnet = lent.address, lent.gateway, lent.subnet
     entries, _ = load_entries(facts)
-    entries[config.agent_name] = entry_for(config, facts)  # as it will be registered
-    accesses = accesses_for(owner, gateway, subnet, entries)
-    return Server(owner, jail_name, address, gateway, accesses, owner == config.agent_name)
-
-
-def accesses_for(
-    owner: str,
-    gateway: ipaddress.IPv4Address,
-    subnet: ipaddress.IPv4Network,
-    entries: dict[str, RegistryEntry],
-) -> tuple[hba.AgentAccess, ...]:
-    """Who logs in to *owner*'s server: the owner from its /24, and each agent the
-    registry shows borrowing it."""
-    return (
-        hba.AgentAccess.for_agent(owner, subnet),
-        *(
-            # the borrower's own session connects from the host's address on the
-            # owner's /24; its jails from its own /24 (pf lets that one port through)
-            hba.AgentAccess.for_agent(entry.agent, f"{gateway}/32", entry.subnet)
-            for entry in borrowers(entries, owner)
-            if entry.borrows.get(SPEC.role) == owner
-        ),
-    )
+    entries[config.agent_name] = entry_for(config, facts)
+    found = server_for(config.agent_name, entries)
+    if found is None:
+        return f"db: {config.agent_name} has no PostgreSQL server on this host"
+    return found
 
 
 @dataclass(frozen=True)
@@ -162,40 +128,74 @@ def agent_secret(config: AgentConfig) -> str:
 
 
 def packages(config: AgentConfig) -> list[str]:
+    """Bastille for a db jail; for PostgreSQL on the host its packages, and every
+    other version's server (the host has one cluster)."""
+    if db_on_host(config) and uses_db(config):
+        return [
+            *(f"postgresql{v}-server" for v in PG_VERSIONS),
+            f"postgresql{config.pg_version}-client",
+        ]
     return jail.packages(config)
 
 
 def files(config: AgentConfig) -> list[str]:
+    if db_on_host(config) and uses_db(config):
+        return [HOST_CONF, HOST_HBA]
     return jail.files(config, SPEC.role)
 
 
-def _secret_paths(config: AgentConfig) -> list[str]:
-    """The agent's secrets directory and the passwords it keeps (the admin one only
-    for its own jail)."""
-    mine = jail.is_mine(config, SPEC.role)
-    return [
-        secrets_dir(config.agent_name),
-        *([admin_secret(config)] if mine else []),
-        agent_secret(config),
-    ]
+def _secret_paths(config: AgentConfig) -> tuple[list[str], list[str]]:
+    """The secrets directories and the passwords this agent's run keeps: the admin
+    one of its own jail, or of the host's cluster; never another agent's."""
+    directories, passwords = [secrets_dir(config.agent_name)], []
+    if db_on_host(config):
+        directories.append(HOST_SECRETS)
+        passwords.append(f"{HOST_SECRETS}/{ADMIN_SECRET}")
+    elif jail.is_mine(config, SPEC.role):
+        passwords.append(admin_secret(config))
+    return directories, [*passwords, agent_secret(config)]
 
 
 def probes(config: AgentConfig) -> dict[str, str]:
-    """The jail's (its own), and mode and owner of the secrets directory and files."""
+    """The jail's (its own), the host cluster's state, and mode and owner of the
+    secrets directories and files."""
     if not uses_db(config):
         return {}
-    return {
+    directories, passwords = _secret_paths(config)
+    found = {
         **jail.probes(config, SPEC),
         "db.secrets": "for p in "
-        + " ".join(q(p) for p in _secret_paths(config))
+        + " ".join(q(p) for p in [*directories, *passwords])
         + '; do if [ -e "$p" ]; then ls -ldn "$p"; else echo "- - - - $p"; fi; done',
     }
+    if db_on_host(config):
+        data = host_data(config.pg_version)
+        conf, line = host_include(config.pg_version)
+        found["db.host"] = (
+            f"if [ -f {q(data + '/PG_VERSION')} ]; then echo initdb=yes; fi; "
+            f"if grep -qxF {q(line)} {q(conf)} 2>/dev/null; then echo include=yes; fi; "
+            "if service postgresql onestatus >/dev/null 2>&1; then echo running=yes; fi"
+        )
+    return found
 
 
 def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
     missing = jail.requires(config, facts, SPEC.role)
-    if uses_db(config) and config.agent_user not in facts.users:
+    if not uses_db(config):
+        return missing
+    if config.agent_user not in facts.users:
         missing.append(("user", f"the agent's user {config.agent_user} does not exist"))
+    bridge = facts.interfaces.get(BRIDGE)
+    if db_on_host(config) and (
+        bridge is None or not any(a.ip == config.gateway for a in bridge.inet)
+    ):
+        missing.append(
+            (
+                "network",
+                f"the agent's gateway {config.gateway}, where PostgreSQL listens, is not on "
+                f"{BRIDGE}",
+            )
+        )
     return missing
 
 
@@ -214,9 +214,11 @@ def _secrets(step: StepPlan, config: AgentConfig, facts: Facts) -> bool:
     """The secrets directory and the passwords (generated once); True when all exist
     as they should."""
     have = _stats(facts)
-    directory, *passwords = _secret_paths(config)
+    directories, passwords = _secret_paths(config)
     ready = True
-    if have.get(directory) != "drwx------ 0 0":
+    for directory in directories:
+        if have.get(directory) == "drwx------ 0 0":
+            continue
         ready = False
         step.changes.append(
             Change(
@@ -230,7 +232,7 @@ def _secrets(step: StepPlan, config: AgentConfig, facts: Facts) -> bool:
             )
         )
     for path in passwords:
-        what = "admin" if path == admin_secret(config) else "agent"
+        what = "agent" if path == agent_secret(config) else "admin"
         if path not in have:
             ready = False
             step.changes.append(
@@ -258,31 +260,28 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     agent's: this agent gets its role, its database and a line in that pg_hba.conf."""
     if not uses_db(config):
         return StepPlan(NAME)
-    if config.db_runtime == "host":
-        step = StepPlan(NAME)
-        step.refusals.append(
-            "db: WARDEN_DB_RUNTIME=host (PostgreSQL on the host) is not built in this "
-            "version of warden"
-        )
-        return step
-    where = server(config, facts)
+    moved = _moved(config, facts)
+    where = moved or server(config, facts)
     if isinstance(where, str):
         step = StepPlan(NAME)
         step.refusals.append(where)
         return step
-    if where.mine:
+    if where.jail is None:
+        step = StepPlan(NAME)
+        service_ok = _host_server(step, config, facts, where)
+    elif where.mine:
         step, service_ok = jail.plan(config, facts, SPEC)
-        if step.refusals:
-            return step
     else:
         step, service_ok = StepPlan(NAME), True  # the owner's: read by enrich
+    if step.refusals:
+        return step
     ready = _secrets(step, config, facts)
     state = facts.extras.get(NAME)
     if not (service_ok and ready) or not isinstance(state, DbState):
         step.changes.append(
             Change(
                 NAME,
-                f"then, once PostgreSQL runs in {where.jail}: its pg_hba.conf, the admin role, "
+                f"then, once PostgreSQL runs {where.where}: its pg_hba.conf, the admin role, "
                 f"role {config.agent_name}, databases {names.brain_database(config.agent_name)} "
                 f"and {', '.join(names.SHARED_DATABASES)}, the DSN in the credentials",
                 deferred=True,
@@ -292,26 +291,25 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     if not state.reachable:
         step.refusals.append(f"db: {state.problem}")
         return step
-    _hba(step, where, state)
+    if where.jail is not None:
+        _hba(step, where, state)
     if not state.admin_ok:
         if not where.mine:
             step.refusals.append(
-                f"db: the admin login to {where.owner}'s server in {where.jail} fails "
+                f"db: the admin login to {where.owner}'s server {where.where} fails "
                 f"({state.problem or 'cannot log in'}): run setup for {where.owner} first"
             )
             return step
         assert state.admin_password is not None
         sql_text = bootstrap_admin_sql(verifier(state.admin_password))
         delimiter, body = heredoc(sql_text if sql_text.endswith("\n") else sql_text + "\n")
+        psql = f"psql -X -q -v ON_ERROR_STOP=1 -d {names.ADMIN_DATABASE}"
         step.changes.append(
             Change(
                 NAME,
-                f"create or update PostgreSQL's admin role {names.ADMIN_ROLE} in {where.jail} "
-                f"(as postgres on the jail's socket; {state.problem or 'cannot log in'})",
-                commands=(
-                    f"jexec -l -U postgres {q(where.jail)} psql -X -q -v ON_ERROR_STOP=1 "
-                    f"-d {names.ADMIN_DATABASE} <<'{delimiter}'\n{body}{delimiter}",
-                ),
+                f"create or update PostgreSQL's admin role {names.ADMIN_ROLE} {where.where} "
+                f"(as postgres on the server's socket; {state.problem or 'cannot log in'})",
+                commands=(f"{where.as_postgres(psql)} <<'{delimiter}'\n{body}{delimiter}",),
                 secret=True,
             )
         )
@@ -324,28 +322,192 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     return step
 
 
+def _place(entry: RegistryEntry) -> str:
+    """Where a registry entry keeps the agent's database, in words."""
+    if "db" in entry.borrows:
+        return f"{entry.borrows['db']}'s db jail (WARDEN_DB_AGENT={entry.borrows['db']})"
+    if entry.db_runtime == "host":
+        return "the host's PostgreSQL (WARDEN_DB_RUNTIME=host)"
+    return f"its own db jail {entry.jails.get('db', '(none)')}"
+
+
+def _moved(config: AgentConfig, facts: Facts) -> str | None:
+    """A refusal when the .env puts the database somewhere other than the registry
+    records it: warden never moves a database (the old one would be left behind, and
+    its server's teardown would then drop it without a dump)."""
+    recorded = load_entries(facts)[0].get(config.agent_name)
+    if recorded is None or "db" not in recorded.roles or recorded.runtime != "jail":
+        return None
+    before, after = _place(recorded), _place(entry_for(config, facts))
+    if before == after:
+        return None
+    return (
+        f"db: {config.agent_name}'s database is on {before}, and the .env now says {after}; "
+        "warden does not move a database: put the .env back, or tear the agent down (its "
+        "brain is dumped first) and set it up again"
+    )
+
+
+def _host_values(facts: Facts) -> dict[str, str]:
+    section = facts.probe("db.host")
+    found: dict[str, str] = {}
+    for line in section.output.splitlines() if section is not None else ():
+        key, sep, value = line.partition("=")
+        if sep:
+            found[key] = value
+    return found
+
+
+def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Server) -> bool:
+    """PostgreSQL on the host (WARDEN_DB_RUNTIME=host), the session it replaces:
+        pkg install postgresql17-server postgresql17-client; sysrc postgresql_enable=YES
+        service postgresql initdb   (once)
+        echo "include_dir = '.../conf.d'" >> /var/db/postgres/data17/postgresql.conf
+        listen on localhost and every host agent's .1; pg_hba.conf from warden
+        service postgresql start (restart when the addresses change, reload for pg_hba)
+    One cluster serves every agent whose .env says so; all of them compute the same
+    settings from the registry. True when nothing is left to do for the server."""
+    version = config.pg_version
+    server_pkg, client_pkg = f"postgresql{version}-server", f"postgresql{version}-client"
+    others = sorted(
+        f"postgresql{v}-server"
+        for v in PG_VERSIONS
+        if v != version and facts.packages.get(f"postgresql{v}-server")
+    )
+    if others:
+        step.refusals.append(
+            f"db: WARDEN_DB_RUNTIME=host with WARDEN_PG_VERSION={version}, but this host has "
+            f"{others[0]} installed: the host has one cluster for every agent; set "
+            "WARDEN_PG_VERSION to its version"
+        )
+        return False
+    seen = _host_values(facts)
+    data = host_data(version)
+    if (
+        seen.get("initdb") == "yes"
+        and seen.get("include") != "yes"
+        and facts.file(HOST_CONF) is None
+    ):
+        step.refusals.append(
+            f"db: WARDEN_DB_RUNTIME=host, but this host already has a PostgreSQL cluster in "
+            f"{data} that warden did not make: its pg_hba.conf would be replaced by warden's "
+            "and its clients locked out; use WARDEN_DB_RUNTIME=jail, or move that cluster away"
+        )
+        return False
+    missing = [p for p in (server_pkg, client_pkg) if not facts.packages.get(p)]
+    if missing:
+        step.changes.append(
+            Change(
+                NAME,
+                f"pkg install {' '.join(missing)} (PostgreSQL {version} on this host)",
+                commands=(f"pkg install -y {' '.join(missing)}",),
+                slow=True,
+            )
+        )
+    enable = setting(NAME, facts.rc_conf, "postgresql_enable", "YES", why="PostgreSQL at boot")
+    if enable is not None:
+        step.changes.append(enable)
+    conf_stale = facts.file(HOST_CONF) != where.host_conf()
+    hba_stale = facts.file(HOST_HBA) != where.hba
+    settings = host_settings_change(NAME, where, facts.file(HOST_CONF), facts.file(HOST_HBA))
+    if settings is not None:
+        step.changes.append(settings)
+    if seen.get("initdb") != "yes":
+        step.changes.append(
+            Change(
+                NAME,
+                f"initdb the host's cluster in {data} (once)",
+                commands=(f"test -f {q(data + '/PG_VERSION')} || service postgresql initdb",),
+                slow=True,
+            )
+        )
+    pg_conf, line = host_include(version)
+    if seen.get("include") != "yes":
+        # as postgres: the data directory is postgres', and root must not follow its links
+        append = f"grep -qxF {q(line)} {q(pg_conf)} || printf '%s\\n' {q(line)} >> {q(pg_conf)}"
+        step.changes.append(
+            Change(
+                NAME,
+                f"{pg_conf}: include warden's settings ({line})",
+                commands=(f"su -l postgres -c {q(append)}",),
+            )
+        )
+    running = seen.get("running") == "yes"
+    check = "service postgresql onestatus >/dev/null 2>&1 || " + jail.fail(
+        "PostgreSQL is not running on this host"
+    )
+    if not running:
+        step.changes.append(
+            Change(NAME, "start PostgreSQL", commands=("service postgresql start", check))
+        )
+    elif conf_stale or seen.get("include") != "yes":
+        step.changes.append(
+            Change(
+                NAME,
+                "restart PostgreSQL: its listen addresses changed (every host agent's open "
+                "sessions are cut once)",
+                commands=("service postgresql restart", check),
+            )
+        )
+    elif hba_stale:
+        step.changes.append(
+            Change(NAME, "reload PostgreSQL (pg_hba.conf)", commands=("service postgresql reload",))
+        )
+    return running and not step.changes
+
+
 def _hba(step: StepPlan, where: Server, state: DbState) -> None:
-    """pg_hba.conf as the registry says: written from inside the jail (root there
-    could have turned a path below its root into a link to a host file), then
-    reloaded."""
+    """A db jail's pg_hba.conf as the registry says."""
     wanted = where.hba
-    if state.hba == wanted:
+    if state.hba == wanted or where.jail is None:
         return
     roles = ", ".join(a.role for a in where.accesses)
-    delimiter, body = heredoc(wanted)
-    inside = HBA_FILE
     step.changes.append(
-        Change(
-            NAME,
-            f"pg_hba.conf of {where.jail}: {roles} (scram-sha-256), then reload PostgreSQL",
-            files=(FileWrite(where.hba_path, wanted, 0o644, before=state.hba),),
-            script=(
-                f"jexec -l {q(where.jail)} sh -c "
-                + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
-                + f" <<'{delimiter}'\n{body}{delimiter}\n"
-                f"jexec -l {q(where.jail)} service postgresql reload"
-            ),
+        jail_hba_change(
+            NAME, where, state.hba, f"pg_hba.conf of {where.jail}: {roles} (scram-sha-256)"
         )
+    )
+
+
+def jail_hba_change(step: str, where: Server, before: str | None, summary: str) -> Change:
+    """Write the jail's pg_hba.conf from inside the jail (root there could have turned
+    a path below its root into a link to a host file), then reload PostgreSQL."""
+    assert where.jail is not None
+    wanted = where.hba
+    delimiter, body = heredoc(wanted)
+    inside = JAIL_HBA
+    return Change(
+        step,
+        f"{summary}, then reload PostgreSQL",
+        files=(FileWrite(where.hba_path, wanted, 0o644, before=before),),
+        script=(
+            f"jexec -l {q(where.jail)} sh -c "
+            + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
+            + f" <<'{delimiter}'\n{body}{delimiter}\n"
+            + where.service("reload")
+        ),
+    )
+
+
+def host_settings_change(
+    step: str, where: Server, conf_before: str | None, hba_before: str | None
+) -> Change | None:
+    """The host cluster's warden.conf and pg_hba.conf where they differ (root's files
+    outside the data directory); None when both are right."""
+    wanted = ((HOST_CONF, where.host_conf(), conf_before), (HOST_HBA, where.hba, hba_before))
+    writes = [
+        FileWrite(path, text, 0o644, before=before)
+        for path, text, before in wanted
+        if text != before
+    ]
+    if not writes:
+        return None
+    return Change(
+        step,
+        f"warden's PostgreSQL settings in {HOST_CONF_DIR} and {HOST_HBA} "
+        f"({', '.join(a.role for a in where.accesses) or 'no agent'})",
+        files=tuple(writes),
+        script="\n".join([f"mkdir -p {q(HOST_CONF_DIR)}", *(w.sh() for w in writes)]),
     )
 
 
@@ -397,9 +559,14 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
     where = server(config, facts)
     if isinstance(where, str):
         return facts
-    if where.mine and jail.probed(facts, where.jail).get("service") != "running":
+    if where.jail is None:
+        if _host_values(facts).get("running") != "yes":
+            return facts
+        running, hba_text = True, None
+    elif where.mine and jail.probed(facts, where.jail).get("service") != "running":
         return facts
-    running, hba_text = read_hba(executor, where.jail)
+    else:
+        running, hba_text = read_hba(executor, where.jail)
     if not running:
         return facts.with_extra(
             NAME,
@@ -433,7 +600,7 @@ def read_hba(executor: Executor, jail_name: str) -> tuple[bool, str | None]:
     result = executor.run(
         f"if jls -j {j} jid >/dev/null 2>&1 && "
         f"jexec -l {j} service postgresql onestatus >/dev/null 2>&1; then echo running; "
-        f"jexec -l {j} cat {HBA_FILE} 2>/dev/null || :; else echo stopped; fi\n"
+        f"jexec -l {j} cat {JAIL_HBA} 2>/dev/null || :; else echo stopped; fi\n"
     )
     first, _, rest = result.stdout.partition("\n")
     if result.rc != 0 or first != "running":
@@ -450,7 +617,7 @@ def _login(
     hba_text: str | None,
 ) -> DbState:
     try:
-        with forward(executor, str(where.address), PORT) as address:
+        with forward(executor, str(where.admin_address), PORT) as address:
             try:
                 conn = connect(address, names.ADMIN_ROLE, admin, names.ADMIN_DATABASE)
             except HostError as exc:
@@ -520,7 +687,7 @@ def run_admin_sql(
     journalled and shown as it ends (the db step's, and the soul step's seeding)."""
     ordered: list[SqlChange] = [c.sql for c in changes]
     finished: list[SqlChange] = []
-    with forward(executor, str(where.address), PORT) as address:
+    with forward(executor, str(where.admin_address), PORT) as address:
         started = time.time()
 
         def done(change: SqlChange) -> None:

@@ -193,7 +193,8 @@ def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
     if config.agent_user not in facts.users:
         missing.append(("user", f"the agent's user {config.agent_user} does not exist"))
     if not facts.packages.get("git", False):
-        missing.append(("host", "git is not installed on the host"))
+        where = "in the VM" if config.runtime == "bhyve" else "on the host"
+        missing.append(("host", f"git is not installed {where}"))
     if mirrors(config) and _probe(facts, "soul.mirror").get("mirror") == ["absent"]:
         missing.append(("git", f"the git jail's repository {mirror_dir(config)} does not exist"))
     return missing
@@ -597,7 +598,7 @@ def _read_db(executor: Executor, config: AgentConfig, facts: Facts, state: SoulS
         return _with(state, db_problem="no admin password yet: the db step makes it")
     password = admin.strip()
     try:
-        with forward(executor, str(where.address), db.PORT) as address:
+        with forward(executor, str(where.admin_address), db.PORT) as address:
             seeded = read_seeded(db.admin_opener(address, password), config.agent_name)
     except HostError as exc:
         return _with(state, db_problem=exc.message)

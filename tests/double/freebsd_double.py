@@ -11,7 +11,9 @@ netstat route jls pfctl kldload service pw newsyslog jexec.  Bastille jails, jex
 `pkg -j` and what runs inside a jail live in jails.py next to this file (loaded on
 demand; its docstring says what a jail is here: real inside a test host, with
 jail_kernel.py and jail_postgres.py, else jexec runs commands on the HOST's
-filesystem).  What each one accepts is listed in its handler; the
+filesystem).  A host `pkg install postgresqlNN-server` leaves the port's account and
+an rc.d script whose `service postgresql` is a real PostgreSQL (host_postgres.py).
+What each one accepts is listed in its handler; the
 output formats come from /work/shared/reference/freebsd-outputs.md ("outputs §N")
 and freebsd.md ("ref §N"), or from the FreeBSD source file named in the comment.
 
@@ -37,6 +39,7 @@ import fcntl
 import getopt
 import glob
 import hashlib
+import importlib
 import ipaddress
 import json
 import os
@@ -116,8 +119,8 @@ def parse_opts(
         raise Unsupported(f"{cmd}: {exc}") from exc
 
 
-def _jails() -> Any:
-    """jails.py (Bastille jails, jexec, commands inside a jail), sharing this module.
+def _sibling(name: str) -> Any:
+    """A module shipped next to this one (install.MODULES), sharing this module.
 
     It does `import freebsd_double`, so this module is registered under that name
     first (it runs as __main__): both then share one Exit/Unsupported and one state.
@@ -126,20 +129,17 @@ def _jails() -> Any:
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.insert(0, here)
-    import jails  # type: ignore[import-not-found]
+    return importlib.import_module(name)
 
-    return jails
+
+def _jails() -> Any:
+    """jails.py: Bastille jails, jexec, commands inside a jail."""
+    return _sibling("jails")
 
 
 def _vm() -> Any:
-    """vm.py (vm-bhyve's `vm`), loaded like jails.py and sharing this module."""
-    sys.modules.setdefault("freebsd_double", sys.modules[__name__])
-    here = os.path.dirname(os.path.abspath(__file__))
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    import vm  # type: ignore[import-not-found]
-
-    return vm
+    """vm.py: vm-bhyve's `vm`."""
+    return _sibling("vm")
 
 
 def in_jail() -> bool:
@@ -932,6 +932,9 @@ def _pkg_install(args: list[str]) -> int:
                 os.symlink(target, link)
         if in_jail():
             _jails().after_install(todo)  # the jail's rc.d scripts, the postgres account
+        elif servers := [n for n in todo if re.fullmatch(r"postgresql[0-9]+-server", n)]:
+            # the port's account and its rc.d script, run by the host's `service`
+            _sibling("host_postgres").after_install(servers)
     if not quiet:
         # outputs §7 (FreeBSD Journal 2023 transcript, fetch lines left out).
         out("Checking integrity... done (0 conflicting)")

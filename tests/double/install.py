@@ -23,13 +23,14 @@ from typing import Any
 from tests.double import freebsd_double
 
 DOUBLE = Path(freebsd_double.__file__).resolve()
-#: Loaded by the double on demand (bastille jails, jexec, a jail's kernel part and its
-#: real PostgreSQL): shipped next to it.
+#: Loaded by the double on demand (bastille jails, jexec, a jail's kernel part, the real
+#: PostgreSQL of a jail and of the host): shipped next to it.
 JAILS = DOUBLE.parent / "jails.py"
 MODULES = (
     JAILS,
     DOUBLE.parent / "jail_kernel.py",
     DOUBLE.parent / "jail_postgres.py",
+    DOUBLE.parent / "host_postgres.py",
     DOUBLE.parent / "vm.py",
 )
 #: The interpreter a wrapper falls back to when its own is not there: inside a real

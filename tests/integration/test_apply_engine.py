@@ -11,7 +11,7 @@ import pytest
 from setup.apply import run_step
 from setup.errors import ChangeFailed, HostError
 from setup.facts import Facts, gather
-from setup.plan import Change
+from setup.plan import Change, FileWrite
 from setup.transport import SSHExecutor
 from tests.testhost import TestHost, write_ssh_config
 
@@ -92,12 +92,26 @@ def test_output_that_looks_like_progress_markers_is_not_taken_for_them(
     assert seen == [("t", 1, "begin"), ("t", 1, "done")]
 
 
+def test_a_shared_host_file_written_by_another_run_since_the_plan_is_not_overwritten(
+    host: TestHost, executor: SSHExecutor
+) -> None:
+    host.write_file("/etc/hosts", "127.0.0.1 localhost\n")
+    facts: Facts = gather(executor)
+    write = FileWrite("/etc/hosts", "127.0.0.1 localhost\n# atlas\n", 0o644,
+                      before="127.0.0.1 localhost\n")  # fmt: skip
+    host.write_file("/etc/hosts", "127.0.0.1 localhost\n# nova, by another run\n")
+    with pytest.raises(HostError, match="/etc/hosts changed since the plan"):
+        run_step(executor, "network", [Change("network", "hosts", files=(write,))], facts)
+    assert host.read_file("/etc/hosts").decode().endswith("# nova, by another run\n")
+    assert journal(host)[-1]["rc"] == 79
+
+
 def test_a_registry_changed_under_the_plan_refuses_with_exit_3_and_a_journal_line(
     host: TestHost, executor: SSHExecutor
 ) -> None:
     facts: Facts = gather(executor)
     host.write_file("/var/db/warden/agents/other.json", '{"agent": "other"}\n')
-    with pytest.raises(HostError, match="registry changed since the plan"):
+    with pytest.raises(HostError, match="registry or a file several agents share changed"):
         run_step(executor, "t", [Change("t", "x", commands=("touch /var/db/warden/x",))], facts)
     assert not host.exists("/var/db/warden/x")
     assert journal(host)[-1]["result"] == "failed" and journal(host)[-1]["rc"] == 79

@@ -286,6 +286,11 @@ def test_vega_uses_atlass_db_jail_and_neither_role_opens_the_others_brain(site: 
     )
     entry = json.loads(site.host.read_file("/var/db/warden/agents/vega.json"))
     assert entry["borrows"] == {"db": "atlas"} and entry["jails"] == {}
+    status = site.operator.warden("status", "--env", str(site.vega), "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    checks = json.loads(status.stdout)["hosts"][0]["agents"][0]["checks"]
+    assert {"check": "db service", "ok": True,
+            "detail": "postgresql running in atlas's jail atlasdb"} in checks  # fmt: skip
 
 
 def test_atlas_cannot_be_torn_down_while_vega_uses_its_db_jail(site: Site) -> None:

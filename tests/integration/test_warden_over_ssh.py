@@ -283,7 +283,7 @@ def test_two_concurrent_applies_never_interleave(operator: Operator, h1: TestHos
     assert codes in ([0, 0], [0, 3]), outcomes
     for code, (_, err) in outcomes:
         if code == 3:
-            assert "registry changed" in err or "holds the host lock" in err
+            assert "changed since the plan" in err or "holds the host lock" in err
     entries = [
         json.loads(h1.read_file(f"/var/db/warden/agents/{n}.json"))
         for n in ("atlas", "nova")

@@ -403,12 +403,6 @@ def test_the_dsn_lines_are_replaced_and_other_credentials_kept() -> None:
     )
 
 
-def test_a_database_on_the_host_is_refused_as_not_built(tmp_path: Path) -> None:
-    base = "AGENT_NAME=orion\nAGENT_SUBNET_BASE=10.0.2\nWARDEN_ROLES=db\n"
-    on_host = agent(tmp_path, base + "WARDEN_DB_RUNTIME=host\n", name="b.env")
-    assert "not built" in db.plan(on_host, ready_host(on_host)).refusals[0]
-
-
 def test_a_jails_rc_conf_is_read_as_text_never_run_by_the_host(tmp_path: Path) -> None:
     import subprocess
 

@@ -16,7 +16,7 @@ from setup.facts import Facts, Section
 from setup.registry import borrowers, entry_for, load_entries
 from setup.shared import pass_rules
 from setup.steps import db, pf
-from setup.teardown import LENT_DB, LentDb, plan_teardown
+from setup.teardown import KEPT_DB, KeptDb, plan_teardown
 from tests.unit.test_jail_steps import db_ready, ready_host
 from tests.unit.test_steps import agent, with_registered
 
@@ -155,7 +155,7 @@ def test_a_borrowers_teardown_dumps_then_drops_its_database_on_the_lenders_serve
     where = db.server(vega, borrower_host(atlas, vega))
     assert isinstance(where, db.Server)
     facts = replace(borrower_host(atlas, vega), jails_defined=("atlasdb",))
-    facts = facts.with_extra(LENT_DB, LentDb(True, True, True, where.hba))
+    facts = facts.with_extra(KEPT_DB, KeptDb(True, True, True, where.hba))
     summaries = [
         c.summary for c in plan_teardown(vega, facts, keep_data=False, force=False).changes
     ]
@@ -165,7 +165,7 @@ def test_a_borrowers_teardown_dumps_then_drops_its_database_on_the_lenders_serve
     assert any(s.startswith("pg_hba.conf of atlasdb without vega") for s in summaries)
     assert not any("destroy jail" in s for s in summaries)
     # a re-run after it finished: nothing of vega is left on atlas's server
-    done = facts.with_extra(LENT_DB, LentDb(True, False, False, borrowed_hba_without(atlas)))
+    done = facts.with_extra(KEPT_DB, KeptDb(True, False, False, borrowed_hba_without(atlas)))
     again = [c.summary for c in plan_teardown(vega, done, keep_data=False, force=False).changes]
     assert not any("vega_brain" in s or "pg_hba" in s for s in again)
 
@@ -183,3 +183,63 @@ def test_a_shared_llm_jail_creates_nothing_and_needs_its_lender(
     assert refusal.startswith("ollama: WARDEN_LLM_AGENT=atlas, but no agent atlas is registered")
     step = ollama.STEP.plan(vega, with_registered(ready_host(vega), atlas))
     assert step.refusals == [] and step.changes == []
+
+
+def test_moving_a_database_to_another_agents_jail_is_refused(
+    atlas: AgentConfig, vega: AgentConfig, tmp_path: Path
+) -> None:
+    own = agent(tmp_path, "AGENT_NAME=vega\nAGENT_SUBNET_BASE=10.0.3\nWARDEN_ROLES=db\n" + NS)
+    facts = with_registered(ready_host(vega), atlas, own)  # vega was set up with its own jail
+    (refusal,) = db.plan(vega, facts).refusals
+    assert refusal.startswith("db: vega's database is on its own db jail vegadb, and the .env")
+    assert "WARDEN_DB_AGENT=atlas" in refusal and "warden does not move a database" in refusal
+
+
+def test_a_borrowed_role_without_its_role_in_warden_roles_is_bad_input(tmp_path: Path) -> None:
+    from setup.config import ConfigError
+
+    for key, roles in (("WARDEN_DB_AGENT", "git"), ("WARDEN_LLM_AGENT", "db")):
+        text = f"AGENT_NAME=vega\nAGENT_SUBNET_BASE=10.0.3\nWARDEN_ROLES={roles}\n{key}=atlas\n"
+        with pytest.raises(ConfigError) as caught:
+            agent(tmp_path, text)
+        assert f"{key}" in str(caught.value) and "atlas" in str(caught.value)
+
+
+def test_a_registry_entry_with_an_unknown_borrowed_role_is_unreadable_not_a_crash(
+    atlas: AgentConfig,
+) -> None:
+    facts = with_registered(ready_host(atlas), atlas)
+    bad = json.loads(facts.registry["atlas"])
+    bad["borrows"] = {"mail": "orion"}
+    entries, unreadable = load_entries(replace(facts, registry={"atlas": json.dumps(bad)}))
+    assert entries == {} and unreadable == [
+        "/var/db/warden/agents/atlas.json is not a valid registry entry"
+    ]
+
+
+def test_teardown_stops_the_agent_before_the_dump_and_keeps_data_but_not_access(
+    atlas: AgentConfig, vega: AgentConfig
+) -> None:
+    where = db.server(vega, borrower_host(atlas, vega))
+    assert isinstance(where, db.Server)
+    facts = replace(borrower_host(atlas, vega), jails_defined=("atlasdb",))
+    facts = replace(facts, probes={**facts.probes, "teardown.service": Section("", 0)})
+    facts = facts.with_extra(KEPT_DB, KeptDb(True, True, True, where.hba))
+    plan = [c.summary for c in plan_teardown(vega, facts, keep_data=False, force=False).changes]
+    assert plan.index("stop agent vega") < next(
+        i for i, s in enumerate(plan) if s.startswith("dump database")
+    )
+    kept = [c.summary for c in plan_teardown(vega, facts, keep_data=True, force=False).changes]
+    assert not any(s.startswith("drop database") for s in kept)
+    assert any(s.startswith("pg_hba.conf of atlasdb without vega") for s in kept)
+
+
+def test_the_drop_reaches_every_plain_named_database_the_role_may_hold_grants_in() -> None:
+    from setup.db.provision import drop_agent_sql
+
+    text = drop_agent_sql("vega", ("atlas_brain", "postgres", "system_ops", "vega_brain", "x y"))
+    connects = [line.split()[1] for line in text.splitlines() if line.startswith("\\connect")]
+    assert connects == ["system_ops", "atlas_brain", "postgres", "postgres"]
+    assert text.index('DROP DATABASE IF EXISTS "vega_brain" WITH (FORCE);') < text.index(
+        'DROP ROLE "vega";'
+    )

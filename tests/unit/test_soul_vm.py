@@ -53,7 +53,7 @@ def test_a_guest_without_the_agents_user_or_git_names_the_steps_to_run_first(
     facts = bravo()
     assert soul.requires(config, facts) == [
         ("user", "the agent's user atlas does not exist"),
-        ("host", "git is not installed on the host"),
+        ("host", "git is not installed in the VM"),
     ]
     refused = make_plan(config, facts, ["soul"], register=False).refusals
     assert any("run --step user first" in r for r in refused)
