@@ -251,16 +251,26 @@ def test_teardown_of_orion_dumps_its_brain_first_and_leaves_atlas_as_it_was(site
     assert not site.host.exists("/var/db/warden/agents/orion.json")
     assert not site.host.exists("/usr/local/etc/warden/secrets/orion")
     assert "10.0.2.0/24" not in site.host.read_file("/etc/pf.warden.conf").decode()
+    assert_atlas_unchanged(site, before)
+    assert restored_memory(site, dump) == "the backup window"
+
+
+def assert_atlas_unchanged(site: Site, before: list[dict[str, Any]]) -> None:
+    """atlas's status as it was, and its next setup plans nothing."""
     assert atlas_status(site) == before
     again = setup_json(site.operator, site.env)
     assert again["change_count"] == 0, again
+
+
+def restored_memory(site: Site, dump: str) -> str:
+    """The dump restored into a fresh PostgreSQL on this machine: its memory table."""
     # pytest's tmp_path is root's (0700): the postgres user needs a directory of its own
     work = Path(tempfile.mkdtemp(prefix="warden-restore-"))
     try:
         work.chmod(0o755)
         local = work / dump
         local.write_bytes(site.host.read_file(f"/var/db/warden/dumps/{dump}"))
-        assert fresh_postgres_restore(local, work / "pg") == "the backup window"
+        return fresh_postgres_restore(local, work / "pg")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -320,14 +330,5 @@ def test_teardown_of_vega_dumps_then_drops_its_database_on_atlass_server(site: S
     ).decode()
     assert "vega" not in hba and "atlas_brain" in hba
     assert "10.0.3.0/24" not in site.host.read_file("/etc/pf.warden.conf").decode()
-    assert atlas_status(site) == before
-    again = setup_json(site.operator, site.env)
-    assert again["change_count"] == 0, again
-    work = Path(tempfile.mkdtemp(prefix="warden-restore-"))
-    try:
-        work.chmod(0o755)
-        local = work / dump
-        local.write_bytes(site.host.read_file(f"/var/db/warden/dumps/{dump}"))
-        assert fresh_postgres_restore(local, work / "pg") == "vega was here"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    assert_atlas_unchanged(site, before)
+    assert restored_memory(site, dump) == "vega was here"
