@@ -811,16 +811,18 @@ bastille_network_gateway=""
 ## Default Templates
 bastille_template_vnet="default/vnet"
 """
-# Packages whose /usr/local/bin program later commands run: the double links the
-# Linux program of the same name (found on the real PATH) there.  Required ones
-# fail the install loudly when missing; psql only when present.
-PKG_LINKED_PROGRAMS: dict[str, tuple[str, bool]] = {
-    "tmux": ("tmux", True),
-    "git": ("git", True),
-    "postgresql15-client": ("psql", False),
-    "postgresql16-client": ("psql", False),
-    "postgresql17-client": ("psql", False),
-    "postgresql18-client": ("psql", False),
+# Packages whose /usr/local/bin programs later commands run: the double links the
+# Linux programs of the same names (found on the real PATH) there.  Required ones
+# fail the install loudly when missing; psql only when present.  devel/git's
+# pkg-plist installs git-shell, git-upload-pack and git-receive-pack in bin/ too (the
+# git jail's user has git-shell as its shell; git-shell runs the other two).
+PKG_LINKED_PROGRAMS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "tmux": (("tmux",), True),
+    "git": (("git", "git-shell", "git-upload-pack", "git-receive-pack"), True),
+    "postgresql15-client": (("psql",), False),
+    "postgresql16-client": (("psql",), False),
+    "postgresql17-client": (("psql",), False),
+    "postgresql18-client": (("psql",), False),
 }
 
 
@@ -949,17 +951,18 @@ def _pkg_links(todo: list[str]) -> list[tuple[str, str]]:
     for name in todo:
         if name not in PKG_LINKED_PROGRAMS:
             continue
-        program, required = PKG_LINKED_PROGRAMS[name]
-        target = _host_program(program)
-        if target is None:
-            if required:
-                die(
-                    f"freebsd-double: pkg install {name}: no Linux `{program}' on PATH to "
-                    f"stand in for /usr/local/bin/{program}",
-                    EX_SOFTWARE,
-                )
-            continue
-        links.append((host_path(f"/usr/local/bin/{program}"), target))
+        programs, required = PKG_LINKED_PROGRAMS[name]
+        for program in programs:
+            target = _host_program(program)
+            if target is None:
+                if required:
+                    die(
+                        f"freebsd-double: pkg install {name}: no Linux `{program}' on PATH to "
+                        f"stand in for /usr/local/bin/{program}",
+                        EX_SOFTWARE,
+                    )
+                continue
+            links.append((host_path(f"/usr/local/bin/{program}"), target))
     return links
 
 

@@ -28,7 +28,9 @@ Two kinds of jail, by where the double runs (jail_kernel.mode()):
     uid/gid/groups of the JAIL's /etc/passwd and /etc/group, PATH is searched inside.
     The double's own commands work in there (FREEBSD_DOUBLE_ROOT=/ and the one state),
     every other command sees the jail's files.  In a "vnet" host the db jail's
-    `service postgresql` is Debian's real PostgreSQL 15 (jail_postgres.py).
+    `service postgresql` is Debian's real PostgreSQL 15 (jail_postgres.py), and a
+    jail's `service sshd` is the machine's real OpenSSH sshd (the git jail's, with
+    `pkg install git`'s git-shell as its user's shell).
   * ELSEWHERE (the unit tests) JEXEC CANNOT ENTER A JAIL: COMMAND runs on the machine
     with FREEBSD_DOUBLE_ROOT set to the jail's root directory and FREEBSD_DOUBLE_JAIL=
     NAME, so only the double's own commands (sysrc, pkg, service, pw ...) act on the
@@ -52,8 +54,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from typing import Any, NoReturn
 
 import freebsd_double as fd
@@ -1010,11 +1014,81 @@ def service(args: list[str]) -> int:
                 f"'one{action}' instead of '{action}'."
             )  # rc.subr, outputs §6
         return 0
+    real = jail_data(state, jail).get("kernel") == "vnet" and fd.root_dir() == "/"
     if svc == "postgresql":
-        if jail_data(state, jail).get("kernel") == "vnet" and fd.root_dir() == "/":
+        if real:
             return _real_postgresql(jail, action, conf)
         return _postgresql(jail, action, conf)
+    if svc == "sshd" and real:
+        return _real_sshd(jail, spec, action, conf)
     return _generic(jail, svc, spec, action, conf)
+
+
+def _real_sshd(jail: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
+    """Inside a real "vnet" jail: OpenSSH's sshd for real (the machine's, Debian's),
+    started as FreeBSD's rc.d/sshd starts it (`sshd ${sshd_flags}`), with its pid in
+    FreeBSD's /var/run/sshd.pid and Debian's privilege separation directory made
+    (FreeBSD's is /var/empty).  Messages and exit codes: rc.subr's (ref §2.3)."""
+    pidfile = spec.pidfile or "/var/run/sshd.pid"
+
+    def alive() -> int | None:
+        try:
+            with open(pidfile, encoding="ascii") as fh:
+                pid = int(fh.read().split()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid
+
+    pid = alive()
+    if action == "status":
+        fd.out(f"sshd is running as pid {pid}." if pid else "sshd is not running.")
+        return 0 if pid else 1
+    if action == "reload":
+        if pid is None:
+            fd.err(f"sshd not running? (check {pidfile}).")
+            return 1
+        os.kill(pid, signal.SIGHUP)
+        return 0
+    if action in ("stop", "restart"):
+        if pid is None:
+            fd.err(f"sshd not running? (check {pidfile}).")
+            if action == "stop":
+                return 1
+        else:
+            fd.out("Stopping sshd.")
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if alive() is None:
+                    break
+                time.sleep(0.05)
+            fd.out(f"Waiting for PIDS: {pid}.")
+            pid = None
+    if action in ("start", "restart"):
+        if pid is not None:
+            fd.err(f"sshd already running?  (pid={pid}).")
+            return 1
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        os.makedirs(os.path.dirname(pidfile), exist_ok=True)
+        fd.out("Starting sshd.")
+        argv = ["/usr/sbin/sshd", *shlex.split(conf.get("sshd_flags", "")), "-o",
+                f"PidFile={pidfile}"]  # fmt: skip
+        sys.stdout.flush()
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, check=False)
+        if done.returncode != 0:
+            return done.returncode
+        for _ in range(100):
+            if alive() is not None:
+                break
+            time.sleep(0.05)
+    with fd.mutate_state() as state:
+        services = jail_data(state, jail)["services"]
+        now = alive()
+        if now is None:
+            services.pop("sshd", None)
+        else:
+            services["sshd"] = now
+    return 0
 
 
 def _set_running(jail: str, svc: str, running_now: bool) -> int:

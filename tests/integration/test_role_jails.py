@@ -14,6 +14,7 @@ drops its database on atlas's server and takes it out of atlas's pg_hba.conf.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -152,6 +153,35 @@ def test_the_git_jail_has_the_soul_mirror_and_pins_its_host_key(site: Site) -> N
     allowed = site.host.read_file(f"{root}/srv/git/.ssh/authorized_keys").decode()
     agent_key = site.host.read_file("/home/atlas/.ssh/id_ed25519.pub").decode()
     assert allowed == "restrict " + agent_key
+
+
+def test_the_agent_reads_its_soul_mirror_over_ssh_from_the_git_jails_real_sshd(
+    site: Site,
+) -> None:
+    commit = subprocess.run(
+        ["git", "-C", str(site.hub), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # the agent's own key, its ~/.ssh/config Host entry and the pinned jail key:
+    # BatchMode, so an unknown key or a password prompt fails instead of waiting
+    ls_remote = "GIT_SSH_COMMAND='ssh -o BatchMode=yes' git ls-remote "
+    listed = sh(
+        site.host,
+        "su -l atlas -c " + shlex.quote(ls_remote + "git.atlas.home.arpa:atlas-soul.git"),
+    )
+    assert f"{commit}\trefs/heads/main" in listed
+    shell = site.host.exec(
+        "su -l atlas -c 'ssh -o BatchMode=yes git.atlas.home.arpa id'", check=False
+    )
+    assert shell.returncode != 0 and b"uid=" not in shell.stdout, "git-shell runs git only"
+    root = site.host.exec(
+        "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        "root@10.0.1.2 true",
+        check=False,
+    )
+    assert root.returncode != 0, "only the agent's key, as git"
 
 
 def test_status_reports_every_jail_and_its_service_healthy(site: Site) -> None:
