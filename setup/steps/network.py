@@ -1,7 +1,7 @@
 """network: the warden0 bridge, the agent's gateway address on it, forwarding.
 
 The session it replaces (guide §3):
-    ifconfig bridge create; ifconfig bridge0 name warden0; ifconfig warden0 up
+    ifconfig bridge create name warden0; ifconfig warden0 up
     ifconfig warden0 inet 10.0.1.1/24 alias
     sysrc cloned_interfaces+=bridge0 ifconfig_bridge0_name=warden0 ifconfig_warden0=up
     sysrc ifconfig_warden0_alias0="inet 10.0.1.1/24" gateway_enable=YES
@@ -68,11 +68,12 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"create the {BRIDGE} bridge",
-                # Guarded: another run may have made it since the facts were read.
+                # Guarded: another run may have made it since the facts were read. One
+                # command (the arguments after `create` apply to the new bridge): a cut
+                # between a create and a rename would leave a stray bridgeN behind.
                 commands=(
                     f"if ! ifconfig -n {BRIDGE} >/dev/null 2>&1; then",
-                    "    _nw_bridge=$(ifconfig bridge create)",
-                    f'    ifconfig "$_nw_bridge" name {BRIDGE} >/dev/null',
+                    f"    ifconfig bridge create name {BRIDGE} >/dev/null",
                     "fi",
                     f"ifconfig {BRIDGE} up",
                 ),

@@ -48,7 +48,7 @@ def reference(client_key: Path, tmp_path_factory: pytest.TempPathFactory) -> Ref
 def sweep(reference: Reference, client_key: Path) -> Iterator[list[FaultResult]]:
     """First and last command of each step (and one between for the long ones)."""
     ks = reference.spread(per_step=2)
-    # a bridge created but not yet renamed warden0
+    # the bridge being created (one command: created and named warden0 at once)
     create = [k for k, (_, argv) in enumerate(reference.commands, 1) if "create" in argv]
     ks = sorted(set(ks) | set(create))
     yield run_cases(ks, reference, client_key, workers=2)
