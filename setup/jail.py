@@ -188,7 +188,12 @@ def probes(config: AgentConfig, spec: JailRole) -> dict[str, str]:
 
 
 def probed(facts: Facts, jail: str) -> dict[str, str]:
-    section = facts.probe(probe_name(jail))
+    return probe_values(facts, probe_name(jail))
+
+
+def probe_values(facts: Facts, name: str) -> dict[str, str]:
+    """The `key=value` lines a probe printed."""
+    section = facts.probe(name)
     values: dict[str, str] = {}
     for line in section.output.splitlines() if section is not None else ():
         key, sep, value = line.partition("=")

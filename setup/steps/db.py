@@ -349,13 +349,7 @@ def _moved(config: AgentConfig, facts: Facts) -> str | None:
 
 
 def _host_values(facts: Facts) -> dict[str, str]:
-    section = facts.probe("db.host")
-    found: dict[str, str] = {}
-    for line in section.output.splitlines() if section is not None else ():
-        key, sep, value = line.partition("=")
-        if sep:
-            found[key] = value
-    return found
+    return jail.probe_values(facts, "db.host")
 
 
 def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Server) -> bool:

@@ -266,13 +266,19 @@ def atlas_status(site: Site) -> list[dict[str, Any]]:
     return checks
 
 
-def test_teardown_of_orion_dumps_its_brain_first_and_leaves_atlas_as_it_was(site: Site) -> None:
-    dsn = agent_dsn(site, "orion")
-    write = "create table memory (note text); insert into memory values ('the backup window')"
+def teardown_with_a_memory(site: Site, agent: str, env: Path, note: str) -> list[dict[str, Any]]:
+    """The agent writes a memory, then is torn down; atlas's status from before."""
+    dsn = agent_dsn(site, agent)
+    write = f"create table memory (note text); insert into memory values ('{note}')"
     sh(site.host, f"psql -X -q {dsn!r} -c {write!r}")
     before = atlas_status(site)
-    result = site.operator.warden("teardown", "--env", str(site.orion), "--yes", timeout=600)
+    result = site.operator.warden("teardown", "--env", str(env), "--yes", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
+    return before
+
+
+def test_teardown_of_orion_dumps_its_brain_first_and_leaves_atlas_as_it_was(site: Site) -> None:
+    before = teardown_with_a_memory(site, "orion", site.orion, "the backup window")
     dumps = sh(site.host, "ls /var/db/warden/dumps").split()
     (dump,) = dumps
     assert dump.startswith("orion_brain-") and dump.endswith(".dump")
@@ -345,12 +351,7 @@ def in_atlasdb(site: Site, query: str, database: str = "postgres") -> str:
 
 
 def test_teardown_of_vega_dumps_then_drops_its_database_on_atlass_server(site: Site) -> None:
-    dsn = agent_dsn(site, "vega")
-    write = "create table memory (note text); insert into memory values ('vega was here')"
-    sh(site.host, f"psql -X -q {dsn!r} -c {write!r}")
-    before = atlas_status(site)
-    result = site.operator.warden("teardown", "--env", str(site.vega), "--yes", timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    before = teardown_with_a_memory(site, "vega", site.vega, "vega was here")
     dumps = [d for d in sh(site.host, "ls /var/db/warden/dumps").split() if d.startswith("vega")]
     (dump,) = dumps
     assert "vega_brain" not in in_atlasdb(site, "select datname from pg_database").split()
