@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import AgentConfig
+from .domains import CHANGE_SECONDS, at
 from .errors import ChangeFailed, HostError, WardenError
 from .facts import Facts, registry_snapshot_sh
 from .layout import SHARED_FILES
@@ -42,6 +43,7 @@ from .steps import BUILT
 from .transport import Executor
 
 DEFAULT_LOCK_WAIT = 30
+SHARED_LOCATIONS = frozenset(at(path) for path in SHARED_FILES)
 
 Progress = Callable[[str, int, str, str], None]  # (step, index, event, summary)
 
@@ -78,6 +80,24 @@ def locked_command(lock_wait: int) -> str:
     )
 
 
+# A change runs as its own script, bounded (shell.LIBRARY: warden_run) with stdin from
+# /dev/null and its output in a file: nothing it starts (a jail's rc, an agent's hook, a
+# daemon) can stall the run or write into this script's output.
+_CHANGE_FN = r"""
+warden_change() {
+    _wc_f="$_w_tmp/change.$1"
+    cat > "$_wc_f" || return 1
+    warden_run "$2" "$3" /bin/sh -e "$_wc_f" </dev/null
+}
+"""
+SLOW_SECONDS = 6 * 3600  # a release bootstrap or a package download on a slow link
+
+
+def change_script(change: Change, run_id: str, *, redact: bool = False) -> str:
+    """The script one change runs as (with redact, as the plan shows it)."""
+    return f"{LIBRARY}set -u\n_w_run={run_id}\n{change.sh(redact)}\n"
+
+
 def step_script(
     step: str,
     changes: list[Change],
@@ -93,34 +113,32 @@ def step_script(
     delimiter, body = heredoc(registry_snapshot)
     holder = f"{operator}, warden run {run_id}, step {step}"
     lines = [
-        LIBRARY + _JOURNAL_FN,
+        LIBRARY + _JOURNAL_FN + _CHANGE_FN,
         "set -u",
         "umask 022",
         f"_w_run={run_id}",
+        "warden_tmp || exit 1",
         f'printf \'%s (pid %s) since %s\\n\' {q(holder)} "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"'
         f" > {LOCK_HOLDER_FILE}",
-        f"trap ': > {LOCK_HOLDER_FILE}' EXIT",
-        "_w_reg=$(mktemp /tmp/warden.registry.XXXXXX) || exit 1",
-        f'( {registry_snapshot_sh()} ) > "$_w_reg"',
-        f"if cmp -s \"$_w_reg\" - <<'{delimiter}'",
+        f"trap ': > {LOCK_HOLDER_FILE}; warden_cleanup' EXIT",
+        f'( {registry_snapshot_sh()} ) > "$_w_tmp/registry"',
+        f"if cmp -s \"$_w_tmp/registry\" - <<'{delimiter}'",
         f"{body}{delimiter}",
-        'then rm -f "$_w_reg"',
-        f'else rm -f "$_w_reg"; echo "warden: the registry changed since the plan" >&2; '
+        "then :",
+        'else echo "warden: the registry changed since the plan" >&2; '
         "warden_journal "
         f"{q(_record(run_id, operator, step, 'refused: the registry changed', agent))} "
         f'{RC_REGISTRY_CHANGED} "$(date +%s)"; exit {RC_REGISTRY_CHANGED}; fi',
         *_unchanged_guards(changes, run_id, operator, step, agent),
     ]
     for index, change in enumerate(changes, 1):
-        # stdin is the script itself: a command reading stdin would eat the changes after
-        # it, so every change reads /dev/null (its here-documents still work).
+        seconds = SLOW_SECONDS if change.slow else CHANGE_SECONDS
+        inner, end = heredoc(change_script(change, run_id, redact=redact))
         lines += [
             f'echo "{marker(run_id)} begin {index}"',
             "_w_start=$(date +%s)",
-            "(",
-            "set -e",
-            change.sh(redact),
-            ") </dev/null",
+            f"warden_change {index} {seconds} {q(change.summary)} <<'{inner}'",
+            f"{end}{inner}",
             "_w_rc=$?",
             f'warden_journal {q(_record(run_id, operator, step, change.summary, agent))} "$_w_rc" '
             # A change that a later confirmation completes is not done yet: the confirm
@@ -143,7 +161,7 @@ def _unchanged_guards(
     seen: set[str] = set()
     for change in changes:
         for write in change.files:
-            if write.path not in SHARED_FILES or write.path in seen:
+            if write.location not in SHARED_LOCATIONS or write.path in seen:
                 continue
             seen.add(write.path)
             path = q(write.path)
@@ -294,9 +312,13 @@ def confirm(
             f"({exc.message}); the host restores its previous state by itself"
         ) from None
     record = q(_record(run_id, who(), step, change.summary, agent))
+    assert change.confirm is not None
+    inner, end = heredoc(f"{LIBRARY}set -u\n_w_run={run_id}\n{change.confirm.sh()}\n")
     script = (
-        f"{LIBRARY}{_JOURNAL_FN}set -u\n_w_run={run_id}\n_w_start=$(date +%s)\n"
-        f"(\nset -e\n{change.confirm or ':'}\n) </dev/null\n_w_rc=$?\n"
+        f"{LIBRARY}{_JOURNAL_FN}{_CHANGE_FN}set -u\n_w_run={run_id}\n_w_start=$(date +%s)\n"
+        "warden_tmp || exit 1\ntrap warden_cleanup EXIT\n"
+        f"warden_change confirm {CHANGE_SECONDS} {q('confirm: ' + change.summary)} <<'{inner}'\n"
+        f"{end}{inner}\n_w_rc=$?\n"
         f'warden_journal {record} "$_w_rc" "$_w_start"\nexit "$_w_rc"\n'
     )
     try:

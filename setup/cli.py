@@ -20,6 +20,7 @@ from . import guest, teardown
 from . import steps as steps_module
 from .apply import DEFAULT_LOCK_WAIT, apply_steps, locked_command, step_script
 from .config import AgentConfig, ConfigError, load_config
+from .domains import JailUser
 from .errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused, WardenError
 from .facts import Facts, build_script, fresh_host, gather
 from .fleet import Report, run_on_hosts, worst
@@ -298,7 +299,9 @@ def render_command(env: str, out_dir: str) -> int:
         for change in step.changes:
             for file in change.files:
                 if not file.secret:
-                    write(f"files/{file.path}", file.content, file.mode)
+                    where = file.domain
+                    prefix = f"jails/{where.jail}" if isinstance(where, JailUser) else ""
+                    write(f"files/{prefix}{file.path}", file.content, file.mode)
     write("scripts/remote-command.txt", locked_command(DEFAULT_LOCK_WAIT) + "\n")
     write("plan.json", _json_text(plan.to_json()))
     console().print(f"wrote {len(written)} file(s) under {root}/ (offline plan of a fresh host)")

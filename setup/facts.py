@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .command import Command
+from .domains import HOST, READ_SECONDS, Domain, HostUser, JailUser, Location, enter
 from .errors import HostError
 from .shell import (
     LIBRARY,
@@ -84,63 +86,166 @@ def registry_snapshot_sh() -> str:
 
 
 _PROBE_NAME = re.compile(r"[A-Za-z0-9._:-]+")
-# Trees whose directories an agent's user or a jail's root can change.
-UNTRUSTED_DIRS = ("/home/", "/usr/local/bastille/jails/")
 PROBE_PREFIX = "probe."
+# A section or a file larger than this is not taken (an agent or a jail could print
+# without end): its read fails, and says so.
+MAX_READ = 4 * 1024 * 1024
+RC_ABSENT = 3  # a file read's "no such file"
+RC_TOO_LARGE = -2
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A step's own read-only question, asked in a domain: its output and exit code
+    come back as a section. Built by the steps from validated values only."""
+
+    body: str
+    domain: Domain = HOST
+    seconds: int = READ_SECONDS
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A path's type and mode letters (`drwxr-x---`) and its numeric owner."""
+
+    mode: str
+    uid: int
+    gid: int
+
+
+def stat_probe(paths: Iterable[str], domain: Domain = HOST) -> Probe:
+    """`ls -ldn` of each path, in its domain (an absent one: `- - - - PATH`)."""
+    words = " ".join(q(checked_path(p)) for p in paths)
+    return Probe(
+        f'for p in {words}; do if [ -e "$p" ]; then ls -ldn "$p"; else echo "- - - - $p"; fi; done',
+        domain,
+    )
+
+
+def stats(section: Section | None) -> dict[str, Stat]:
+    """{path: Stat} of a stat_probe's section; absent paths are left out."""
+    found: dict[str, Stat] = {}
+    for line in section.output.splitlines() if section is not None else ():
+        words = line.split()
+        if len(words) >= 9 and words[2].isdigit() and words[3].isdigit():
+            found[words[-1]] = Stat(words[0][:10], int(words[2]), int(words[3]))
+    return found
+
+
+def _probe(value: Probe | str) -> Probe:
+    return value if isinstance(value, Probe) else Probe(value)
+
+
+def file_body(path: str) -> str:
+    """sh (run in the path's domain) printing a regular file, or exiting 3 when there is
+    none; a file that cannot be read fails with the reader's own error."""
+    p = q(checked_path(path))
+    return (
+        f"[ -e {p} ] || exit {RC_ABSENT}; "
+        f"[ -f {p} ] || {{ echo 'not a regular file' >&2; exit 1; }}; exec cat {p}"
+    )
+
+
+# How the facts script runs each section: bounded (shell.LIBRARY: warden_run), stdin
+# from /dev/null, its output in a fresh file of the script's private directory, copied
+# (a process it left behind may still write to the first) and framed by its byte count:
+# nothing it prints can fake a frame, nothing it leaves running holds the script's pipe.
+_SECTION_FN = rf"""
+warden_section() {{
+    _ws_k=$1
+    _ws_n=$2
+    _ws_s=$3
+    shift 3
+    _ws_o=$(mktemp "$_w_tmp/section.XXXXXX") || exit 1
+    timeout --foreground -k 5 "$_ws_s" "$@" </dev/null >"$_ws_o" 2>&1
+    _ws_r=$?
+    cp "$_ws_o" "$_ws_o.seen" || exit 1
+    _ws_c=$(wc -c <"$_ws_o.seen" | tr -d ' ')
+    if [ "$_ws_c" -gt {MAX_READ} ]; then
+        echo "@@$W $_ws_k $_ws_n {RC_TOO_LARGE} 0"
+    else
+        echo "@@$W $_ws_k $_ws_n $_ws_r $_ws_c"
+        cat "$_ws_o.seen"
+    fi
+    rm -f "$_ws_o" "$_ws_o.seen"
+}}
+"""
 
 
 def build_script(
     packages: Iterable[str] = (),
-    files: Iterable[str] = (),
+    files: Iterable[str | Location] = (),
     nonce: str | None = None,
-    probes: Mapping[str, str] | None = None,
+    probes: Mapping[str, Probe | str] | None = None,
+    *,
+    base: bool = True,
 ) -> tuple[str, str]:
-    """The facts script for these packages, managed files and probes, and its nonce.
+    """The facts script for these packages, files and probes, and its nonce.
 
-    A probe is a step's own read-only question (`service atlas onestatus`, `ls -ldn
-    PATH`): its output and exit code come back as a section. Probe commands are built
-    by the steps from validated values only.
+    Every section runs in its domain (a probe of an agent's clone as the agent, a file
+    of a jail inside the jail), so a link an agent or a jail root planted can only lead
+    warden to what that agent or jail could read itself.
     """
     w = nonce or secrets.token_hex(8)
-    lines = [LIBRARY, f"W={w}", f'if [ "$(id -u)" -ne 0 ]; then exit {RC_NOT_ROOT}; fi']
+    lines = [
+        LIBRARY + _SECTION_FN,
+        f"W={w}",
+        f'if [ "$(id -u)" -ne 0 ]; then exit {RC_NOT_ROOT}; fi',
+        "warden_tmp || exit 1",
+        "trap warden_cleanup EXIT",
+    ]
 
-    def section(name: str, body: str) -> None:
-        # The echo guarantees the end marker starts a line, whatever the output ended with.
-        lines.append(f'echo "@@$W {name}"')
-        lines.append(f"( {body} ) 2>&1; _r=$?; echo")
-        lines.append(f'echo "@@$W end {name} $_r"')
+    def section(kind: str, name: str, probe: Probe) -> None:
+        command = guarded(probe)
+        lines.append(f"warden_section {kind} {q(name)} {int(probe.seconds)} {command.sh()}")
 
-    for name, body in _SECTIONS:
-        section(name, body)
     pkg_words = " ".join(q(p) for p in packages)
-    section(
-        "packages",
-        f'for p in {pkg_words}; do if pkg info -e "$p" 2>/dev/null; then echo "$p yes"; '
-        'else echo "$p no"; fi; done'
-        if pkg_words
-        else ":",
-    )
-    section("registry", registry_snapshot_sh())
-    for name, command in (probes or {}).items():
+    for name, body in _SECTIONS if base else ():
+        section("sec", name, Probe(body))
+    if base:
+        section(
+            "sec",
+            "packages",
+            Probe(
+                f'for p in {pkg_words}; do if pkg info -e "$p" 2>/dev/null; then echo "$p yes"; '
+                'else echo "$p no"; fi; done'
+                if pkg_words
+                else ":"
+            ),
+        )
+        section("sec", "registry", Probe(registry_snapshot_sh()))
+    for name, value in (probes or {}).items():
         if not _PROBE_NAME.fullmatch(name):
             raise ValueError(f"probe name {name!r} is not a plain word")
-        section(PROBE_PREFIX + name, command)
-    for path in files:
-        p = q(checked_path(path))
-        # Under a home or a jail's root, someone other than root owns the directories:
-        # a link there must not make root read (and show) a file it points to.
-        guard = (
-            f" && [ ! -L {p} ] && [ ! -L {q(path.rsplit('/', 1)[0])} ]"
-            if path.startswith(UNTRUSTED_DIRS)
-            else ""
-        )
-        lines.append(
-            f"if [ -f {p} ]{guard}; then "
-            f'echo "@@$W file $(wc -c < {p} | tr -d " ") "{p}; cat {p}; '
-            f'echo; else echo "@@$W nofile "{p}; fi'
-        )
+        section("sec", PROBE_PREFIX + name, _probe(value))
+    for index, where in enumerate(locations(files)):
+        section("file", str(index), file_probe(where))
     lines.append('echo "@@$W done"')
     return "\n".join(lines) + "\n", w
+
+
+def file_probe(where: Location) -> Probe:
+    """Read a file in its domain."""
+    return Probe(file_body(where.path), where.domain)
+
+
+def guarded(probe: Probe) -> Command:
+    """The command a section runs: the probe in its domain. A user who does not exist
+    yet, or a jail that does not run, has nothing to read there: exit 3 (for a file:
+    absent), no output."""
+    domain = probe.domain
+    if isinstance(domain, HostUser):
+        guard = f"id -u {q(domain.user)} >/dev/null 2>&1 || exit {RC_ABSENT}"
+    elif isinstance(domain, JailUser):
+        guard = f"jls -j {q(domain.jail)} jid >/dev/null 2>&1 || exit {RC_ABSENT}"
+    else:
+        return enter(HOST, probe.body)
+    return enter(HOST, f"{guard}; exec {enter(domain, probe.body).sh()}")
+
+
+def locations(files: Iterable[str | Location]) -> list[Location]:
+    """Files as locations (a plain path is the host's)."""
+    return [f if isinstance(f, Location) else Location(HOST, f) for f in files]
 
 
 @dataclass(frozen=True)
@@ -151,19 +256,18 @@ class Section:
     rc: int
 
 
-def split_output(raw: bytes | str, nonce: str) -> tuple[dict[str, Section], dict[str, str | None]]:
-    """Split the facts script's output into sections and files.
-
-    Works on bytes: a file is framed by its byte count, and decoding first would move
-    every offset after a byte that is not UTF-8.
-    """
+def split_output(
+    raw: bytes | str, nonce: str, files: Iterable[str | Location] = ()
+) -> tuple[dict[str, Section], dict[Location, str | None], dict[Location, str]]:
+    """Split the facts script's output into sections, files, and files that could not
+    be read (why). Works on bytes: every frame carries its byte count."""
     data = raw.encode() if isinstance(raw, str) else raw
+    wanted = locations(files)
     marker = f"@@{nonce} ".encode()
     sections: dict[str, Section] = {}
-    files: dict[str, str | None] = {}
+    found: dict[Location, str | None] = {}
+    unreadable: dict[Location, str] = {}
     pos = 0
-    current: str | None = None
-    start = 0
     done = False
     while pos < len(data):
         end = data.find(b"\n", pos)
@@ -171,27 +275,39 @@ def split_output(raw: bytes | str, nonce: str) -> tuple[dict[str, Section], dict
             end = len(data)
         line = data[pos:end]
         nxt = end + 1
-        if line.startswith(marker):
-            words = line[len(marker) :].decode(errors="replace").split(" ", 2)
-            kind = words[0]
-            if kind == "end" and current is not None and len(words) == 3:
-                body = data[start : max(start, pos - 1)]  # less the newline added before the marker
-                sections[current] = Section(body.decode(errors="replace"), _int(words[2]))
-                current = None
-            elif kind == "file" and len(words) == 3 and words[1].isdigit():
-                size = int(words[1])
-                files[words[2]] = data[nxt : nxt + size].decode(errors="replace")
-                nxt = nxt + size + 1
-            elif kind == "nofile" and len(words) >= 2:
-                files[" ".join(words[1:])] = None
-            elif kind == "done":
-                done = True
-            elif current is None and len(words) == 1:
-                current, start = kind, nxt
+        if line == marker + b"done":
+            done = True
+        elif line.startswith(marker):
+            words = line[len(marker) :].decode(errors="replace").split(" ")
+            if len(words) == 4 and words[0] in ("sec", "file") and words[3].isdigit():
+                size = int(words[3])
+                body = data[nxt : nxt + size].decode(errors="replace")
+                nxt += size
+                rc = _int(words[2])
+                if words[0] == "sec":
+                    sections[words[1]] = Section(body, rc)
+                elif words[1].isdigit() and int(words[1]) < len(wanted):
+                    where = wanted[int(words[1])]
+                    if rc == 0:
+                        found[where] = body
+                    elif rc == RC_ABSENT:
+                        found[where] = None
+                    else:
+                        found[where] = None
+                        unreadable[where] = _why(rc, body)
         pos = nxt
     if not done:
         raise ValueError("the facts script did not finish")
-    return sections, files
+    return sections, found, unreadable
+
+
+def _why(rc: int, output: str) -> str:
+    if rc == RC_TOO_LARGE:
+        return f"larger than {MAX_READ} bytes"
+    if rc in (124, 137):
+        return "the read did not finish in time"
+    text = " ".join(output.split())[-200:]
+    return f"exit {rc}" + (f": {text}" if text else "")
 
 
 def _int(text: str) -> int:
@@ -385,11 +501,21 @@ class Facts:
     registry: Mapping[str, str]
     registry_snapshot: str
     lock_holder: str | None
-    files: Mapping[str, str | None] = field(default_factory=dict)
+    # Files by location (a plain path given here is the host's); None: absent.
+    files: Mapping[Location, str | None] = field(default_factory=dict)
     probes: Mapping[str, Section] = field(default_factory=dict)
     assumed: bool = False
     # What steps read beyond the sh facts (a database's catalog): by step name.
     extras: Mapping[str, Any] = field(default_factory=dict)
+    # Files that exist but could not be read in their domain, and why: a plan that
+    # needs one refuses (setup/planner.py), it never guesses their content.
+    unreadable: Mapping[Location, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if any(not isinstance(k, Location) for k in self.files):
+            object.__setattr__(
+                self, "files", dict(zip(locations(self.files), self.files.values(), strict=True))
+            )
 
     @property
     def version(self) -> tuple[int, int] | None:
@@ -411,22 +537,25 @@ class Facts:
         """A copy that also holds a step's extra facts."""
         return replace(self, extras={**self.extras, name: value})
 
-    def with_files(self, files: Mapping[str, str | None]) -> Facts:
-        """A copy that also knows these managed files (for offline planning)."""
+    def with_files(self, files: Mapping[Location, str | None]) -> Facts:
+        """A copy that also knows these files (for offline planning)."""
         return replace(self, files={**self.files, **files})
 
     def probe(self, name: str) -> Section | None:
         """A probe's output and exit code, or None when it was not asked."""
         return self.probes.get(name)
 
-    def file(self, path: str) -> str | None:
-        """A managed file's content, or None when it is absent (or was not read)."""
-        return self.files.get(path)
+    def file(self, where: str | Location) -> str | None:
+        """A file's content, or None when it is absent (or was not read); a plain path
+        is the host's."""
+        return self.files.get(where if isinstance(where, Location) else Location(HOST, where))
 
 
-def parse_facts(target: str, raw: bytes | str, nonce: str) -> Facts:
-    """Turn the facts script's output into Facts."""
-    sections, files = split_output(raw, nonce)
+def parse_facts(
+    target: str, raw: bytes | str, nonce: str, asked: Iterable[str | Location] = ()
+) -> Facts:
+    """Turn the facts script's output into Facts (*asked*: the files it was built for)."""
+    sections, files, unreadable = split_output(raw, nonce, asked)
 
     def out(name: str) -> str:
         return sections[name].output if name in sections else ""
@@ -472,6 +601,7 @@ def parse_facts(target: str, raw: bytes | str, nonce: str) -> Facts:
         if lock_lines[:1] == ["held"]
         else None,
         files=files,
+        unreadable=unreadable,
         probes={
             name[len(PROBE_PREFIX) :]: section
             for name, section in sections.items()
@@ -483,22 +613,59 @@ def parse_facts(target: str, raw: bytes | str, nonce: str) -> Facts:
 def gather(
     executor: Executor,
     packages: Iterable[str] = (),
-    files: Iterable[str] = (),
-    probes: Mapping[str, str] | None = None,
+    files: Iterable[str | Location] = (),
+    probes: Mapping[str, Probe | str] | None = None,
 ) -> Facts:
     """Read the host's facts in one exec."""
-    script, nonce = build_script(packages, files, probes=probes)
+    asked = locations(files)
+    script, nonce = build_script(packages, asked, probes=probes)
     result = executor.run(script)
     if result.rc == RC_NOT_ROOT:
         raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")
     try:
-        return parse_facts(executor.target, result.out, nonce)
+        return parse_facts(executor.target, result.out, nonce, asked)
     except ValueError as exc:
         detail = result.stderr.strip()[-500:]
         raise HostError(
             f"{executor.target}: the host's facts could not be read (exit {result.rc}): {exc}"
             + (f"; stderr: {detail}" if detail else "")
         ) from None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A few probes and files read outside the facts (a step's enrich, status, teardown),
+    each in its domain, in one round trip."""
+
+    sections: Mapping[str, Section]
+    files: Mapping[Location, str | None]
+    unreadable: Mapping[Location, str]
+
+    def probe(self, name: str) -> Section | None:
+        return self.sections.get(PROBE_PREFIX + name)
+
+    def file(self, where: str | Location) -> str | None:
+        return self.files.get(where if isinstance(where, Location) else Location(HOST, where))
+
+
+def read(
+    executor: Executor,
+    *,
+    probes: Mapping[str, Probe] | None = None,
+    files: Iterable[str | Location] = (),
+) -> Reading:
+    """Ask these probes and read these files, each in its domain, bounded; nothing is
+    printed or logged of what comes back (secrets are read this way too)."""
+    asked = locations(files)
+    script, nonce = build_script((), asked, probes=probes, base=False)
+    result = executor.run(script)
+    if result.rc == RC_NOT_ROOT:
+        raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")
+    try:
+        sections, found, unreadable = split_output(result.out, nonce, asked)
+    except ValueError as exc:
+        raise HostError(f"{executor.target}: a read on the host did not finish ({exc})") from None
+    return Reading(sections, found, unreadable)
 
 
 def fresh_host(target: str, release: str = "14.3-RELEASE") -> Facts:

@@ -22,28 +22,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .command import Command, Raw, cmd
 from .config import AgentConfig
-from .facts import Facts
-from .layout import (
-    BRIDGE,
-    jail_dir,
-    jail_rc_conf,
-    template_dir,
-    template_stamp,
-)
-from .plan import Change, FileWrite, Finding, StepPlan
-from .rcconf import read_value_sh
+from .domains import JailUser, Location
+from .facts import Facts, Probe
+from .layout import BRIDGE, jail_dir, template_dir, template_stamp
+from .ops import Op, Run, both, check, either, fail, put, quiet, run, unless
+from .plan import Change, Finding, StepPlan
 from .registry import borrowed_roles, owned_roles
 from .releases import jail_release, releases_probe
 from .render import SEARCH_PATH, render
 from .shared import lent_jail
-from .shell import put_file, q
+from .shell import q
 
 TEMPLATES = SEARCH_PATH[0] / "bastille"
 
 
 def _no_context(config: AgentConfig) -> dict[str, Any]:
     return {}
+
+
+def _no_mounts(config: AgentConfig) -> list[tuple[str, str]]:
+    return []
+
+
+# What an older warden rendered into a template directory for Bastille's CP (the tree
+# now goes into the jail from inside it): removed before an apply.
+STALE = ("usr",)
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,8 @@ class JailRole:
     role: str
     service: str
     context: Callable[[AgentConfig], dict[str, Any]] = field(default=_no_context)
-    # files an older warden rendered into the template directory and this one does
-    # not: removed before an apply (Bastille's CP copies whatever the directory holds)
-    stale: tuple[str, ...] = ()
+    # host directories the role reads, mounted read-only at the same path in the jail
+    mounts: Callable[[AgentConfig], list[tuple[str, str]]] = field(default=_no_mounts)
 
 
 class JailStep:
@@ -71,10 +75,10 @@ class JailStep:
     def packages(self, config: AgentConfig) -> list[str]:
         return packages(config)
 
-    def files(self, config: AgentConfig) -> list[str]:
+    def files(self, config: AgentConfig) -> list[str | Location]:
         return files(config, self.spec.role)
 
-    def probes(self, config: AgentConfig) -> dict[str, str]:
+    def probes(self, config: AgentConfig) -> dict[str, Probe]:
         return probes(config, self.spec)
 
     def requires(self, config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
@@ -83,11 +87,6 @@ class JailStep:
     def plan(self, config: AgentConfig, facts: Facts) -> StepPlan:
         step, _ = plan(config, facts, self.spec)
         return step
-
-
-def fail(message: str) -> str:
-    """sh that stops the change with a message naming what is wrong."""
-    return f"{{ echo {q('warden: ' + message)} >&2; exit 1; }}"
 
 
 def is_mine(config: AgentConfig, role: str) -> bool:
@@ -141,25 +140,45 @@ def digest(files: dict[str, str]) -> str:
     return sha.hexdigest()
 
 
-def template_files(config: AgentConfig, role: str) -> list[str]:
-    """The host paths of the rendered template (their content is read by the facts)."""
-    base = template_dir(config.agent_name, role)
-    names = sorted(
-        p.relative_to(TEMPLATES / role).as_posix().removesuffix(".j2")
-        for p in (TEMPLATES / role).rglob("*.j2")
-    )
-    return [f"{base}/{name}" for name in names]
+BASTILLEFILE = "Bastillefile"
 
 
-def files(config: AgentConfig, role: str) -> list[str]:
-    """What the plan reads whole: the template, its stamp, the jail's limits."""
+def template_file(config: AgentConfig, role: str) -> str:
+    """The rendered Bastillefile on the host (root's), applied by its directory."""
+    return f"{template_dir(config.agent_name, role)}/{BASTILLEFILE}"
+
+
+def jail_files(config: AgentConfig, role: str) -> list[Location]:
+    """The role's files inside its jail (read and written there, as the jail's root)."""
+    inside = jail_root(config, role)
+    return [
+        Location(inside, "/" + p.relative_to(TEMPLATES / role).as_posix().removesuffix(".j2"))
+        for p in sorted((TEMPLATES / role).rglob("*.j2"))
+        if p.name != BASTILLEFILE + ".j2"
+    ]
+
+
+def jail_root(config: AgentConfig, role: str) -> JailUser:
+    return JailUser(config.jail_names[role])
+
+
+def fstab(jail: str) -> str:
+    """Bastille's fstab of the jail (outside its root: root's), mounted by jail(8)."""
+    return f"{jail_dir(jail)}/fstab"
+
+
+def files(config: AgentConfig, role: str) -> list[str | Location]:
+    """What the plan reads whole: the Bastillefile, its stamp, the jail's limits and
+    fstab (root's), and the role's files inside the jail (the jail root's)."""
     if not is_mine(config, role):
         return []
     jail = config.jail_names[role]
     return [
-        *template_files(config, role),
+        template_file(config, role),
         template_stamp(jail),
         f"{jail_dir(jail)}/rctl.conf",
+        fstab(jail),
+        *jail_files(config, role),
     ]
 
 
@@ -167,24 +186,27 @@ def probe_name(jail: str) -> str:
     return f"jail.{jail}"
 
 
-def probes(config: AgentConfig, spec: JailRole) -> dict[str, str]:
-    """The jail's network settings (from its rc.conf, readable while it is stopped)
-    and whether its service runs (onestatus: `status` says 0 for a disabled service)."""
+# Inside the jail: its network settings as its rc.conf has them (its own sysrc reads
+# them, in the jail), and whether the role's service runs.
+def _inside(service: str) -> str:
+    return (
+        "printf 'ifconfig_vnet0=%s\\n' \"$(sysrc -n ifconfig_vnet0 2>/dev/null)\"; "
+        "printf 'defaultrouter=%s\\n' \"$(sysrc -n defaultrouter 2>/dev/null)\"; "
+        f"if service {q(service)} onestatus >/dev/null 2>&1; "
+        "then echo service=running; else echo service=stopped; fi"
+    )
+
+
+def probes(config: AgentConfig, spec: JailRole) -> dict[str, Probe]:
+    """The jail's network settings and whether its service runs (onestatus: `status`
+    says 0 for a disabled service), asked inside the jail; nothing when it is stopped."""
     if not is_mine(config, spec.role):
         return {}
     jail = config.jail_names[spec.role]
-    path = jail_rc_conf(jail)
-    rc = q(path)
-    body = (
-        # not through a link root in the jail could plant towards a host file
-        f"if [ -f {rc} ] && [ ! -L {rc} ] && [ ! -L {q(path.rsplit('/', 1)[0])} ]; then "
-        f"printf 'ifconfig_vnet0=%s\\n' \"$({read_value_sh(path, 'ifconfig_vnet0')})\"; "
-        f"printf 'defaultrouter=%s\\n' \"$({read_value_sh(path, 'defaultrouter')})\"; fi; "
-        f"if jls -j {q(jail)} jid >/dev/null 2>&1; then "
-        f"if jexec -l {q(jail)} service {q(spec.service)} onestatus >/dev/null 2>&1; "
-        "then echo service=running; else echo service=stopped; fi; fi"
-    )
-    return {probe_name(jail): body, **releases_probe()}
+    return {
+        probe_name(jail): Probe(_inside(spec.service), jail_root(config, spec.role)),
+        **releases_probe(),
+    }
 
 
 def probed(facts: Facts, jail: str) -> dict[str, str]:
@@ -247,16 +269,23 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
         )
         return step, False
     seen = probed(facts, jail)
+    inside = jail_root(config, spec.role)
+    # read back inside the jail: its rc.conf is the jail's (read by its own sysrc there)
     readback = [
-        f"jls -j {q(jail)} jid >/dev/null 2>&1 || " + fail(f"jail {jail} is not running"),
-        f'_j_v=$({read_value_sh(jail_rc_conf(jail), "ifconfig_vnet0")}) || _j_v=""',
-        f'[ "$_j_v" = {q("inet " + ip)} ] || '
-        f"{{ echo \"warden: jail {jail}: ifconfig_vnet0 is '$_j_v', expected "
-        f"'inet {ip}'\" >&2; exit 1; }}",
-        f'_j_r=$({read_value_sh(jail_rc_conf(jail), "defaultrouter")}) || _j_r=""',
-        f'[ "$_j_r" = {q(gateway)} ] || '
-        f"{{ echo \"warden: jail {jail}: defaultrouter is '$_j_r', expected "
-        f"'{gateway}'\" >&2; exit 1; }}",
+        check(cmd("jls", "-j", jail, "jid"), f"jail {jail} is not running"),
+        Run(
+            both(
+                either(
+                    rc_is("ifconfig_vnet0", f"inet {ip}"),
+                    fail(f"jail {jail}: ifconfig_vnet0 is not 'inet {ip}'"),
+                ),
+                either(
+                    rc_is("defaultrouter", gateway),
+                    fail(f"jail {jail}: defaultrouter is not '{gateway}'"),
+                ),
+            ),
+            inside,
+        ),
     ]
     running = jail in facts.jails_running
     if jail not in facts.jails_defined:
@@ -266,12 +295,28 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
                 spec.step,
                 f"create VNET jail {jail} ({spec.role}) at {ip} on {BRIDGE}, "
                 f"gateway {gateway}, nameserver {server}, release {release}",
-                commands=(
+                ops=(
                     # The exact name, never Bastille's prefix matching.
-                    f"if ! bastille list jails | grep -qx {q(jail)}; then",
-                    f"    bastille create -B -g {q(gateway)} -n {q(server)} {q(jail)} "
-                    f"{q(release)} {q(ip)} {BRIDGE}",
-                    "fi",
+                    Run(
+                        unless(
+                            cmd(
+                                cmd("bastille", "list", "jails"), Raw("|"), cmd("grep", "-qx", jail)
+                            ),
+                            cmd(
+                                "bastille",
+                                "create",
+                                "-B",
+                                "-g",
+                                gateway,
+                                "-n",
+                                server,
+                                jail,
+                                release,
+                                ip,
+                                BRIDGE,
+                            ),
+                        )
+                    ),
                     *readback,
                 ),
                 slow=True,
@@ -295,12 +340,17 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
                 Change(
                     spec.step,
                     f"start jail {jail}",
-                    commands=(f"bastille start {q(jail)}", *readback),
+                    ops=(run("bastille", "start", jail), *readback),
                 )
             )
     service_ok = _template(step, config, facts, spec, jail, spec.context(config), seen, running)
     _limits(step, config, facts, spec, jail)
     return step, service_ok
+
+
+def rc_is(name: str, value: str) -> Command:
+    """sh (inside a jail) true when the jail's rc.conf gives *name* that *value*."""
+    return cmd(Raw('[ "$(sysrc -n'), name, Raw('2>/dev/null)" ='), value, Raw("]"))
 
 
 def _template(
@@ -313,33 +363,48 @@ def _template(
     seen: dict[str, str],
     running: bool,
 ) -> bool:
-    """Place the rendered template and apply it when it is new; start the service
-    when it has stopped since. True when nothing is left to do for the service."""
+    """Place the role's files inside the jail and apply its Bastillefile when either is
+    new; start the service when it has stopped since. True when nothing is left to do
+    for the service.
+
+    The files are placed from inside the jail (its root could have turned any path
+    below its root into a link to a host file), never by Bastille's CP from the host;
+    the Bastillefile has no CP, LINE_IN_FILE or MOUNT (docs/freebsd/sources.md §6)."""
     tree = rendered(config, spec.role, **context)
     wanted = digest(tree)
     base = template_dir(config.agent_name, spec.role)
-    writes = tuple(
-        FileWrite(f"{base}/{name}", content, 0o644, before=facts.file(f"{base}/{name}"))
-        for name, content in tree.items()
-        if facts.file(f"{base}/{name}") != content
-    )
+    bastillefile = template_file(config, spec.role)
+    inside = jail_root(config, spec.role)
+    writes: list[Op] = []
+    if facts.file(bastillefile) != tree[BASTILLEFILE]:
+        writes.append(put(bastillefile, tree[BASTILLEFILE], 0o644, before=facts.file(bastillefile)))
+    for where in jail_files(config, spec.role):
+        content = tree[where.path.lstrip("/")]
+        if facts.file(where) != content:
+            writes.append(put(where, content, 0o644, before=facts.file(where)))
     stamp = template_stamp(jail)
-    onestatus = (
-        f"jexec -l {q(jail)} service {q(spec.service)} onestatus >/dev/null 2>&1 || "
-        + fail(f"{spec.service} is not running in jail {jail}")
+    onestatus = Run(
+        either(
+            quiet(cmd("service", spec.service, "onestatus")),
+            fail(f"{spec.service} is not running in jail {jail}"),
+        ),
+        inside,
     )
-    if writes or (facts.file(stamp) or "").strip() != wanted:
+    mounts = _mounts(step, config, facts, spec, jail)
+    if writes or mounts or (facts.file(stamp) or "").strip() != wanted:
         step.changes.append(
             Change(
                 spec.step,
                 f"apply the {spec.role} template to jail {jail} ({base}, sha256 {wanted[:12]})",
-                files=writes,
-                commands=(
-                    *(f"rm -f {q(base + '/' + name)}" for name in spec.stale),
+                ops=(
+                    # what an older warden rendered there for Bastille's CP
+                    *(run("rm", "-rf", f"{base}/{name}") for name in STALE),
+                    *writes,
+                    *mounts,
                     # -a starts a stopped jail: without it Bastille skips it and exits 0.
-                    f"bastille template -a {q(jail)} {q(base)}",
+                    run("bastille", "template", "-a", jail, base),
                     onestatus,
-                    put_file(stamp, wanted + "\n", 0o644, "root", "wheel"),
+                    put(stamp, wanted + "\n", 0o644, before=facts.file(stamp)),
                 ),
                 slow=True,
             )
@@ -350,11 +415,35 @@ def _template(
             Change(
                 spec.step,
                 f"start {spec.service} in jail {jail} (it has stopped)",
-                commands=(f"jexec -l {q(jail)} service {q(spec.service)} start", onestatus),
+                ops=(Run(cmd("service", spec.service, "start"), inside), onestatus),
             )
         )
         return False
     return running
+
+
+def _mounts(
+    step: StepPlan, config: AgentConfig, facts: Facts, spec: JailRole, jail: str
+) -> list[Op]:
+    """A host directory the role reads, mounted by jail(8) at the jail's next start from
+    Bastille's fstab: jail(8) refuses a mount point with a symbolic link in its path
+    (check_path: docs/freebsd/sources.md §5), and nothing in the jail runs between its
+    stop and that check. Never Bastille's MOUNT, which mounts at once from the host."""
+    wanted = spec.mounts(config)
+    if not wanted:
+        return []
+    lines = [f"{host} {jail_dir(jail)}/root{inside} nullfs ro 0 0" for host, inside in wanted]
+    before = facts.file(fstab(jail))
+    have = (before or "").splitlines()
+    if all(line in have for line in lines):
+        return []
+    text = (before or "") + "".join(f"{line}\n" for line in lines if line not in have)
+    return [
+        # the mount point, made inside the jail (as its root: a path of the jail's)
+        *(Run(cmd("mkdir", "-p", inside), jail_root(config, spec.role)) for _, inside in wanted),
+        put(fstab(jail), text, 0o644, before=before),
+        run("bastille", "restart", jail),
+    ]
 
 
 def rctl_line(jail: str, resource: str, amount: str) -> str:
@@ -379,21 +468,23 @@ def _limits(step: StepPlan, config: AgentConfig, facts: Facts, spec: JailRole, j
         )
         return
     have = set((facts.file(f"{jail_dir(jail)}/rctl.conf") or "").splitlines())
-    commands: list[str] = []
+    commands: list[Op] = []
     for resource, amount in sorted(wanted.items()):
         line = rctl_line(jail, resource, amount)
         if line in have:
             continue
         # `limits add` does not update an existing rule (ref §1.4): remove it first.
         if any(h.startswith(f"jail:{jail}:{resource}:") for h in have):
-            commands.append(f"bastille limits {q(jail)} remove {q(resource)}")
+            commands.append(run("bastille", "limits", jail, "remove", resource))
         commands += [
-            f"bastille limits {q(jail)} add {q(resource)} {q(amount)}",
-            f"grep -qx {q(line)} {q(jail_dir(jail) + '/rctl.conf')} || "
-            + fail(f"the {resource} limit of jail {jail} was not recorded"),
+            run("bastille", "limits", jail, "add", resource, amount),
+            check(
+                cmd("grep", "-qx", line, jail_dir(jail) + "/rctl.conf"),
+                f"the {resource} limit of jail {jail} was not recorded",
+            ),
         ]
     if commands:
         limits = ", ".join(f"{r}={a}" for r, a in sorted(wanted.items()))
         step.changes.append(
-            Change(spec.step, f"rctl limits for jail {jail}: {limits}", commands=tuple(commands))
+            Change(spec.step, f"rctl limits for jail {jail}: {limits}", ops=tuple(commands))
         )

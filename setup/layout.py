@@ -85,11 +85,6 @@ def jail_dir(jail: str) -> str:
     return f"{BASTILLE_JAILS}/{jail}"
 
 
-def jail_rc_conf(jail: str) -> str:
-    """The jail's own rc.conf, read from the host (works while the jail is stopped)."""
-    return f"{jail_dir(jail)}/root/etc/rc.conf"
-
-
 def template_dir(agent: str, role: str) -> str:
     """Where the role's rendered Bastille template lives; applied by this path."""
     return f"/usr/local/etc/warden/templates/{agent}/{role}"

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 import sys
 
+from .command import cmd
 from .config import AgentConfig
+from .domains import JailUser, Location, at, enter
 from .errors import HostError, Refused, WardenError
-from .layout import BASTILLE_JAILS, jail_dir, log_file
+from .facts import RC_ABSENT, Probe, read
+from .layout import log_file
 from .registry import owned_roles
 from .shell import checked_path, q
 from .transport import Executor
@@ -30,10 +33,11 @@ ROLE_LOGS = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def log_path(config: AgentConfig, role: str | None) -> str:
-    """The file to read, or Refused naming what is valid."""
+def log_path(config: AgentConfig, role: str | None) -> Location:
+    """The file to read, in its domain (a jail's log inside the jail), or Refused naming
+    what is valid."""
     if role is None:
-        return log_file(config.agent_name)
+        return at(log_file(config.agent_name))
     if role not in ROLE_LOGS:
         raise Refused(f"--role {role!r}: not a role; roles are {', '.join(ROLE_LOGS)}")
     if config.runtime != "jail" or role not in owned_roles(config):
@@ -42,7 +46,7 @@ def log_path(config: AgentConfig, role: str | None) -> str:
             f"--role {role}: agent {config.agent_name} has no {role} jail of its own on this "
             f"host (its role jails: {mine or 'none'})"
         )
-    return checked_path(f"{jail_dir(config.jail_names[role])}/root{ROLE_LOGS[role]}")
+    return Location(JailUser(config.jail_names[role]), ROLE_LOGS[role])
 
 
 def safe(line: str) -> str:
@@ -50,33 +54,52 @@ def safe(line: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line)
 
 
-def show_log(executor: Executor, path: str, follow: bool) -> None:
-    """Print the log's last lines (and, following, every new one as it comes)."""
-    target = q(path)
-    # A jail's root is the jail's: a link there must not make root read a host file.
-    links = ""
-    if path.startswith(BASTILLE_JAILS + "/"):
-        parts = path.split("/")
-        below = ["/".join(parts[: i + 1]) for i in range(5, len(parts))]
-        links = (
-            "for _l in " + " ".join(q(p) for p in below) + "; do "
-            'if [ -L "$_l" ]; then echo "warden: $_l is a symbolic link: not read" >&2; '
-            "exit 65; fi; done\n"
-        )
-    script = (
-        links
-        + f'if [ ! -e {target} ]; then echo "warden: no log at {path} yet" >&2; exit 66; fi\n'
-        + (f"exec tail -n {LINES} -F {target}\n" if follow else f"tail -n {LINES} {target}\n")
-    )
+def show_log(executor: Executor, where: Location, follow: bool) -> None:
+    """Print the log's last lines (and, following, every new one as it comes). A jail's
+    log is read inside the jail (`jexec`): a link its root planted there resolves in the
+    jail, never to a host file."""
 
     def emit(line: str) -> None:
         sys.stdout.write(safe(line) + "\n")
         sys.stdout.flush()
 
+    path = checked_path(where.path)
+    if not follow:
+        found = read(executor, probes={"log": Probe(_tail(path), where.domain)})
+        section = found.probe("log")
+        if section is None or section.rc == RC_ABSENT:
+            raise WardenError(f"{executor.target}: {where.domain.label()} does not run")
+        if section.rc == 66:
+            raise WardenError(f"{executor.target}: no log at {where} yet")
+        if section.rc != 0:
+            raise HostError(
+                f"{executor.target}: cannot read {where}: "
+                f"{section.output.strip()[-300:] or f'exit {section.rc}'}"
+            )
+        for line in section.output.splitlines():
+            emit(line)
+        return
+    # following streams until interrupted: the operator ends it
+    tail = cmd("tail", "-n", LINES, "-F", path)
+    command = enter(where.domain, tail.sh()) if isinstance(where.domain, JailUser) else tail
+    script = (
+        f"if [ ! -e {q(path)} ] && ! {jailed(where)}; then "
+        f'echo "warden: no log at {where} yet" >&2; exit 66; fi\n'
+        f"exec {command.sh()} </dev/null\n"
+    )
     result = executor.run(script, on_line=emit)
-    if result.rc in (65, 66):
+    if result.rc == 66:
         raise WardenError(f"{executor.target}: {result.stderr.strip().removeprefix('warden: ')}")
     if result.rc != 0:
         raise HostError(
-            f"{executor.target}: cannot read {path}: {result.stderr.strip() or 'no message'}"
+            f"{executor.target}: cannot read {where}: {result.stderr.strip() or 'no message'}"
         )
+
+
+def jailed(where: Location) -> str:
+    """sh: true when the log is a jail's (its existence is checked inside the jail)."""
+    return "true" if isinstance(where.domain, JailUser) else "false"
+
+
+def _tail(path: str) -> str:
+    return f"[ -e {q(path)} ] || exit 66; exec tail -n {LINES} {q(path)}"

@@ -6,80 +6,58 @@ step is already right, which is how a re-run proves it has nothing to do.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .config import AgentConfig
 from .facts import Facts
-from .shell import put_file, put_file_as
+from .ops import Op, Put
 
 Level = Literal["error", "warning", "ok"]
 
 
 @dataclass(frozen=True)
-class FileWrite:
-    """A managed file as it should be, and as it is now (None: absent)."""
-
-    path: str
-    content: str
-    mode: int
-    owner: str = "root"
-    group: str = "wheel"
-    before: str | None = None
-    secret: bool = False
-    # written as this user (a file in that user's own directory), not by root
-    as_user: str | None = None
-
-    def diff(self) -> str:
-        """A unified diff from the current file; secrets are never shown."""
-        if self.secret:
-            return f"(secret file {self.path}: content not shown)\n"
-        old = [] if self.before is None else self.before.splitlines(keepends=True)
-        new = self.content.splitlines(keepends=True)
-        label = "/dev/null" if self.before is None else f"a{self.path}"
-        return "".join(difflib.unified_diff(old, new, label, f"b{self.path}"))
-
-    def sh(self, redact: bool = False) -> str:
-        """The sh that places the file (atomically: see shell.LIBRARY); with redact, a
-        secret's content is left out (for scripts written for review)."""
-        content = "(secret: not rendered)\n" if redact and self.secret else self.content
-        if self.as_user is not None:
-            return put_file_as(self.as_user, self.path, content, self.mode)
-        return put_file(self.path, content, self.mode, self.owner, self.group)
-
-
-@dataclass(frozen=True)
 class Change:
-    """One thing a step will do: a summary, the commands, the files it writes."""
+    """One thing a step will do: a summary and the operations that do it (setup/ops.py).
+
+    What a plan shows (`to_json`, the table) and what runs (`sh`) are the same
+    operations rendered twice, so the two cannot differ.
+    """
 
     step: str
     summary: str
-    commands: tuple[str, ...] = ()
-    files: tuple[FileWrite, ...] = ()
-    # sh that places the files itself (staged, checked, rolled back) instead of the
-    # plain atomic puts; the files are still listed for the diff.
-    script: str | None = None
+    ops: tuple[Op, ...] = ()
     # sh to run over a NEW connection after the step, to disarm a dead-man switch the
     # change armed (a change that could cut the connection that made it).
-    confirm: str | None = None
+    confirm: Op | None = None
     # long-running (downloads): progress shows it when it starts, not only when done.
     slow: bool = False
     # SQL run by warden itself through its database session (setup/db), not by sh.
     sql: Any = None
-    # its commands carry a secret (a password verifier): never shown, never rendered.
-    secret: bool = False
     # known only once an earlier change has run (a server that is not up yet): shown
     # in the plan, planned for real in the step's next round, never sent as it is.
     deferred: bool = False
 
+    @property
+    def secret(self) -> bool:
+        """An operation carries a secret (a verifier, a key): its output is not shown."""
+        return any(op.secret for op in self.ops)
+
+    @property
+    def files(self) -> tuple[Put, ...]:
+        """The files the change places, each shown as a diff."""
+        ops = (*self.ops, *([self.confirm] if self.confirm is not None else []))
+        return tuple(p for op in ops for p in op.puts())
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """What runs, an operation a line (file puts included), as a plan shows it."""
+        return tuple(op.shown() for op in self.ops)
+
     def sh(self, redact: bool = False) -> str:
-        """The change as sh lines, run under `set -e` by apply."""
-        if redact and self.secret:
-            return ": # (commands with a secret: not rendered)"
-        if self.script is not None:
-            return self.script
-        return "\n".join([*(f.sh(redact) for f in self.files), *self.commands])
+        """The change as sh lines, run under `set -e` by apply (with redact, as shown:
+        for scripts written for review, never for a host)."""
+        return "\n".join(op.shown() if redact else op.sh() for op in self.ops)
 
     @property
     def runs_as_sh(self) -> bool:
@@ -88,14 +66,14 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         """The change for --json: summaries, commands and diffs, never secrets."""
-        commands = list(self.commands) if self.script is None else [self.script]
         return {
             "summary": self.summary,
-            "commands": ["(contains a secret: not shown)"] if self.secret else commands,
+            "commands": list(self.commands),
             "kind": "sql" if self.sql is not None else "deferred" if self.deferred else "sh",
             "files": [
                 {
-                    "path": f.path,
+                    "path": str(f.location),
+                    "domain": f.domain.label(),
                     "mode": f"{f.mode:04o}",
                     "owner": f"{f.owner}:{f.group}",
                     "diff": f.diff(),

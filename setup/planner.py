@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 from .collisions import find_collisions
 from .config import AgentConfig
-from .facts import Facts
-from .plan import Change, FileWrite, Plan, StepPlan
+from .domains import Location
+from .facts import Facts, Probe, locations
+from .ops import put
+from .plan import Change, Plan, StepPlan
 from .registry import entry_for, path_for
 from .steps import BUILT
 
@@ -32,8 +34,8 @@ class FactsRequest:
     """What the steps' plans need the facts script to read beyond the basics."""
 
     packages: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    probes: dict[str, str] = field(default_factory=dict)
+    files: list[Location] = field(default_factory=list)
+    probes: dict[str, Probe] = field(default_factory=dict)
 
 
 def facts_request(config: AgentConfig, steps: list[str]) -> FactsRequest:
@@ -44,7 +46,7 @@ def facts_request(config: AgentConfig, steps: list[str]) -> FactsRequest:
             continue
         module = BUILT[name]
         request.packages.extend(p for p in module.packages(config) if p not in request.packages)
-        request.files.extend(f for f in module.files(config) if f not in request.files)
+        request.files.extend(f for f in locations(module.files(config)) if f not in request.files)
         probes = getattr(module, "probes", None)
         if probes is not None:
             request.probes.update(probes(config))
@@ -78,16 +80,26 @@ def registration(config: AgentConfig, facts: Facts) -> StepPlan:
                 REGISTER,
                 f"{verb} agent {config.agent_name} in the host registry "
                 f"(subnet {entry.subnet}, alias index {entry.alias_index})",
-                files=(FileWrite(path_for(config.agent_name), wanted, 0o644, before=current),),
+                ops=(put(path_for(config.agent_name), wanted, 0o644, before=current),),
             )
         )
     return step
 
 
 def plan_step(name: str, config: AgentConfig, facts: Facts) -> StepPlan:
-    """One step's plan against these facts."""
+    """One step's plan against these facts. A file the step reads that exists but could
+    not be read in its domain (a link an agent planted towards a file it may not read,
+    a read that did not finish) refuses the step: its content is never guessed."""
     if name == REGISTER:
         return registration(config, facts)
+    unreadable = [
+        f"{name}: {where} cannot be read as its owner ({where.domain.label()}): "
+        f"{facts.unreadable[where]}; fix it by hand"
+        for where in locations(BUILT[name].files(config))
+        if where in facts.unreadable
+    ]
+    if unreadable:
+        return StepPlan(name, refusals=unreadable)
     plan: StepPlan = BUILT[name].plan(config, facts)
     return plan
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .config import AgentConfig
-from .facts import Facts
+from .facts import Facts, Probe
 from .layout import BASTILLE_CONF, BASTILLE_RELEASES
 
 PROBE = "host.releases"
@@ -21,11 +21,13 @@ RELEASES_DIR = (
 )
 
 
-def releases_probe() -> dict[str, str]:
+def releases_probe() -> dict[str, Probe]:
     """The releases Bastille has completely bootstrapped (their COPYRIGHT exists)."""
     return {
-        PROBE: RELEASES_DIR
-        + '; for r in "$d"/*; do if [ -f "$r/COPYRIGHT" ]; then basename "$r"; fi; done'
+        PROBE: Probe(
+            RELEASES_DIR
+            + '; for r in "$d"/*; do if [ -f "$r/COPYRIGHT" ]; then basename "$r"; fi; done'
+        )
     }
 
 

@@ -15,6 +15,7 @@ import shlex
 # they are quoted: quoting keeps the shell safe, validation keeps the host sane.
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+@-]*")
 _SAFE_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_RC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 WARDEN_DIR = "/var/db/warden"
 REGISTRY_DIR = f"{WARDEN_DIR}/agents"
@@ -48,6 +49,13 @@ def checked_name(name: str) -> str:
     return name
 
 
+def checked_rc_name(name: str) -> str:
+    """An rc.conf variable name (sysrc(8) refuses any other), or ValueError."""
+    if not _RC_NAME.fullmatch(name):
+        raise ValueError(f"not an rc.conf variable name: {name!r}")
+    return name
+
+
 def heredoc(content: str) -> tuple[str, str]:
     """A quoted here-document delimiter that cannot occur in *content*, and its body.
 
@@ -64,45 +72,69 @@ def heredoc(content: str) -> tuple[str, str]:
             return delimiter, content
 
 
-def put_file(path: str, content: str, mode: int, owner: str, group: str) -> str:
-    """sh lines that place *content* at *path* atomically (warden_put, below)."""
-    delimiter, body = heredoc(content)
-    call = (
-        f"warden_put {q(checked_path(path))} {mode:04o} "
-        f"{q(checked_name(owner))} {q(checked_name(group))}"
-    )
-    if not body:
-        return f"{call} </dev/null"
-    return f"{call} <<'{delimiter}'\n{body}{delimiter}"
-
-
-def put_file_as(user: str, path: str, content: str, mode: int) -> str:
-    """sh that places *content* at *path* as *user* (a file in a directory that user
-    owns: root writing there could be led by a link the user planted)."""
-    delimiter, body = heredoc(content)
-    name = checked_name(user)
-    target = checked_path(path)
-    directory, base = target.rsplit("/", 1)
-    inner = (
-        "umask 077; set -e; "
-        f"_t=$(mktemp {q(directory + '/.' + base + '.warden.XXXXXX')}); "
-        f'cat > "$_t"; chmod {mode:04o} "$_t"; mv -f "$_t" {q(target)}'
-    )
-    # the $_t expands in the user's shell, not in root's
-    return (
-        f"# shellcheck disable=SC2016\nsu {name} -c {q(inner)} <<'{delimiter}'\n{body}{delimiter}"
-    )
-
-
 # The library: defined once at the top of every script warden runs on a host.
 #
 # warden_put writes to a temporary name in the target's own directory, sets owner and
 # mode there, then renames: a reader sees the old file or the new one, never half of
 # one. BSD install(1) unlinks before writing and GNU install -S means something else,
 # so install is not used for this.
+#
+# warden_tmp makes the script's private directory (0700, root's, a fresh name in /tmp:
+# mktemp -d is safe in a sticky directory), where bounded commands leave their output;
+# the script that made it removes it (`trap warden_cleanup EXIT`), the scripts it runs
+# (a change: setup/apply.py) use it.
+#
+# warden_run SECONDS LABEL CMD... runs CMD bounded in time, with the caller's stdin
+# (</dev/null, or a file put's content) and its output in a fresh file of that
+# directory: nothing CMD leaves running can hold this script's pipes, and its output
+# can fake nothing in ours. The output is shown (its last 2,000 bytes, copied first: a
+# leftover process may still write to it) on stderr, only when CMD failed.
+# warden_run_to SECONDS LABEL FILE CMD... is the same with CMD's stdout in FILE (a path
+# of root's, opened by root: pg_dump's dump), only its stderr kept for a failure.
+# `timeout --foreground -k 5 N` (docs/freebsd/sources.md §2): on both FreeBSD and
+# GNU it times the command itself and returns once it ended (124, or 137 from GNU at
+# the -k stage, when it was stopped); without --foreground FreeBSD's timeout would
+# wait for, then kill, every descendant: the daemons a change starts included.
 LIBRARY = r"""
 PATH="$PATH:/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 export PATH
+warden_tmp() {
+    [ -n "${_w_tmp:-}" ] && return 0
+    _w_tmp=$(mktemp -d /tmp/warden.XXXXXX) || return 1
+    _w_tmp_mine=yes
+    export _w_tmp
+}
+warden_cleanup() {
+    if [ "${_w_tmp_mine:-}" = yes ]; then rm -rf "$_w_tmp"; fi
+}
+warden_run() {
+    _wr_s=$1
+    _wr_l=$2
+    shift 2
+    warden_run_to "$_wr_s" "$_wr_l" - "$@"
+}
+warden_run_to() {
+    _wr_s=$1
+    _wr_l=$2
+    _wr_t=$3
+    shift 3
+    warden_tmp || return 1
+    _wr_o=$(mktemp "$_w_tmp/run.XXXXXX") || return 1
+    if [ "$_wr_t" = - ]; then
+        timeout --foreground -k 5 "$_wr_s" "$@" >"$_wr_o" 2>&1
+    else
+        timeout --foreground -k 5 "$_wr_s" "$@" >"$_wr_t" 2>"$_wr_o"
+    fi
+    _wr_r=$?
+    if [ "$_wr_r" -ne 0 ]; then
+        if [ "$_wr_r" -eq 124 ] || [ "$_wr_r" -eq 137 ]; then
+            echo "warden: $_wr_l: stopped after ${_wr_s}s (it did not finish)" >&2
+        fi
+        cp "$_wr_o" "$_wr_o.seen" && tail -c 2000 "$_wr_o.seen" >&2
+    fi
+    rm -f "$_wr_o" "$_wr_o.seen"
+    return "$_wr_r"
+}
 warden_put() {
     _wp_dir=$(dirname "$1")
     _wp_base=$(basename "$1")

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .facts import Facts
-from .layout import BRIDGE, PF_TABLE, PF_WARDEN_CONF, TMUX, jail_dir, jail_rc_conf
-from .rcconf import read_value_sh
+from .domains import HostUser, JailUser
+from .facts import Facts, Probe
+from .layout import BRIDGE, PF_TABLE, PF_WARDEN_CONF, TMUX, home, jail_dir, tmux_socket_dir
 from .registry import ALIAS_PREFIX, RegistryEntry
 from .shell import JOURNAL_FILE, q
 
@@ -83,12 +83,13 @@ def _elsewhere(
 
 def probes(
     entries: list[RegistryEntry], everyone: dict[str, RegistryEntry] | None = None
-) -> dict[str, str]:
-    """Read-only questions per agent (names from the registry, checked before use)."""
-    found: dict[str, str] = {
-        "status.nat": f"pfctl -t {PF_TABLE} -T show",
-        "status.vms": "if command -v vm >/dev/null 2>&1; then vm list; fi",
-        "status.journal": (
+) -> dict[str, Probe]:
+    """Read-only questions per agent (names from the registry, checked before use), each
+    in its domain: the tmux session as the agent, a jail's settings inside the jail."""
+    found: dict[str, Probe] = {
+        "status.nat": Probe(f"pfctl -t {PF_TABLE} -T show"),
+        "status.vms": Probe("if command -v vm >/dev/null 2>&1; then vm list; fi"),
+        "status.journal": Probe(
             f"if [ -f {JOURNAL_FILE} ]; then tail -n {JOURNAL_TAIL} {JOURNAL_FILE}; fi"
         ),
     }
@@ -96,29 +97,29 @@ def probes(
         if not _valid(entry):
             continue
         a, user = entry.agent, entry.agent_user
-        sock = f"/var/run/warden/{a}/tmux.sock"
-        found[f"status.{a}.service"] = f"service {a} onestatus"
-        found[f"status.{a}.tmux"] = (
-            f"su -l {user} -c {q(f'{TMUX} -S {sock} has-session -t ={a}')} 2>&1"
+        sock = f"{tmux_socket_dir(a)}/tmux.sock"
+        found[f"status.{a}.service"] = Probe(f"service {a} onestatus")
+        found[f"status.{a}.tmux"] = Probe(
+            f"{TMUX} -S {q(sock)} has-session -t ={a} 2>&1", HostUser(user, user, home(user))
         )
         for role, jail in entry.jails.items():
-            vnet = read_value_sh(jail_rc_conf(jail), "ifconfig_vnet0")
-            boot = read_value_sh(jail_dir(jail) + "/settings.conf", "boot")
-            found[f"status.{a}.jail.{role}"] = (
-                f"printf '%s\\n' \"$({vnet})\"; "
-                f"printf '%s\\n' \"$({boot})\"; "
-                f"if jls -j {jail} jid >/dev/null 2>&1; then "
-                f"jexec -l {jail} service {ROLE_SERVICES[role]} onestatus >/dev/null 2>&1; "
-                "echo $?; else echo stopped; fi"
+            # boot=on|off is Bastille's setting, beside the jail's root: root's
+            found[f"status.{a}.boot.{role}"] = Probe(
+                f"sed -n 's/^boot=//p' {q(jail_dir(jail) + '/settings.conf')} 2>/dev/null"
+                " | tr -d '\"'"
+            )
+            found[f"status.{a}.jail.{role}"] = Probe(
+                "printf '%s\\n' \"$(sysrc -n ifconfig_vnet0 2>/dev/null)\"; "
+                f"service {ROLE_SERVICES[role]} onestatus >/dev/null 2>&1; echo $?",
+                JailUser(jail),
             )
         for role, (lent, _) in _elsewhere(entry, everyone or {}).items():
             service = ROLE_SERVICES[role]
             if lent is None:
-                found[f"status.{a}.uses.{role}"] = f"service {service} onestatus"
+                found[f"status.{a}.uses.{role}"] = Probe(f"service {service} onestatus")
             elif lent:
-                found[f"status.{a}.uses.{role}"] = (
-                    f"jls -j {lent} jid >/dev/null 2>&1 && "
-                    f"jexec -l {lent} service {service} onestatus"
+                found[f"status.{a}.uses.{role}"] = Probe(
+                    f"service {service} onestatus", JailUser(lent)
                 )
     return found
 
@@ -210,7 +211,9 @@ def _jail(status: AgentStatus, entry: RegistryEntry, facts: Facts, role: str, ja
     add = status.checks.append
     probe = facts.probe(f"status.{entry.agent}.jail.{role}")
     lines = (probe.output if probe is not None else "").split("\n")
-    vnet, boot, service = [*lines, "", "", ""][:3]
+    vnet, service = [*lines, "", ""][:2]
+    boot_probe = facts.probe(f"status.{entry.agent}.boot.{role}")
+    boot = boot_probe.output if boot_probe is not None else ""
     running = jail in facts.jails_running
     address = entry.addresses.get(role, "?")
     add(

@@ -22,13 +22,15 @@ from datetime import UTC, datetime
 
 from .apply import Progress, run_step
 from .apply import confirm as confirm_change
+from .blocks import broken
+from .command import Command, Raw, cmd
 from .config import AgentConfig
 from .db import names
 from .db.provision import DATABASES_SQL, drop_agent_sql, role_exists_sql
 from .db.server import HOST_CONF, HOST_HBA, Server, server_for
+from .domains import HostUser, JailUser
 from .errors import ChangeFailed
-from .facts import Facts, gather
-from .hostsfile import broken, with_block
+from .facts import Facts, Probe, gather, read
 from .layout import (
     BRIDGE,
     HOSTS,
@@ -43,7 +45,8 @@ from .layout import (
     template_stamp,
     tmux_socket_dir,
 )
-from .plan import Change, FileWrite, Plan, StepPlan
+from .ops import Run, block, directory, either, negate, quiet, run, sysrc_delete, when
+from .plan import Change, Plan, StepPlan
 from .registry import (
     ALIAS_PREFIX,
     RegistryEntry,
@@ -52,8 +55,7 @@ from .registry import (
     owned_roles,
     path_for,
 )
-from .secretfiles import read_secrets
-from .shell import heredoc, q
+from .shell import q
 from .steps import db, pf
 from .transport import Executor
 
@@ -62,8 +64,9 @@ UNREGISTER = "unregister"
 DUMPS = "/var/db/warden/dumps"
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
-    """What is left of the agent: its paths, its service, its soul's unpushed commits."""
+def probes(config: AgentConfig) -> dict[str, Probe]:
+    """What is left of the agent: its paths, its service, its soul's unpushed commits
+    (asked as the agent: the clone is its own)."""
     a, user = config.agent_name, config.agent_user
     paths = [
         rc_script(a),
@@ -77,24 +80,26 @@ def probes(config: AgentConfig) -> dict[str, str]:
         *(template_stamp(config.jail_names[role]) for role in config.roles),
     ]
     soul = f"{home(user)}/soul"
-    return {
-        "teardown.paths": "for p in "
-        + " ".join(q(p) for p in paths)
-        + '; do if [ -e "$p" ]; then echo "$p"; fi; done',
-        "teardown.service": f"service {a} onestatus",
-        # Commits on a local branch that no remote has: pushed nowhere, lost with the home.
-        "teardown.unpushed": (
-            f"if [ -d {q(soul)}/.git ]; then su -m {user} -c "
-            + q(f"git -C {soul} log --branches --not --remotes --format=%h%x20%s")
-            + "; fi"
+    found = {
+        "teardown.paths": Probe(
+            "for p in "
+            + " ".join(q(p) for p in paths)
+            + '; do if [ -e "$p" ]; then echo "$p"; fi; done'
         ),
-        # the brain can be dumped: the db jail runs PostgreSQL and has the database
-        # (another agent's jail is read once the registry names it: gather_for)
-        "teardown.brain": (
-            brain_check(config.jail_names["db"], a) if "db" in owned_roles(config) else "false"
+        "teardown.service": Probe(f"service {a} onestatus"),
+        # Commits on a local branch that no remote has: pushed nowhere, lost with the home.
+        "teardown.unpushed": Probe(
+            f"if [ -d {q(soul)}/.git ]; then "
+            f"git -C {q(soul)} log --branches --not --remotes --format=%h%x20%s; fi",
+            HostUser(user, user, home(user)),
         ),
         **pf.probes(config),
     }
+    if "db" in owned_roles(config):
+        # the brain can be dumped: the db jail runs PostgreSQL and has the database
+        # (another agent's jail is read once the registry names it: gather_for)
+        found["teardown.brain"] = brain_check(config.jail_names["db"], a)
+    return found
 
 
 def files(config: AgentConfig) -> list[str]:
@@ -148,7 +153,14 @@ def plan_teardown(
         )
         return Plan(config=config, facts=facts, steps=[step])
     unpushed = facts.probe("teardown.unpushed")
-    commits = unpushed.output.strip().splitlines() if unpushed is not None else []
+    commits = (
+        unpushed.output.strip().splitlines() if unpushed is not None and unpushed.rc == 0 else []
+    )
+    if unpushed is not None and unpushed.rc not in (0, 3) and not force:
+        step.refusals.append(
+            f"teardown: the soul clone of {config.agent_name} could not be read as "
+            f"{config.agent_user} (exit {unpushed.rc}): check it, or pass --force"
+        )
     if commits and not force:
         step.refusals.append(
             f"teardown: the soul clone of {config.agent_name} has {len(commits)} commit(s) not "
@@ -173,7 +185,7 @@ def plan_teardown(
             Change(
                 NAME,
                 f"remove the agent's secrets {secrets_dir(config.agent_name)}",
-                commands=(f"rm -rf {q(secrets_dir(config.agent_name))}",),
+                ops=(run("rm", "-rf", secrets_dir(config.agent_name)),),
             )
         )
     pf_step = pf.plan_for(
@@ -185,7 +197,7 @@ def plan_teardown(
             Change(
                 UNREGISTER,
                 f"remove agent {config.agent_name} from the host registry",
-                commands=(f"rm -f {q(path_for(config.agent_name))}",),
+                ops=(run("rm", "-f", path_for(config.agent_name)),),
             )
         )
     return Plan(config=config, facts=facts, steps=[step, pf_step, unregister])
@@ -224,16 +236,18 @@ def _dump(
     brain = names.brain_database(config.agent_name)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     target = f"{DUMPS}/{brain}-{stamp}.dump"
+    part = target + ".part"
     step.changes.append(
         Change(
             NAME,
             f"dump database {brain} with the pg_dump {server.where} to {target}",
-            commands=(
-                f"mkdir -p {DUMPS}",
-                f"chmod 0700 {DUMPS}",
-                server.as_postgres(f"pg_dump -Fc -d {q(brain)}") + f" > {q(target + '.part')}",
-                f"[ -s {q(target + '.part')} ]",
-                f"mv -f {q(target + '.part')} {q(target)}",
+            ops=(
+                directory(DUMPS, 0o700),
+                # pg_dump runs as postgres where the server is; its stdout is a file of
+                # root's, opened by root
+                replace(server.as_postgres(cmd("pg_dump", "-Fc", "-d", brain)), stdout=part),
+                run("test", "-s", part),
+                run("mv", "-f", part, target),
             ),
             slow=True,
         )
@@ -248,12 +262,15 @@ def _service(step: StepPlan, config: AgentConfig, facts: Facts, present: set[str
             Change(
                 NAME,
                 f"stop agent {a}",
-                commands=(f"service {a} onestop || :", f"! service {a} onestatus >/dev/null"),
+                ops=(
+                    Run(either(cmd("service", a, "onestop"), Raw(":"))),
+                    Run(negate(quiet(cmd("service", a, "onestatus")))),
+                ),
             )
         )
     if f"{a}_enable" in facts.rc_conf:
         step.changes.append(
-            Change(NAME, f"rc.conf: remove {a}_enable", commands=(f"sysrc -x {a}_enable",))
+            Change(NAME, f"rc.conf: remove {a}_enable", ops=(sysrc_delete(f"{a}_enable"),))
         )
     gone = [
         p
@@ -271,7 +288,7 @@ def _service(step: StepPlan, config: AgentConfig, facts: Facts, present: set[str
             Change(
                 NAME,
                 f"remove the agent's service files: {', '.join(gone)}",
-                commands=tuple(f"rm -rf {q(p)}" for p in gone),
+                ops=tuple(run("rm", "-rf", p) for p in gone),
             )
         )
 
@@ -292,10 +309,10 @@ def _jails(
                         NAME,
                         f"stop jail {jail} and keep it, not started at boot (--keep-data): "
                         "its address is free for another agent once this one is gone",
-                        commands=(
-                            f"bastille stop {q(jail)}",
-                            f"! jls -j {q(jail)} jid >/dev/null 2>&1",
-                            f"bastille config {q(jail)} set boot off",
+                        ops=(
+                            run("bastille", "stop", jail),
+                            Run(negate(quiet(cmd("jls", "-j", jail, "jid")))),
+                            run("bastille", "config", jail, "set", "boot", "off"),
                         ),
                     )
                 )
@@ -305,11 +322,10 @@ def _jails(
                 Change(
                     NAME,
                     f"destroy jail {jail} ({role})",
-                    commands=(
+                    ops=(
                         # The exact name, never Bastille's prefix matching.
-                        f"if bastille list jails | grep -qx {q(jail)}; then "
-                        f"bastille destroy -a -y {q(jail)}; fi",
-                        f"! bastille list jails | grep -qx {q(jail)}",
+                        Run(when(listed(jail), cmd("bastille", "destroy", "-a", "-y", jail))),
+                        Run(negate(listed(jail))),
                     ),
                     slow=True,
                 )
@@ -322,25 +338,22 @@ def _jails(
                 Change(
                     NAME,
                     f"remove the {role} template and its stamp",
-                    commands=tuple(f"rm -rf {q(p)}" for p in leftovers),
+                    ops=tuple(run("rm", "-rf", p) for p in leftovers),
                 )
             )
 
 
 def _network(step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryEntry) -> None:
     before = facts.file(HOSTS)
-    if broken(before, config.agent_name) is None:
-        after = with_block(before, config.agent_name, [])
-        if after != before and before is not None:
+    problem = broken(before, config.agent_name, HOSTS)
+    if problem is None:
+        write = block(HOSTS, before, config.agent_name, [], 0o644)
+        if write is not None and before is not None:
             step.changes.append(
-                Change(
-                    NAME,
-                    f"{HOSTS}: remove agent {config.agent_name}'s names",
-                    files=(FileWrite(HOSTS, after, 0o644, before=before),),
-                )
+                Change(NAME, f"{HOSTS}: remove agent {config.agent_name}'s names", ops=(write,))
             )
     else:
-        step.refusals.append(f"teardown: {broken(before, config.agent_name)}; fix it by hand")
+        step.refusals.append(f"teardown: {problem}; fix it by hand")
     gateway = ipaddress.IPv4Interface(f"{config.gateway}/{config.subnet.prefixlen}")
     bridge = facts.interfaces.get(BRIDGE)
     if bridge is not None and gateway in bridge.inet:
@@ -348,12 +361,12 @@ def _network(step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryE
             Change(
                 NAME,
                 f"remove the agent's gateway {gateway} from {BRIDGE}",
-                commands=(f"ifconfig {BRIDGE} inet {gateway.ip} -alias",),
+                ops=(run("ifconfig", BRIDGE, "inet", str(gateway.ip), "-alias"),),
             )
         )
     key = alias_key(config, facts, entry)
     if key is not None:
-        step.changes.append(Change(NAME, f"rc.conf: remove {key}", commands=(f"sysrc -x {key}",)))
+        step.changes.append(Change(NAME, f"rc.conf: remove {key}", ops=(sysrc_delete(key),)))
 
 
 def _user(
@@ -371,7 +384,7 @@ def _user(
             Change(
                 NAME,
                 f"remove user {user} and its home {home(user)} (its soul clone with it)",
-                commands=(f"pw userdel {user} -r",),
+                ops=(run("pw", "userdel", user, "-r"),),
             )
         )
     if user in facts.groups:
@@ -379,7 +392,7 @@ def _user(
             Change(
                 NAME,
                 f"remove group {user}",
-                commands=(f"if pw groupshow {user} >/dev/null 2>&1; then pw groupdel {user}; fi",),
+                ops=(Run(when(quiet(cmd("pw", "groupshow", user)), cmd("pw", "groupdel", user))),),
             )
         )
     if log_dir(config.agent_name) in present:
@@ -387,7 +400,7 @@ def _user(
             Change(
                 NAME,
                 f"remove the agent's logs {log_dir(config.agent_name)}",
-                commands=(f"rm -rf {q(log_dir(config.agent_name))}",),
+                ops=(run("rm", "-rf", log_dir(config.agent_name)),),
             )
         )
 
@@ -409,12 +422,18 @@ def gather_for(executor: Executor, config: AgentConfig) -> Facts:
 KEPT_DB = "teardown.kept_db"
 
 
-def brain_check(jail: str, agent: str) -> str:
-    """sh: exit 0 when the jail's PostgreSQL has the agent's brain database."""
-    return (
-        f"jexec -l -U postgres {q(jail)} psql -X -A -t -d "
-        f"{q(names.brain_database(agent))} -c 'select 1' >/dev/null 2>&1"
+def brain_check(jail: str, agent: str) -> Probe:
+    """Exit 0 when the jail's PostgreSQL has the agent's brain database (asked inside
+    the jail, as its postgres)."""
+    return Probe(
+        f"psql -X -A -t -d {q(names.brain_database(agent))} -c 'select 1' >/dev/null 2>&1",
+        JailUser(jail, "postgres"),
     )
+
+
+def listed(jail: str) -> Command:
+    """Bastille has a jail of exactly this name (never its prefix matching)."""
+    return cmd(cmd("bastille", "list", "jails"), Raw("|"), cmd("grep", "-qx", jail))
 
 
 @dataclass(frozen=True)
@@ -442,21 +461,31 @@ def read_kept_db(executor: Executor, server: Server, agent: str) -> KeptDb:
     if server.jail is not None:
         running, hba_text = db.read_hba(executor, server.jail)
     else:
-        status = executor.run("service postgresql onestatus >/dev/null 2>&1\n")
-        running = status.rc == 0
-        stored = read_secrets(executor, [HOST_CONF, HOST_HBA])
-        conf, hba_text = stored[HOST_CONF], stored[HOST_HBA]
+        found = read(
+            executor,
+            probes={"running": Probe("service postgresql onestatus")},
+            files=[HOST_CONF, HOST_HBA],
+        )
+        section = found.probe("running")
+        running = section is not None and section.rc == 0
+        conf, hba_text = found.file(HOST_CONF), found.file(HOST_HBA)
     if not running:
         return KeptDb(False, False, False, hba_text, conf)
-    brain = server.as_postgres(f"psql -X -A -t -d {q(names.brain_database(agent))} -c 'select 1'")
-    role = server.as_postgres(f"psql -X -A -t -d postgres -c {q(role_exists_sql(agent))}")
-    listed = server.as_postgres(f"psql -X -A -t -d postgres -c {q(DATABASES_SQL)}")
-    result = executor.run(
-        f"if {brain} >/dev/null 2>&1; then echo brain; fi\n"
-        f"{role} 2>/dev/null || :\n"
-        f"{listed} 2>/dev/null | sed 's/^/database=/' || :\n"
-    )
-    lines = result.stdout.split()
+    # asked as postgres, where the server runs
+    answer = read(
+        executor,
+        probes={
+            "kept": Probe(
+                f"if psql -X -A -t -d {q(names.brain_database(agent))} -c 'select 1' "
+                ">/dev/null 2>&1; then echo brain; fi\n"
+                f"psql -X -A -t -d postgres -c {q(role_exists_sql(agent))} 2>/dev/null || :\n"
+                f"psql -X -A -t -d postgres -c {q(DATABASES_SQL)} 2>/dev/null"
+                " | sed 's/^/database=/' || :",
+                server.postgres,
+            )
+        },
+    ).probe("kept")
+    lines = answer.output.split() if answer is not None else []
     databases = tuple(
         line.removeprefix("database=") for line in lines if line.startswith("database=")
     )
@@ -474,14 +503,12 @@ def _leave_kept_server(
         return
     role, brain = names.agent_role(config.agent_name), names.brain_database(config.agent_name)
     if (seen.brain or seen.role) and not keep_data:
-        delimiter, body = heredoc(drop_agent_sql(config.agent_name, seen.databases))
-        psql = server.as_postgres("psql -X -q -v ON_ERROR_STOP=1 -d postgres")
         step.changes.append(
             Change(
                 NAME,
                 f"drop database {brain} and role {role} from the PostgreSQL {server.where} "
                 "(and the agent's soul rows there)",
-                commands=(f"{psql} <<'{delimiter}'\n{body}{delimiter}",),
+                ops=(server.psql("postgres", drop_agent_sql(config.agent_name, seen.databases)),),
             )
         )
     rest = replace(server, accesses=tuple(a for a in server.accesses if a.role != role))
@@ -501,7 +528,7 @@ def _leave_kept_server(
             Change(
                 NAME,
                 f"{restart} PostgreSQL without {role}'s address",
-                commands=(rest.service(restart),),
+                ops=(rest.service(restart),),
             )
         )
 

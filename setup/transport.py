@@ -21,7 +21,8 @@ from typing import Any, cast
 import paramiko
 
 from .errors import HostError, HostKeyRefused
-from .shell import LIBRARY, RC_NOT_ROOT, put_file, q
+from .ops import put
+from .shell import LIBRARY, RC_NOT_ROOT, q
 
 LineHandler = Callable[[str], None]
 
@@ -81,8 +82,8 @@ class Executor(ABC):
     def put(
         self, path: str, content: str, *, mode: int, owner: str = "root", group: str = "wheel"
     ) -> None:
-        """Place a text file atomically with the given mode and owner."""
-        result = self.run(LIBRARY + put_file(path, content, mode, owner, group) + "\n")
+        """Place a host file of root's atomically with the given mode and owner."""
+        result = self.run(LIBRARY + put(path, content, mode, owner, group).sh() + "\n")
         if result.rc != 0:
             raise HostError(f"{self.target}: could not place {path}: {result.stderr.strip()}")
 

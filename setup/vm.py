@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import HostError, HostKeyRefused, Refused
+from .facts import read
 from .layout import secrets_dir
-from .secretfiles import read_secrets
 from .transport import Executor, SSHExecutor, _refuse_markers, resolve_target
 
 SSH_PORT = 22
@@ -91,7 +91,7 @@ _RUN_KEYS: weakref.WeakKeyDictionary[Executor, dict[str, GuestKey]] = weakref.We
 def guest_key(executor: Executor, agent: str, pub_on_host: str | None) -> GuestKey:
     """The key the host already keeps for the guest, else this run's new one."""
     if pub_on_host is not None:
-        private = read_secrets(executor, [host_key_path(agent)])[host_key_path(agent)]
+        private = read(executor, files=[host_key_path(agent)]).file(host_key_path(agent))
         if private is not None:
             return GuestKey(private.strip() + "\n", pub_on_host.strip())
     keys = _RUN_KEYS.setdefault(executor, {})

@@ -4,8 +4,8 @@ Three places, all read from the host registry so that every agent's run (and a
 teardown) computes the same answer:
 - its own db jail (the default): `jexec -l -U postgres atlasdb psql`, the jail's address;
 - another agent's db jail (WARDEN_DB_AGENT): the same, in that agent's jail;
-- the host itself (WARDEN_DB_RUNTIME=host): one cluster for every such agent,
-  `su -l postgres -c 'exec psql'`, each agent reaching it on its own .1; warden's
+- the host itself (WARDEN_DB_RUNTIME=host): one cluster for every such agent, psql as
+  the port's postgres account (setup/domains.py), each agent reaching it on its own .1; warden's
   admin login comes from 127.0.0.1 only.
 """
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ..layout import HOST_PG_CONF, HOST_PG_CONF_DIR, HOST_PG_HBA, jail_dir, secrets_dir
+from ..command import Command, cmd
+from ..domains import Domain, HostUser, JailUser, Location, at
+from ..layout import HOST_PG_CONF, HOST_PG_CONF_DIR, HOST_PG_HBA, secrets_dir
+from ..ops import Run
 from ..registry import RegistryEntry, borrowers
-from ..shell import q
 from . import hba
 
 ADMIN_SECRET = "pg-admin"  # noqa: S105 - a file name, not a password
@@ -28,6 +30,8 @@ HOST_HBA = HOST_PG_HBA
 # The host cluster's admin password: not any one agent's (a hyphen: no agent has it).
 HOST_SECRETS = "/usr/local/etc/warden/secrets/postgresql-host"
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
+# The port's account: its data directory is read and written as it, never by root.
+POSTGRES = HostUser("postgres", "postgres", "/var/db/postgres")
 
 
 def host_data(version: int) -> str:
@@ -65,23 +69,37 @@ class Server:
         return hba.pg_hba(self.admin_from, list(self.accesses))
 
     @property
-    def hba_path(self) -> str:
-        """The file as the host sees it (a jail's is written from inside the jail)."""
+    def hba_location(self) -> Location:
+        """The server's pg_hba.conf: root's on the host, the jail's inside its jail."""
         if self.jail is None:
-            return HOST_HBA
-        return f"{jail_dir(self.jail)}/root{JAIL_HBA}"
+            return at(HOST_HBA)
+        return Location(JailUser(self.jail), JAIL_HBA)
 
-    def as_postgres(self, command: str) -> str:
-        """sh running *command* (already quoted words) as postgres beside the server."""
+    @property
+    def postgres(self) -> Domain:
+        """Where postgres runs: the port's account on the host, or in the jail."""
         if self.jail is None:
-            return f"su -l postgres -c {q('exec ' + command)}"
-        return f"jexec -l -U postgres {q(self.jail)} {command}"
+            return POSTGRES
+        return JailUser(self.jail, "postgres")
 
-    def service(self, verb: str) -> str:
-        """sh for `service postgresql VERB` where the server runs."""
-        if self.jail is None:
-            return f"service postgresql {verb}"
-        return f"jexec -l {q(self.jail)} service postgresql {verb}"
+    def as_postgres(
+        self, command: Command, *, stdin: str | None = None, secret: bool = False
+    ) -> Run:
+        """*command* as postgres beside the server (bounded, in its domain)."""
+        return Run(command, self.postgres, stdin=stdin, stdin_secret=secret)
+
+    def psql(self, database: str, sql: str, *, secret: bool = False) -> Run:
+        """SQL on the server's socket as postgres, from stdin, stopping at an error."""
+        return self.as_postgres(
+            cmd("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database),
+            stdin=sql,
+            secret=secret,
+        )
+
+    def service(self, verb: str) -> Run:
+        """`service postgresql VERB` where the server runs."""
+        command = cmd("service", "postgresql", verb)
+        return Run(command) if self.jail is None else Run(command, JailUser(self.jail))
 
     def host_conf(self) -> str:
         """warden's settings for the host cluster: every host agent's .1 and loopback."""

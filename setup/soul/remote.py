@@ -1,11 +1,12 @@
 """The git commands soul.sync runs in the agent's clone, as sh scripts for one round trip each.
 
-The clone belongs to the agent's user, so git runs as that user (`su USER -c`):
-root running git there would trip git's safe.directory check and leave root-owned
-files behind. `su` without `-m` starts the target's own shell (/bin/sh, from the
-user step) with its HOME, on FreeBSD and Linux alike. The hub is reached by ssh
-in batch mode with strict host key checking: a missing or changed hub key fails
-the fetch instead of prompting or trusting it.
+The clone belongs to the agent's user, so git runs as that user, through the one
+primitive warden has for it (setup/domains.py: chroot -u onto /, an environment from
+nothing: no login shell, no startup file of the agent's), bounded in time, stdin from
+/dev/null, its output handed back only after it ended (a hook of the agent's that keeps
+a pipe open cannot stall the run). The hub is reached by ssh in batch mode with strict
+host key checking: a missing or changed hub key fails the fetch instead of prompting or
+trusting it.
 
 Every value that reaches a script is validated (user, paths, commit ids) and quoted.
 """
@@ -77,7 +78,7 @@ def ssh_command(clone: Clone) -> str:
     return " ".join(q(w) for w in words)
 
 
-def as_agent(clone: Clone, body: str, before: str = "") -> str:
+def as_agent(clone: Clone, body: str, before: str = "", *, chdir: bool = True) -> str:
     """A root script that runs *before* as root, then *body* as the agent's user in the clone."""
     inner = agent_part(clone, body)
     return (
@@ -127,12 +128,14 @@ def probe_script(clone: Clone) -> str:
         '    echo "counts=$(git rev-list --left-right --count "$head...$hub")"\n'
         "fi\n"
     )
-    before = (
-        f"if ! id {q(clone.user)} >/dev/null 2>&1; then echo state=no-user; exit 0; fi\n"
+    before = f"if ! id {q(clone.user)} >/dev/null 2>&1; then echo state=no-user; exit 0; fi\n"
+    # asked as the agent: the clone is its own
+    present = (
         f"if [ ! -d {q(clone.path + '/.git')} ]; then echo state=missing; exit 0; fi\n"
         "echo state=present\n"
+        f"cd {q(clone.path)} || exit {RC_NO_CLONE}\n"
     )
-    return as_agent(clone, body, before)
+    return as_agent(clone, present + body, before, chdir=False)
 
 
 def _key_check(clone: Clone) -> str:
@@ -190,7 +193,7 @@ _PROBE_KEYS = frozenset(
 
 
 class ProbeFailed(Exception):
-    """The probe did not get as far as saying whether a clone exists (su or sh failed)."""
+    """The probe did not get as far as saying whether a clone exists (sh failed)."""
 
 
 def _counts(text: str) -> tuple[int, int]:
@@ -209,7 +212,7 @@ _BOILERPLATE = (
 
 
 def _last_words(result: Result) -> str:
-    """What stderr says, minus git's hints and boilerplate (git and su name no secret)."""
+    """What stderr says, minus git's hints and boilerplate (git names no secret)."""
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
     kept = [line for line in lines if not line.startswith(_BOILERPLATE)]
     if not kept:

@@ -22,10 +22,12 @@ import ipaddress
 import re
 
 from .. import jail
+from ..command import Raw, cmd
 from ..config import AgentConfig
-from ..facts import Facts
+from ..facts import Facts, Probe
 from ..layout import BRIDGE, secrets_dir
-from ..plan import Change, FileWrite, StepPlan
+from ..ops import Put, Run, both, directory, either, pkg_install, put, run, sysrc_add
+from ..plan import Change, StepPlan
 from ..rcconf import setting
 from ..releases import jail_release
 from ..render import render
@@ -72,7 +74,7 @@ def files(config: AgentConfig) -> list[str]:
     return [host_pub_path(config.agent_name)] if config.runtime == "bhyve" else []
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
+def probes(config: AgentConfig) -> dict[str, Probe]:
     """The datastore ($vm_dir, resolved for zfs:), its folders, the image, the guest,
     the modes of its cloud-init files, the switches, the guest's row of `vm list`, and
     warden's template (last, framed)."""
@@ -101,7 +103,7 @@ if [ -n "$vm_dir" ] && [ -d "$vm_dir" ]; then
         echo "@@template"; cat "$vm_dir"/.templates/{q(template_name(config) + ".conf")}
     fi
 fi"""
-    return {PROBE: script}
+    return {PROBE: Probe(script)}
 
 
 class VmState:
@@ -184,7 +186,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"install packages: {', '.join(missing)}",
-                commands=(f"pkg install -y {' '.join(q(p) for p in missing)}",),
+                ops=(pkg_install(missing),),
                 slow=True,
             )
         )
@@ -202,7 +204,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"vm init (datastore {vm_dir}; loads vmm, nmdm, if_bridge, if_tuntap)",
-                commands=(f"mkdir -p {q(vm_dir)}", "vm init"),
+                ops=(run("mkdir", "-p", vm_dir), run("vm", "init")),
             )
         )
     _switch(step, state)
@@ -221,7 +223,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                 NAME,
                 f"vm-bhyve template {template_name(config)} ({config.vm_cpus} CPUs, "
                 f"{config.vm_memory} memory, {config.vm_disk} disk)",
-                files=(FileWrite(template_path, template, 0o644, before=state.template),),
+                ops=(put(template_path, template, 0o644, before=state.template),),
             )
         )
     release = jail_release(config, facts)
@@ -231,7 +233,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"download the {release} cloud-init VM image ({image}; takes minutes)",
-                commands=(f"vm img {q(IMAGE_URL.format(release=release, image=image))}",),
+                ops=(run("vm", "img", IMAGE_URL.format(release=release, image=image)),),
                 slow=True,
             )
         )
@@ -242,20 +244,30 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"rc.conf: vm_list+={vm_name(config)} (the guest starts at boot)",
-                commands=(f"sysrc {q('vm_list+=' + vm_name(config))}",),
+                ops=(sysrc_add("vm_list", vm_name(config)),),
             )
         )
     if not state.running:
-        name = q(vm_name(config))
+        name = vm_name(config)
         step.changes.append(
             Change(
                 NAME,
                 f"start the guest {vm_name(config)} at {config.vm_ip}",
                 # `vm start` exits 1 for a running guest: that is fine, nothing else is.
                 # umask 077: the first start makes seed.iso, which holds the private key.
-                commands=(
-                    f"( umask 077 && vm start {name} ) || vm list | awk -v n={name} "
-                    "'NR > 1 && $1 == n' | grep -q 'Running ('",
+                ops=(
+                    Run(
+                        either(
+                            cmd(Raw("( umask 077 &&"), cmd("vm", "start", name), Raw(")")),
+                            cmd(
+                                cmd("vm", "list"),
+                                Raw("|"),
+                                cmd("awk", "-v", f"n={name}", "NR > 1 && $1 == n"),
+                                Raw("|"),
+                                cmd("grep", "-q", "Running ("),
+                            ),
+                        )
+                    ),
                 ),
             )
         )
@@ -307,7 +319,7 @@ def _switch(step: StepPlan, state: VmState) -> None:
                 NAME,
                 f"vm switch {SWITCH}: guests on {BRIDGE} (manual: the bridge stays the "
                 "network step's)",
-                commands=(f"vm switch create -t manual -b {BRIDGE} {SWITCH}",),
+                ops=(run("vm", "switch", "create", "-t", "manual", "-b", BRIDGE, SWITCH),),
             )
         )
 
@@ -315,7 +327,7 @@ def _switch(step: StepPlan, state: VmState) -> None:
 def _guest(
     step: StepPlan, config: AgentConfig, facts: Facts, state: VmState, vm_dir: str, image: str
 ) -> None:
-    name = q(vm_name(config))
+    name = vm_name(config)
     cloud = f"{vm_dir}/{vm_name(config)}/.cloud-init"
     if state.guest:
         wrong = [
@@ -332,10 +344,17 @@ def _guest(
                 Change(
                     NAME,
                     "the guest's cloud-init files (they hold its private host key): root only",
-                    commands=tuple(
-                        f"chown root {q(vm_dir + '/' + vm_name(config) + '/' + path)} && "
-                        f"chmod {'0700' if mode.startswith('d') else '0600'} "
-                        f"{q(vm_dir + '/' + vm_name(config) + '/' + path)}"
+                    ops=tuple(
+                        Run(
+                            both(
+                                cmd("chown", "root", f"{vm_dir}/{vm_name(config)}/{path}"),
+                                cmd(
+                                    "chmod",
+                                    "0700" if mode.startswith("d") else "0600",
+                                    f"{vm_dir}/{vm_name(config)}/{path}",
+                                ),
+                            )
+                        )
                         for path, mode in wrong
                     ),
                 )
@@ -372,28 +391,49 @@ def _guest(
         nameserver=jail.nameserver(config, facts),
     )
     pub = facts.file(host_pub_path(agent))
-    key_files: tuple[FileWrite, ...] = ()
+    key_files: tuple[Put, ...] = ()
     if pub is None:
         key_files = (
-            FileWrite(host_key_path(agent), secrets.key.private, 0o600, secret=True),
-            FileWrite(host_pub_path(agent), secrets.key.public + "\n", 0o644),
+            put(host_key_path(agent), secrets.key.private, 0o600, secret=True),
+            put(host_pub_path(agent), secrets.key.public + "\n", 0o644),
         )
     staged = user_data_path(config)
     step.changes.append(
         Change(
             NAME,
             summary,
-            files=(*key_files, FileWrite(staged, user_data, 0o600, secret=True)),
-            commands=(
-                f"mkdir -p {q(secrets_dir(agent))}",
-                f"chmod 0700 {q(secrets_dir(agent))}",
+            ops=(
+                directory(secrets_dir(agent), 0o700),
+                *key_files,
+                put(staged, user_data, 0o600, secret=True),
                 # umask 077: vm-bhyve's copy of the user-data (and later seed.iso) hold
                 # the private host key.
-                f"( umask 077 && vm create -t {q(template_name(config))} -s {q(config.vm_disk)} "
-                f"-c {config.vm_cpus} -m {q(config.vm_memory)} -i {q(image)} -C "
-                f"-u {q(staged)} {name} )",
-                f"rm -f {q(staged)}",
-                f"chmod 0700 {q(cloud)}",
+                Run(
+                    cmd(
+                        Raw("( umask 077 &&"),
+                        cmd(
+                            "vm",
+                            "create",
+                            "-t",
+                            template_name(config),
+                            "-s",
+                            config.vm_disk,
+                            "-c",
+                            config.vm_cpus,
+                            "-m",
+                            config.vm_memory,
+                            "-i",
+                            image,
+                            "-C",
+                            "-u",
+                            staged,
+                            name,
+                        ),
+                        Raw(")"),
+                    )
+                ),
+                run("rm", "-f", staged),
+                run("chmod", "0700", cloud),
             ),
         )
     )

@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 
 from .. import jail
+from ..command import Raw, cmd
 from ..config import AgentConfig
 from ..db import hba, names
 from ..db.catalog import Catalog, read_catalog
@@ -39,6 +40,7 @@ from ..db.server import (
     HOST_HBA,
     HOST_SECRETS,
     JAIL_HBA,
+    POSTGRES,
     Server,
     host_data,
     host_include,
@@ -46,15 +48,17 @@ from ..db.server import (
 )
 from ..db.session import connect
 from ..db.tunnel import forward
+from ..domains import JailUser, Location
 from ..errors import HostError
-from ..facts import Facts
+from ..facts import Facts, Probe, Stat, read, stat_probe, stats
 from ..layout import BRIDGE, credentials, secrets_dir
-from ..plan import Change, FileWrite, StepPlan
+from ..ops import Run, check, directory, either, pkg_install, put, run
+from ..plan import Change, StepPlan
 from ..rcconf import setting
 from ..registry import RegistryEntry, db_on_host, entry_for, load_entries
-from ..secretfiles import read_secrets
+from ..render import render
 from ..shared import lent_jail
-from ..shell import heredoc, q
+from ..shell import q
 from ..transport import Executor
 
 NAME = "db"
@@ -77,9 +81,6 @@ SPEC = jail.JailRole(
     role="db",
     service="postgresql",
     context=_context,
-    # before 2026-12 the template itself carried pg_hba.conf, which would now overwrite
-    # the one this step keeps for every agent using the jail
-    stale=("usr/local/etc/warden/pg_hba.conf",),
 )
 
 
@@ -138,7 +139,7 @@ def packages(config: AgentConfig) -> list[str]:
     return jail.packages(config)
 
 
-def files(config: AgentConfig) -> list[str]:
+def files(config: AgentConfig) -> list[str | Location]:
     if db_on_host(config) and uses_db(config):
         return [HOST_CONF, HOST_HBA]
     return jail.files(config, SPEC.role)
@@ -156,26 +157,25 @@ def _secret_paths(config: AgentConfig) -> tuple[list[str], list[str]]:
     return directories, [*passwords, agent_secret(config)]
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
-    """The jail's (its own), the host cluster's state, and mode and owner of the
-    secrets directories and files."""
+def probes(config: AgentConfig) -> dict[str, Probe]:
+    """The jail's (its own), the host cluster's state (its data directory read as
+    postgres, whose it is), and mode and owner of the secrets directories and files."""
     if not uses_db(config):
         return {}
     directories, passwords = _secret_paths(config)
     found = {
         **jail.probes(config, SPEC),
-        "db.secrets": "for p in "
-        + " ".join(q(p) for p in [*directories, *passwords])
-        + '; do if [ -e "$p" ]; then ls -ldn "$p"; else echo "- - - - $p"; fi; done',
+        "db.secrets": stat_probe([*directories, *passwords]),
     }
     if db_on_host(config):
         data = host_data(config.pg_version)
         conf, line = host_include(config.pg_version)
-        found["db.host"] = (
+        found["db.host"] = Probe(
             f"if [ -f {q(data + '/PG_VERSION')} ]; then echo initdb=yes; fi; "
-            f"if grep -qxF {q(line)} {q(conf)} 2>/dev/null; then echo include=yes; fi; "
-            "if service postgresql onestatus >/dev/null 2>&1; then echo running=yes; fi"
+            f"if grep -qxF {q(line)} {q(conf)} 2>/dev/null; then echo include=yes; fi",
+            POSTGRES,
         )
+        found["db.host.running"] = Probe("service postgresql onestatus")
     return found
 
 
@@ -199,37 +199,18 @@ def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
     return missing
 
 
-def _stats(facts: Facts) -> dict[str, str]:
-    """{path: mode letters + uid + gid} from the probe's `ls -ldn`."""
-    section = facts.probe("db.secrets")
-    found: dict[str, str] = {}
-    for line in section.output.splitlines() if section is not None else ():
-        words = line.split()
-        if len(words) >= 9 and words[2].isdigit():
-            found[words[-1]] = f"{words[0][:10]} {words[2]} {words[3]}"
-    return found
-
-
 def _secrets(step: StepPlan, config: AgentConfig, facts: Facts) -> bool:
     """The secrets directory and the passwords (generated once); True when all exist
     as they should."""
-    have = _stats(facts)
+    have = stats(facts.probe("db.secrets"))
     directories, passwords = _secret_paths(config)
     ready = True
-    for directory in directories:
-        if have.get(directory) == "drwx------ 0 0":
+    for path in directories:
+        if have.get(path) == Stat("drwx------", 0, 0):
             continue
         ready = False
         step.changes.append(
-            Change(
-                NAME,
-                f"secrets directory {directory} (root, 0700)",
-                commands=(
-                    f"mkdir -p {q(directory)}",
-                    f"chown root:wheel {q(directory)}",
-                    f"chmod 0700 {q(directory)}",
-                ),
-            )
+            Change(NAME, f"secrets directory {path} (root, 0700)", ops=(directory(path, 0o700),))
         )
     for path in passwords:
         what = "agent" if path == agent_secret(config) else "admin"
@@ -239,16 +220,16 @@ def _secrets(step: StepPlan, config: AgentConfig, facts: Facts) -> bool:
                 Change(
                     NAME,
                     f"generate the PostgreSQL {what} password ({path}, 0600)",
-                    files=(FileWrite(path, secrets.token_urlsafe(32) + "\n", 0o600, secret=True),),
+                    ops=(put(path, secrets.token_urlsafe(32) + "\n", 0o600, secret=True),),
                 )
             )
-        elif have[path] != "-rw------- 0 0":
+        elif have[path] != Stat("-rw-------", 0, 0):
             ready = False
             step.changes.append(
                 Change(
                     NAME,
                     f"{path}: back to root, 0600",
-                    commands=(f"chown root:wheel {q(path)}", f"chmod 0600 {q(path)}"),
+                    ops=(run("chown", "root:wheel", path), run("chmod", "0600", path)),
                 )
             )
     return ready
@@ -301,16 +282,18 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             )
             return step
         assert state.admin_password is not None
-        sql_text = bootstrap_admin_sql(verifier(state.admin_password))
-        delimiter, body = heredoc(sql_text if sql_text.endswith("\n") else sql_text + "\n")
-        psql = f"psql -X -q -v ON_ERROR_STOP=1 -d {names.ADMIN_DATABASE}"
         step.changes.append(
             Change(
                 NAME,
                 f"create or update PostgreSQL's admin role {names.ADMIN_ROLE} {where.where} "
                 f"(as postgres on the server's socket; {state.problem or 'cannot log in'})",
-                commands=(f"{where.as_postgres(psql)} <<'{delimiter}'\n{body}{delimiter}",),
-                secret=True,
+                ops=(
+                    where.psql(
+                        names.ADMIN_DATABASE,
+                        bootstrap_admin_sql(verifier(state.admin_password)),
+                        secret=True,
+                    ),
+                ),
             )
         )
         return step
@@ -349,7 +332,11 @@ def _moved(config: AgentConfig, facts: Facts) -> str | None:
 
 
 def _host_values(facts: Facts) -> dict[str, str]:
-    return jail.probe_values(facts, "db.host")
+    values = jail.probe_values(facts, "db.host")
+    running = facts.probe("db.host.running")
+    if running is not None and running.rc == 0:
+        values["running"] = "yes"
+    return values
 
 
 def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Server) -> bool:
@@ -394,7 +381,7 @@ def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Serve
             Change(
                 NAME,
                 f"pkg install {' '.join(missing)} (PostgreSQL {version} on this host)",
-                commands=(f"pkg install -y {' '.join(missing)}",),
+                ops=(pkg_install(missing),),
                 slow=True,
             )
         )
@@ -411,28 +398,44 @@ def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Serve
             Change(
                 NAME,
                 f"initdb the host's cluster in {data} (once)",
-                commands=(f"test -f {q(data + '/PG_VERSION')} || service postgresql initdb",),
+                ops=(
+                    Run(
+                        either(
+                            cmd("test", "-f", data + "/PG_VERSION"),
+                            cmd("service", "postgresql", "initdb"),
+                        )
+                    ),
+                ),
                 slow=True,
             )
         )
     pg_conf, line = host_include(version)
     if seen.get("include") != "yes":
         # as postgres: the data directory is postgres', and root must not follow its links
-        append = f"grep -qxF {q(line)} {q(pg_conf)} || printf '%s\\n' {q(line)} >> {q(pg_conf)}"
         step.changes.append(
             Change(
                 NAME,
                 f"{pg_conf}: include warden's settings ({line})",
-                commands=(f"su -l postgres -c {q(append)}",),
+                ops=(
+                    Run(
+                        either(
+                            cmd("grep", "-qxF", line, pg_conf),
+                            cmd(cmd("printf", "%s\n", line), Raw(">>"), pg_conf),
+                        ),
+                        POSTGRES,
+                    ),
+                ),
             )
         )
     running = seen.get("running") == "yes"
-    check = "service postgresql onestatus >/dev/null 2>&1 || " + jail.fail(
-        "PostgreSQL is not running on this host"
+    running_now = check(
+        cmd("service", "postgresql", "onestatus"), "PostgreSQL is not running on this host"
     )
     if not running:
         step.changes.append(
-            Change(NAME, "start PostgreSQL", commands=("service postgresql start", check))
+            Change(
+                NAME, "start PostgreSQL", ops=(run("service", "postgresql", "start"), running_now)
+            )
         )
     elif conf_stale or seen.get("include") != "yes":
         step.changes.append(
@@ -440,12 +443,16 @@ def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Serve
                 NAME,
                 "restart PostgreSQL: its listen addresses changed (every host agent's open "
                 "sessions are cut once)",
-                commands=("service postgresql restart", check),
+                ops=(run("service", "postgresql", "restart"), running_now),
             )
         )
     elif hba_stale:
         step.changes.append(
-            Change(NAME, "reload PostgreSQL (pg_hba.conf)", commands=("service postgresql reload",))
+            Change(
+                NAME,
+                "reload PostgreSQL (pg_hba.conf)",
+                ops=(run("service", "postgresql", "reload"),),
+            )
         )
     return running and not step.changes
 
@@ -467,19 +474,10 @@ def jail_hba_change(step: str, where: Server, before: str | None, summary: str) 
     """Write the jail's pg_hba.conf from inside the jail (root there could have turned
     a path below its root into a link to a host file), then reload PostgreSQL."""
     assert where.jail is not None
-    wanted = where.hba
-    delimiter, body = heredoc(wanted)
-    inside = JAIL_HBA
     return Change(
         step,
         f"{summary}, then reload PostgreSQL",
-        files=(FileWrite(where.hba_path, wanted, 0o644, before=before),),
-        script=(
-            f"jexec -l {q(where.jail)} sh -c "
-            + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
-            + f" <<'{delimiter}'\n{body}{delimiter}\n"
-            + where.service("reload")
-        ),
+        ops=(put(where.hba_location, where.hba, 0o644, before=before), where.service("reload")),
     )
 
 
@@ -490,9 +488,7 @@ def host_settings_change(
     outside the data directory); None when both are right."""
     wanted = ((HOST_CONF, where.host_conf(), conf_before), (HOST_HBA, where.hba, hba_before))
     writes = [
-        FileWrite(path, text, 0o644, before=before)
-        for path, text, before in wanted
-        if text != before
+        put(path, text, 0o644, before=before) for path, text, before in wanted if text != before
     ]
     if not writes:
         return None
@@ -500,8 +496,7 @@ def host_settings_change(
         step,
         f"warden's PostgreSQL settings in {HOST_CONF_DIR} and {HOST_HBA} "
         f"({', '.join(a.role for a in where.accesses) or 'no agent'})",
-        files=tuple(writes),
-        script="\n".join([f"mkdir -p {q(HOST_CONF_DIR)}", *(w.sh() for w in writes)]),
+        ops=tuple(writes),
     )
 
 
@@ -511,19 +506,16 @@ def dsn(config: AgentConfig, where: Server, password: str) -> str:
     return f"postgresql://{role}:{password}@{where.address}:{PORT}/{names.brain_database(role)}"
 
 
-def with_dsn(text: str | None, value: str) -> str:
-    """The credentials file with warden's DSN lines replaced (other lines kept)."""
-    kept = [
-        line
-        for line in (text or "").splitlines()
-        if not any(line.startswith(f"{key}=") for key in DSN_KEYS)
-    ]
-    return "".join(f"{line}\n" for line in [*kept, *(f"{k}='{value}'" for k in DSN_KEYS)])
+def credentials_text(agent: str, value: str) -> str:
+    """The whole credentials file: warden's header and its DSN lines. Warden renders it
+    whole, never merging back what it read there (the agent owns the file)."""
+    header = render("service/credentials.j2", agent=agent)
+    return header + "".join(f"{k}='{value}'\n" for k in DSN_KEYS)
 
 
 def _dsn(step: StepPlan, config: AgentConfig, where: Server, state: DbState) -> None:
     assert state.agent_password is not None
-    wanted = with_dsn(state.credentials, dsn(config, where, state.agent_password))
+    wanted = credentials_text(config.agent_name, dsn(config, where, state.agent_password))
     if state.credentials == wanted:
         return
     user = config.agent_user
@@ -531,16 +523,7 @@ def _dsn(step: StepPlan, config: AgentConfig, where: Server, state: DbState) -> 
         Change(
             NAME,
             f"the agent's DSN in {credentials(config.agent_name)} (WARDEN_DB_DSN, DATABASE_URL)",
-            files=(
-                FileWrite(
-                    credentials(config.agent_name),
-                    wanted,
-                    0o600,
-                    owner=user,
-                    group=user,
-                    secret=True,
-                ),
-            ),
+            ops=(put(credentials(config.agent_name), wanted, 0o600, user, user, secret=True),),
         )
     )
 
@@ -571,8 +554,8 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
             ),
         )
     paths = [where.admin_secret, agent_secret(config), credentials(config.agent_name)]
-    stored = read_secrets(executor, paths)
-    admin, agent = stored[where.admin_secret], stored[agent_secret(config)]
+    stored = read(executor, files=paths)
+    admin, agent = stored.file(where.admin_secret), stored.file(agent_secret(config))
     if admin is None and not where.mine:
         return facts.with_extra(
             NAME,
@@ -583,23 +566,20 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
         )
     if admin is None or agent is None:
         return facts
-    creds = stored[credentials(config.agent_name)]
+    creds = stored.file(credentials(config.agent_name))
     state = _login(executor, where, admin.strip(), agent.strip(), creds, hba_text)
     return facts.with_extra(NAME, state)
 
 
 def read_hba(executor: Executor, jail_name: str) -> tuple[bool, str | None]:
     """Whether the jail runs PostgreSQL, and its pg_hba.conf read from inside it."""
-    j = q(jail_name)
-    result = executor.run(
-        f"if jls -j {j} jid >/dev/null 2>&1 && "
-        f"jexec -l {j} service postgresql onestatus >/dev/null 2>&1; then echo running; "
-        f"jexec -l {j} cat {JAIL_HBA} 2>/dev/null || :; else echo stopped; fi\n"
-    )
-    first, _, rest = result.stdout.partition("\n")
-    if result.rc != 0 or first != "running":
+    inside = JailUser(jail_name)
+    running = Probe("service postgresql onestatus", inside)
+    found = read(executor, probes={"running": running}, files=[Location(inside, JAIL_HBA)])
+    section = found.probe("running")
+    if section is None or section.rc != 0:
         return False, None
-    return True, rest
+    return True, found.file(Location(inside, JAIL_HBA))
 
 
 def _login(

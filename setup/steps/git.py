@@ -13,19 +13,25 @@ agent's known_hosts names the right key from the first connection on.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import jail
+from ..blocks import broken, markers
+from ..command import cmd
 from ..config import AgentConfig
-from ..facts import Facts
-from ..hostsfile import DOMAIN, broken, markers, with_block
-from ..layout import home, jail_dir
-from ..plan import Change, FileWrite, StepPlan
-from ..shell import heredoc, q
+from ..domains import HostUser, JailUser, Location
+from ..facts import Facts, Probe
+from ..hostsfile import DOMAIN
+from ..layout import home
+from ..ops import Run, block, both, directory, either, put
+from ..plan import Change, StepPlan
 
 NAME = "git"
 ROUNDS = 2  # the keys are pinned once the jail (and its host key) exists
 GIT_UID = 2000  # the jail's `git` user (templates/bastille/git/Bastillefile.j2)
+_KEY_TYPE = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521))")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 def _context(config: AgentConfig) -> dict[str, Any]:
@@ -40,27 +46,46 @@ def repos(config: AgentConfig) -> list[str]:
     return [f"{config.agent_name}-soul"]
 
 
+def agent(config: AgentConfig) -> HostUser:
+    """The agent's user: its SSH files are its own, read and written as it."""
+    user = config.agent_user
+    return HostUser(user, user, home(user))
+
+
+def jail_root(config: AgentConfig) -> JailUser:
+    return JailUser(config.jail_names["git"])
+
+
 def agent_key(config: AgentConfig) -> str:
     """The agent user's private key (never read by warden; only its .pub is)."""
     return f"{home(config.agent_user)}/.ssh/id_ed25519"
 
 
-def host_key(config: AgentConfig) -> str:
-    """The git jail's sshd host key, seen from the host."""
-    return f"{jail_dir(config.jail_names['git'])}/root/etc/ssh/ssh_host_ed25519_key"
+HOST_KEY = "/etc/ssh/ssh_host_ed25519_key"  # inside the git jail
+AUTHORIZED_KEYS = "/srv/git/.ssh/authorized_keys"  # inside the git jail
 
 
-def authorized_keys(config: AgentConfig) -> str:
-    """Who may log in as `git` in the jail: the agent's key, restricted."""
-    return f"{jail_dir(config.jail_names['git'])}/root/srv/git/.ssh/authorized_keys"
+def host_key_pub(config: AgentConfig) -> Location:
+    """The git jail's sshd host key, read inside the jail."""
+    return Location(jail_root(config), HOST_KEY + ".pub")
 
 
-def known_hosts(config: AgentConfig) -> str:
-    return f"{home(config.agent_user)}/.ssh/known_hosts"
+def authorized_keys(config: AgentConfig) -> Location:
+    """Who may log in as `git` in the jail: the agent's key, restricted (written by the
+    jail's root, owned by its git user)."""
+    return Location(jail_root(config), AUTHORIZED_KEYS)
 
 
-def ssh_config(config: AgentConfig) -> str:
-    return f"{home(config.agent_user)}/.ssh/config"
+def agent_pub(config: AgentConfig) -> Location:
+    return Location(agent(config), agent_key(config) + ".pub")
+
+
+def known_hosts(config: AgentConfig) -> Location:
+    return Location(agent(config), f"{home(config.agent_user)}/.ssh/known_hosts")
+
+
+def ssh_config(config: AgentConfig) -> Location:
+    return Location(agent(config), f"{home(config.agent_user)}/.ssh/config")
 
 
 def git_host(config: AgentConfig) -> str:
@@ -72,21 +97,22 @@ def packages(config: AgentConfig) -> list[str]:
     return jail.packages(config)
 
 
-def files(config: AgentConfig) -> list[str]:
-    """The jail's, plus the public keys and the agent's SSH files (no private key)."""
+def files(config: AgentConfig) -> list[str | Location]:
+    """The jail's, plus the public keys and the agent's SSH files (no private key), each
+    read in its own domain: the agent's as the agent, the jail's inside the jail."""
     if not jail.is_mine(config, SPEC.role):
         return []
     return [
         *jail.files(config, SPEC.role),
-        agent_key(config) + ".pub",
-        host_key(config) + ".pub",
+        agent_pub(config),
+        host_key_pub(config),
         authorized_keys(config),
         known_hosts(config),
         ssh_config(config),
     ]
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
+def probes(config: AgentConfig) -> dict[str, Probe]:
     return jail.probes(config, SPEC)
 
 
@@ -107,80 +133,117 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     before_template = next(
         (i for i, c in enumerate(step.changes) if "template" in c.summary), len(step.changes)
     )
-    host_pub = facts.file(host_key(config) + ".pub")
+    host_pub = facts.file(host_key_pub(config))
     jail_name = config.jail_names["git"]
     if host_pub is None:
-        key = "/etc/ssh/ssh_host_ed25519_key"  # inside the jail: made there, not through
-        # a path root in the jail could have turned into a link to a host file
+        # made inside the jail, so it can be pinned before sshd first starts
         step.changes.insert(
             before_template,
             Change(
                 NAME,
                 f"SSH host key of jail {jail_name} (made by warden, so it can be pinned "
                 "before sshd first starts)",
-                commands=(
-                    f"jexec -l {q(jail_name)} sh -c "
-                    + q(
-                        f"mkdir -p /etc/ssh && {{ [ -f {key} ] || "
-                        f"ssh-keygen -q -t ed25519 -N '' -C {jail_name} -f {key}; }}"
+                ops=(
+                    Run(
+                        both(
+                            cmd("mkdir", "-p", "/etc/ssh"),
+                            either(
+                                cmd("[", "-f", HOST_KEY, "]"),
+                                cmd(
+                                    "ssh-keygen",
+                                    "-q",
+                                    "-t",
+                                    "ed25519",
+                                    "-N",
+                                    "",
+                                    "-C",
+                                    jail_name,
+                                    "-f",
+                                    HOST_KEY,
+                                ),
+                            ),
+                        ),
+                        jail_root(config),
                     ),
                 ),
             ),
         )
-    agent_pub = facts.file(agent_key(config) + ".pub")
-    if agent_pub is None:
+    agent_pub_key = facts.file(agent_pub(config))
+    if agent_pub_key is None:
         key = agent_key(config)
         step.changes.append(
             Change(
                 NAME,
                 f"SSH key of the agent's user {user} ({key}) for its git jail",
-                # as the agent: its home is its own, and root must not follow its links
-                commands=(
-                    f"su {user} -c "
-                    + q(
-                        f"umask 077; mkdir -p {ssh_dir} && chmod 0700 {ssh_dir} && "
-                        f"{{ [ -f {key} ] || ssh-keygen -q -t ed25519 -N '' "
-                        f"-C 'warden agent {config.agent_name}' -f {key}; }}"
+                ops=(
+                    directory(Location(agent(config), ssh_dir), 0o700),
+                    Run(
+                        either(
+                            cmd("[", "-f", key, "]"),
+                            cmd(
+                                "ssh-keygen",
+                                "-q",
+                                "-t",
+                                "ed25519",
+                                "-N",
+                                "",
+                                "-C",
+                                f"warden agent {config.agent_name}",
+                                "-f",
+                                key,
+                            ),
+                        ),
+                        agent(config),
                     ),
                 ),
             )
         )
-    if host_pub is None or agent_pub is None:
+    if host_pub is None or agent_pub_key is None:
         return step
-    _pin(step, config, facts, host_pub.strip(), agent_pub.strip())
+    _pin(step, config, facts, host_pub, agent_pub_key)
     return step
 
 
-def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, agent_pub: str) -> None:
+def _one_key(text: str) -> tuple[str, str] | None:
+    """(type, base64) of the one public key a .pub file holds, or None when it holds
+    anything else (a second line, options, a garbled key)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) != 1:
+        return None
+    words = lines[0].split()
+    if len(words) < 2 or not _KEY_TYPE.fullmatch(words[0]) or not _BASE64.fullmatch(words[1]):
+        return None
+    return words[0], words[1]
+
+
+def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, own_pub: str) -> None:
     """The agent's key in the jail, the jail's key and a Host entry in the agent's SSH
     files (inside warden's marked blocks: the agent's own lines stay)."""
-    user = config.agent_user
-    allowed = f"restrict {agent_pub}\n"
-    if facts.file(authorized_keys(config)) != allowed:
-        jail_name = config.jail_names["git"]
-        delimiter, body = heredoc(allowed)
-        inside = "/srv/git/.ssh/authorized_keys"
+    host, mine = _one_key(host_pub), _one_key(own_pub)
+    if mine is None:
+        step.refusals.append(
+            f"git: {agent_pub(config)} does not hold exactly one public key: fix it or remove "
+            "it (warden makes a new key pair then)"
+        )
+        return
+    if host is None:
+        step.refusals.append(
+            f"git: the git jail's host key {host_key_pub(config)} is not one public key: "
+            "remove it inside the jail (warden makes a new one then)"
+        )
+        return
+    allowed = f"restrict {mine[0]} {mine[1]} warden agent {config.agent_name}\n"
+    where = authorized_keys(config)
+    if facts.file(where) != allowed:
         step.changes.append(
             Change(
                 NAME,
-                f"let the agent's key (only) log in as git in jail {jail_name}",
-                files=(
-                    FileWrite(
-                        authorized_keys(config),
-                        allowed,
-                        0o644,
-                        before=facts.file(authorized_keys(config)),
-                    ),
-                ),
+                f"let the agent's key (only) log in as git in jail {config.jail_names['git']}",
                 # written inside the jail, as its git user: the directory is the jail's
-                script=(
-                    f"jexec -l -U git {q(jail_name)} sh -c "
-                    + q(f"umask 022; cat > {inside}.new && mv -f {inside}.new {inside}")
-                    + f" <<'{delimiter}'\n{body}{delimiter}"
-                ),
+                ops=(put(where, allowed, 0o644, "git", "git", before=facts.file(where)),),
             )
         )
-    key_type, key_data = host_pub.split()[:2]
+    key_type, key_data = host
     names = f"{git_host(config)},{config.role_ips['git']}"
     wanted = {
         known_hosts(config): [f"{names} {key_type} {key_data}"],
@@ -192,32 +255,28 @@ def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, agent
             "    StrictHostKeyChecking yes",
         ],
     }
-    for path, lines in wanted.items():
-        before = facts.file(path)
-        problem = broken(before, config.agent_name, path)
+    user = config.agent_user
+    for location, lines in wanted.items():
+        before = facts.file(location)
+        problem = broken(before, config.agent_name, location.path)
         if problem is not None:
             step.refusals.append(f"git: {problem}; fix the file by hand")
             continue
-        content = with_block(before, config.agent_name, block_lines(config, lines))
-        if content != before:
+        # the agent's own file, read and written as the agent (setup/domains.py)
+        write = block(
+            location, before, config.agent_name, block_lines(config, lines), 0o600, user, user
+        )
+        if write is not None:
             step.changes.append(
                 Change(
                     NAME,
-                    f"{path}: the git jail {git_host(config)} "
+                    f"{location.path}: the git jail {git_host(config)} "
                     + (
-                        "(its host key, pinned)" if path.endswith("known_hosts") else "(Host entry)"
+                        "(its host key, pinned)"
+                        if location.path.endswith("known_hosts")
+                        else "(Host entry)"
                     ),
-                    files=(
-                        FileWrite(
-                            path,
-                            content,
-                            0o600,
-                            owner=user,
-                            group=user,
-                            before=before,
-                            as_user=user,
-                        ),
-                    ),
+                    ops=(write,),
                 )
             )
 

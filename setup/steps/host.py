@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
+from ..command import Raw, cmd, glue
 from ..config import AgentConfig
-from ..facts import Facts
+from ..facts import Facts, Probe
 from ..layout import (
     BASTILLE_CONF,
     BRIDGE,
@@ -20,12 +21,13 @@ from ..layout import (
     LOADER_CONF,
     SYSCTL_CONF,
 )
-from ..plan import Change, FileWrite, Finding, StepPlan
+from ..ops import Run, either, pkg_install, put, run, sysctl_set
+from ..plan import Change, Finding, StepPlan
 from ..rcconf import assignments, setting
 from ..registry import owned_roles
 from ..releases import RELEASES_DIR, jail_release, releases_probe
 from ..render import render
-from ..shell import JOURNAL_FILE, q
+from ..shell import JOURNAL_FILE
 
 NAME = "host"
 DEVFS_NAME = "bastille_vnet"
@@ -52,7 +54,7 @@ def files(config: AgentConfig) -> list[str]:
     return [BASTILLE_CONF, DEVFS_RULES, SYSCTL_CONF, LOADER_CONF, JOURNAL_NEWSYSLOG]
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
+def probes(config: AgentConfig) -> dict[str, Probe]:
     """The releases Bastille has completely bootstrapped (their COPYRIGHT exists)."""
     return releases_probe()
 
@@ -78,7 +80,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"install packages: {', '.join(missing)}",
-                commands=(f"pkg install -y {' '.join(q(p) for p in missing)}",),
+                ops=(pkg_install(missing),),
                 slow=True,
             )
         )
@@ -108,8 +110,8 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"rotate warden's journal with newsyslog ({JOURNAL_NEWSYSLOG})",
-                files=(
-                    FileWrite(
+                ops=(
+                    put(
                         JOURNAL_NEWSYSLOG,
                         journal_rotation,
                         0o644,
@@ -146,8 +148,10 @@ def _devfs(step: StepPlan, facts: Facts) -> None:
             NAME,
             f"append the {DEVFS_SECTION} devfs ruleset for VNET jails to {DEVFS_RULES} "
             "and reload the rulesets",
-            files=(FileWrite(DEVFS_RULES, content, 0o644, before=rules),),
-            commands=("service devfs restart",),
+            ops=(
+                put(DEVFS_RULES, content, 0o644, before=rules),
+                run("service", "devfs", "restart"),
+            ),
         )
     )
 
@@ -169,12 +173,11 @@ def _sysctls(step: StepPlan, facts: Facts) -> None:
             )
         )
     if any(facts.sysctl.get(name) != value for name, value in PFIL_SYSCTLS.items()):
-        words = " ".join(q(f"{name}={value}") for name, value in PFIL_SYSCTLS.items())
         step.changes.append(
             Change(
                 NAME,
                 "bridge pfil sysctls to 0 now (bridged jail traffic is not filtered twice)",
-                commands=("kldload -n if_bridge", f"sysctl {words}"),
+                ops=(run("kldload", "-n", "if_bridge"), sysctl_set(*PFIL_SYSCTLS.items())),
             )
         )
     current = facts.file(SYSCTL_CONF)
@@ -184,7 +187,7 @@ def _sysctls(step: StepPlan, facts: Facts) -> None:
             Change(
                 NAME,
                 f"bridge pfil sysctls to 0 at boot ({SYSCTL_CONF})",
-                files=(FileWrite(SYSCTL_CONF, wanted, 0o644, before=current),),
+                ops=(put(SYSCTL_CONF, wanted, 0o644, before=current),),
             )
         )
 
@@ -236,9 +239,16 @@ def _bootstrap(step: StepPlan, config: AgentConfig, facts: Facts, conf: dict[str
             NAME,
             f"bootstrap FreeBSD {release} for jails (bastille bootstrap: downloads the base "
             "system, takes minutes)",
-            commands=(
-                f"{RELEASES_DIR}; "
-                f'[ -f "$d"/{q(release)}/COPYRIGHT ] || bastille bootstrap {q(release)}',
+            ops=(
+                Run(
+                    cmd(
+                        Raw(RELEASES_DIR + ";"),
+                        either(
+                            cmd("[", "-f", glue(Raw('"$d"/'), release, "/COPYRIGHT"), "]"),
+                            cmd("bastille", "bootstrap", release),
+                        ),
+                    )
+                ),
             ),
             slow=True,
         )

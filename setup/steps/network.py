@@ -17,12 +17,15 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ..blocks import broken
+from ..command import Raw, cmd
 from ..config import AgentConfig
 from ..facts import Facts
-from ..hostsfile import broken, hosts_change
+from ..hostsfile import hosts_change
 from ..layout import BRIDGE, HOSTS
+from ..ops import Run, quiet, run, sysctl_set, sysrc_add, sysrc_set, unless
 from ..plan import Change, StepPlan
-from ..rcconf import setting, sysrc_command
+from ..rcconf import setting
 from ..registry import ALIAS_PREFIX, entry_for, load_entries
 
 NAME = "network"
@@ -71,16 +74,21 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                 # Guarded: another run may have made it since the facts were read. One
                 # command (the arguments after `create` apply to the new bridge): a cut
                 # between a create and a rename would leave a stray bridgeN behind.
-                commands=(
-                    f"if ! ifconfig -n {BRIDGE} >/dev/null 2>&1; then",
-                    f"    ifconfig bridge create name {BRIDGE} >/dev/null",
-                    "fi",
-                    f"ifconfig {BRIDGE} up",
+                ops=(
+                    Run(
+                        unless(
+                            quiet(cmd("ifconfig", "-n", BRIDGE)),
+                            quiet(cmd("ifconfig", "bridge", "create", "name", BRIDGE)),
+                        )
+                    ),
+                    run("ifconfig", BRIDGE, "up"),
                 ),
             )
         )
     elif "UP" not in bridge.flags:
-        step.changes.append(Change(NAME, f"bring {BRIDGE} up", commands=(f"ifconfig {BRIDGE} up",)))
+        step.changes.append(
+            Change(NAME, f"bring {BRIDGE} up", ops=(run("ifconfig", BRIDGE, "up"),))
+        )
     _persist_bridge(step, rc_conf)
     _gateway(step, config, facts, rc_conf)
     change = setting(NAME, rc_conf, "gateway_enable", "YES", why="forwarding at boot")
@@ -91,10 +99,10 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 "forward IPv4 now (net.inet.ip.forwarding=1)",
-                commands=("sysctl net.inet.ip.forwarding=1",),
+                ops=(sysctl_set(("net.inet.ip.forwarding", "1")),),
             )
         )
-    problem = broken(facts.file(HOSTS), config.agent_name)
+    problem = broken(facts.file(HOSTS), config.agent_name, HOSTS)
     if problem is not None:
         step.refusals.append(f"network: {problem}; fix the file by hand")
         return step
@@ -106,22 +114,22 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
 
 def _persist_bridge(step: StepPlan, rc_conf: dict[str, str]) -> None:
     number = persisted_bridge(rc_conf)
-    commands: list[str] = []
+    commands: list[Run] = []
     if number is None:
         number = free_bridge_number(rc_conf)
-        commands.append(sysrc_command(f"ifconfig_bridge{number}_name", BRIDGE))
+        commands.append(sysrc_set(f"ifconfig_bridge{number}_name", BRIDGE))
     if f"bridge{number}" not in rc_conf.get("cloned_interfaces", "").split():
         # `+=` adds one word and keeps every other cloned interface (sysrc(8)). After
         # the name: a run cut between the two then finds bridgeN named warden0 and
         # finishes it, instead of taking bridgeN+1 and leaving bridgeN behind.
-        commands.append(sysrc_command("cloned_interfaces+", f"bridge{number}"))
+        commands.append(sysrc_add("cloned_interfaces", f"bridge{number}"))
     if commands:
         step.changes.append(
             Change(
                 NAME,
                 f"rc.conf: create {BRIDGE} at boot as bridge{number} (cloned_interfaces, "
                 f"ifconfig_bridge{number}_name)",
-                commands=tuple(commands),
+                ops=tuple(commands),
             )
         )
     words = rc_conf.get(f"ifconfig_{BRIDGE}", "").split()
@@ -164,7 +172,7 @@ def _gateway(step: StepPlan, config: AgentConfig, facts: Facts, rc_conf: dict[st
             Change(
                 NAME,
                 f"remove the agent's old gateway {old} from {BRIDGE} (its subnet changed)",
-                commands=(f"ifconfig {BRIDGE} inet {old.ip} -alias",),
+                ops=(run("ifconfig", BRIDGE, "inet", str(old.ip), "-alias"),),
             )
         )
     if gateway not in present:
@@ -173,10 +181,17 @@ def _gateway(step: StepPlan, config: AgentConfig, facts: Facts, rc_conf: dict[st
             Change(
                 NAME,
                 f"gateway {gateway} for agent {config.agent_name} on {BRIDGE}",
-                commands=(
-                    f"if ! ifconfig {BRIDGE} inet | grep -q 'inet {gateway.ip} '; then",
-                    f"    ifconfig {BRIDGE} inet {gateway.with_prefixlen} alias",
-                    "fi",
+                ops=(
+                    Run(
+                        unless(
+                            cmd(
+                                cmd("ifconfig", BRIDGE, "inet"),
+                                Raw("|"),
+                                cmd("grep", "-q", f"inet {gateway.ip} "),
+                            ),
+                            cmd("ifconfig", BRIDGE, "inet", gateway.with_prefixlen, "alias"),
+                        )
+                    ),
                 ),
             )
         )

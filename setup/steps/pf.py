@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 
 from ..config import AgentConfig
-from ..facts import Facts
+from ..facts import Facts, Probe
 from ..layout import BRIDGE, PF_CONF, PF_STATE_DIR, PF_TABLE, PF_WARDEN_CONF
+from ..ops import Op, Put, Script, put
 from ..pfconf import MarkerError, check_markers, foreign_statements, with_include
-from ..plan import Change, FileWrite, StepPlan
+from ..plan import Change, StepPlan
 from ..rcconf import setting
 from ..registry import RegistryEntry, entry_for, load_entries
 from ..render import render
 from ..shared import pass_rules
-from ..shell import JOURNAL_FILE, LOCK_FILE, put_file
+from ..shell import JOURNAL_FILE, LOCK_FILE
 
 NAME = "pf"
 # How long the host waits for warden to reconnect after a remote load before it
@@ -42,9 +44,9 @@ def files(config: AgentConfig) -> list[str]:
     return [PF_CONF, PF_WARDEN_CONF]
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
+def probes(config: AgentConfig) -> dict[str, Probe]:
     """The subnets the running ruleset really NATs (a flushed or stale load shows here)."""
-    return {"pf.table": f"pfctl -t {PF_TABLE} -T show"}
+    return {"pf.table": Probe(f"pfctl -t {PF_TABLE} -T show")}
 
 
 def agents(config: AgentConfig, facts: Facts) -> list[RegistryEntry]:
@@ -135,38 +137,38 @@ def plan_for(config: AgentConfig, facts: Facts, everyone: list[RegistryEntry]) -
         what = "write /etc/pf.warden.conf and the include in /etc/pf.conf, " if stale else ""
         names = ", ".join(f"{e.agent} {e.subnet}" for e in everyone) or "no agent"
         # Last in the step: nothing after it can fail between the load and its confirmation.
+        swap = _swap(include, pf_conf, facts)
         step.changes.append(
             Change(
                 NAME,
                 f"pf: NAT through {ext_if} for {names}: {what}check with pfctl -nf, load"
                 + (", enable pf" if facts.pf != "enabled" else "")
                 + (f" (restored after {DEADMAN_SECONDS}s unless confirmed)" if remote else ""),
-                files=(
-                    FileWrite(PF_WARDEN_CONF, include, 0o644, before=facts.file(PF_WARDEN_CONF)),
-                    FileWrite(PF_CONF, pf_conf, 0o644, before=current_pf),
-                ),
-                script=load_script(include, pf_conf, remote=remote),
-                confirm=confirm_script(pf_conf) if remote else None,
+                ops=(load_script(include, pf_conf, swap, remote=remote),),
+                confirm=confirm_script(swap) if remote else None,
             )
         )
     return step
 
 
-def _swap(pf_conf: str) -> str:
-    return render(
+def _swap(include: str, pf_conf: str, facts: Facts) -> Script:
+    """The checked and loaded ruleset's files become the host's (templates/pf/swap.sh.j2)."""
+    return Script(
         "pf/swap.sh.j2",
-        include=PF_WARDEN_CONF,
-        put_pf_conf=put_file(PF_CONF, pf_conf, 0o644, "root", "wheel"),
+        parts={
+            "put_include": put(PF_WARDEN_CONF, include, 0o644, before=facts.file(PF_WARDEN_CONF)),
+            "put_pf_conf": put(PF_CONF, pf_conf, 0o644, before=facts.file(PF_CONF)),
+        },
     )
 
 
-def confirm_script(pf_conf: str) -> str:
+def confirm_script(swap: Script) -> Script:
     """Disarm this run's dead-man and keep the new files (templates/pf/confirm.sh.j2)."""
-    return render("pf/confirm.sh.j2", state_dir=PF_STATE_DIR, swap=_swap(pf_conf))
+    return Script("pf/confirm.sh.j2", parts={"swap": swap}, context={"state_dir": PF_STATE_DIR})
 
 
-def load_script(include: str, pf_conf: str, *, remote: bool) -> str:
-    """The sh of one safe load (templates/pf/load.sh.j2)."""
+def load_script(include: str, pf_conf: str, swap: Script, *, remote: bool) -> Script:
+    """One safe load (templates/pf/load.sh.j2); locally the swap is part of it."""
     # The would-be pf.conf, including the staged include: pfctl checks and loads exactly
     # this, while the files in /etc stay as they were until the new rules are confirmed.
     staged_pf_conf = pf_conf.replace(
@@ -179,12 +181,21 @@ def load_script(include: str, pf_conf: str, *, remote: bool) -> str:
         journal=JOURNAL_FILE,
         lock=LOCK_FILE,
     )
-    return render(
+    parts: dict[str, Op] = {
+        "put_staged_include": staging(f"{STAGE}/pf.warden.conf", include, 0o600),
+        "put_staged_pf_conf": staging(f"{STAGE}/pf.conf", staged_pf_conf, 0o600),
+        "put_deadman": staging(f"{PF_STATE_DIR}/deadman.sh", deadman, 0o700),
+    }
+    if not remote:
+        parts["swap"] = swap
+    return Script(
         "pf/load.sh.j2",
-        state_dir=PF_STATE_DIR,
-        put_staged_include=put_file(f"{STAGE}/pf.warden.conf", include, 0o600, "root", "wheel"),
-        put_staged_pf_conf=put_file(f"{STAGE}/pf.conf", staged_pf_conf, 0o600, "root", "wheel"),
-        put_deadman=put_file(f"{PF_STATE_DIR}/deadman.sh", deadman, 0o700, "root", "wheel"),
-        deadman_seconds=DEADMAN_SECONDS if remote else 0,
-        swap=_swap(pf_conf),
+        parts=parts,
+        context={"state_dir": PF_STATE_DIR, "deadman_seconds": DEADMAN_SECONDS if remote else 0},
     )
+
+
+def staging(path: str, content: str, mode: int) -> Put:
+    """A file of the load's own (shown in the script, not as a diff: the files it
+    becomes are)."""
+    return replace(put(path, content, mode), diffed=False)

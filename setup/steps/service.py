@@ -9,24 +9,26 @@ agent only when its script, launcher or settings changed.
 
 from __future__ import annotations
 
+from ..command import Raw, cmd
 from ..config import AgentConfig
-from ..facts import Facts
+from ..facts import Facts, Probe, Stat, stat_probe, stats
 from ..layout import (
     TMUX,
     agent_env,
     agent_libexec,
     credentials,
+    home,
     log_dir,
     log_file,
     newsyslog_conf,
     rc_script,
     tmux_socket_dir,
 )
-from ..plan import Change, FileWrite, StepPlan
+from ..ops import Run, directory, either, put, run
+from ..plan import Change, StepPlan
 from ..rcconf import setting
 from ..registry import entry_for
 from ..render import render
-from ..shell import q
 from .host import needs_jails
 
 NAME = "service"
@@ -60,13 +62,13 @@ def files(config: AgentConfig) -> list[str]:
     ]
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
+def probes(config: AgentConfig) -> dict[str, Probe]:
     """Is the session running (onestatus: right whether or not it is enabled), and the
-    log directory's mode and owner."""
+    log directory's mode and owner (root's directory: root asks)."""
     agent = config.agent_name
     return {
-        "service.status": f"service {agent} onestatus",
-        "service.logdir": f"ls -ldn {q(log_dir(agent))} {q(log_file(agent))}",
+        "service.status": Probe(f"service {agent} onestatus"),
+        "service.logdir": stat_probe([log_dir(agent), log_file(agent)]),
     }
 
 
@@ -84,7 +86,7 @@ def rendered(config: AgentConfig) -> dict[str, tuple[str, int]]:
     """{path: (content, mode)} of every file this step manages."""
     agent, user = config.agent_name, config.agent_user
     socket = f"{tmux_socket_dir(agent)}/tmux.sock"
-    common = {"agent": agent, "user": user, "socket": socket, "tmux": TMUX}
+    common = {"agent": agent, "user": user, "socket": socket, "tmux": TMUX, "home": home(user)}
     return {
         rc_script(agent): (
             render(
@@ -127,12 +129,6 @@ def rendered(config: AgentConfig) -> dict[str, tuple[str, int]]:
     }
 
 
-def _ls(facts: Facts) -> list[list[str]]:
-    probe = facts.probe("service.logdir")
-    lines = probe.output.splitlines() if probe is not None else []
-    return [line.split() for line in lines if len(line.split()) >= 9]
-
-
 def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     """Files, log directory, enable, then start (or restart after a change)."""
     step = StepPlan(NAME)
@@ -151,37 +147,47 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         )
         return step
     writes = [
-        FileWrite(path, content, mode, before=facts.file(path))
+        put(path, content, mode, before=facts.file(path))
         for path, (content, mode) in rendered(config).items()
         if facts.file(path) != content
     ]
     if writes:
         names = ", ".join(w.path for w in writes)
         step.changes.append(
-            Change(NAME, f"service files of agent {agent}: {names}", files=tuple(writes))
+            Change(NAME, f"service files of agent {agent}: {names}", ops=tuple(writes))
         )
     uid = entry_for(config, facts).uid
     # root owns the directory (newsyslog, as root, rotates in it: the agent must not be
     # able to plant links there); the agent owns only its log file.
-    have = {words[-1]: (words[0][:10], words[2], words[3]) for words in _ls(facts)}
-    if have.get(log_dir(agent)) != ("drwxr-x---", "0", str(uid)) or have.get(log_file(agent)) != (
-        "-rw-r-----",
-        str(uid),
-        str(uid),
+    assert uid is not None
+    have = stats(facts.probe("service.logdir"))
+    if have.get(log_dir(agent)) != Stat("drwxr-x---", 0, uid) or have.get(log_file(agent)) != Stat(
+        "-rw-r-----", uid, uid
     ):
         step.changes.append(
             Change(
                 NAME,
                 f"log directory {log_dir(agent)} (root:{user}, 0750) and {log_file(agent)} "
                 f"({user}, 0640)",
-                commands=(
-                    f"mkdir -p {log_dir(agent)}",
-                    f"chown root:{user} {log_dir(agent)}",
-                    f"chmod 0750 {log_dir(agent)}",
-                    f"if [ ! -f {log_file(agent)} ] || [ -L {log_file(agent)} ]; then "
-                    f"rm -f {log_file(agent)}; : > {log_file(agent)}; fi",
-                    f"chown {user}:{user} {log_file(agent)}",
-                    f"chmod 0640 {log_file(agent)}",
+                ops=(
+                    directory(log_dir(agent), 0o750, "root", user),
+                    Run(
+                        cmd(
+                            Raw("if [ ! -f"),
+                            log_file(agent),
+                            Raw("] || [ -L"),
+                            log_file(agent),
+                            Raw("]; then"),
+                            cmd("rm", "-f", log_file(agent)),
+                            Raw(";"),
+                            Raw(":"),
+                            Raw(">"),
+                            log_file(agent),
+                            Raw("; fi"),
+                        )
+                    ),
+                    run("chown", f"{user}:{user}", log_file(agent)),
+                    run("chmod", "0640", log_file(agent)),
                 ),
             )
         )
@@ -199,7 +205,10 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                 f"{verb} agent {agent} (tmux session {agent}, as {user})"
                 + (" because its script or settings changed" if running else ""),
                 # start/restart exit codes are advisory; onestatus decides.
-                commands=(f"service {agent} {verb} || :", f"service {agent} onestatus"),
+                ops=(
+                    Run(either(cmd("service", agent, verb), Raw(":"))),
+                    run("service", agent, "onestatus"),
+                ),
             )
         )
     return step

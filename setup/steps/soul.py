@@ -15,10 +15,11 @@ A clone with local changes or local commits, or another origin, is never touched
 
 Harness files (CLAUDE.md, AGENTS.md ... from the manifest's adapters) go into the
 agent's home, the directory its harness starts in (templates/service/run.j2), not
-into the clone, which must stay clean for soul.sync. The mirror in the git jail is
-filled by root fetching from the bundle (never by running git in the agent's clone as
-root: its hooks and config are the agent's), with the mirror's hooks off, then
-handed back to the jail's git user.
+into the clone, which must stay clean for soul.sync. Everything in the agent's home
+is read and written as the agent, and the clone's git runs as the agent, bounded
+(setup/domains.py): its configuration and hooks are the agent's. The mirror in the
+git jail is filled from inside the jail, by its git user fetching the same bundle:
+git never runs as host root in a repository a jail owns.
 
 For a bhyve agent (WARDEN_RUNTIME=bhyve) this step runs only inside its VM, never on
 the VM's host (setup/guest.py split: the host's steps are fixed, and soul is not
@@ -35,23 +36,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import jail
+from ..blocks import broken, markers
+from ..command import cmd
 from ..config import AgentConfig
 from ..db.tunnel import forward
+from ..domains import HostUser, JailUser, Location
 from ..errors import HostError
-from ..facts import Facts
-from ..hostsfile import broken, markers, with_block
-from ..layout import home, jail_dir
-from ..plan import Change, FileWrite, Finding, StepPlan
+from ..facts import Facts, Probe, Stat, read, stats
+from ..layout import home
+from ..ops import Run, block, directory, put
+from ..plan import Change, Finding, StepPlan
 from ..render import render
-from ..secretfiles import read_secrets
-from ..shell import checked_name, checked_path, heredoc, q
+from ..shell import checked_path, q
 from ..soul.access import deploy_key, hub_known_hosts
 from ..soul.pin import PIN_REF, PinnedSoul, pinned
 from ..soul.seed import SeedState, plan_seed, read_seeded, soul_seed
 from ..soul.sync import host_key_path
 from ..transport import Executor
 from . import db
-from .git import GIT_UID
 
 NAME = "soul"
 ROUNDS = 1
@@ -82,10 +84,19 @@ def clone_dir(config: AgentConfig) -> str:
     return f"{home(config.agent_user)}/{CLONE_DIR}"
 
 
-def mirror_dir(config: AgentConfig) -> str:
-    """The git jail's bare repository, seen from the host (setup/steps/git.py repos)."""
-    root = f"{jail_dir(config.jail_names['git'])}/root"
-    return f"{root}/srv/git/{config.agent_name}-soul.git"
+def agent(config: AgentConfig) -> HostUser:
+    """The agent's user: its clone and its files are read and written as it."""
+    user = config.agent_user
+    return HostUser(user, user, home(user))
+
+
+def mirror_path(config: AgentConfig) -> str:
+    """The git jail's bare repository, inside the jail (setup/steps/git.py repos)."""
+    return f"/srv/git/{config.agent_name}-soul.git"
+
+
+def mirror_dir(config: AgentConfig) -> Location:
+    return Location(JailUser(config.jail_names["git"]), mirror_path(config))
 
 
 def mirrors(config: AgentConfig) -> bool:
@@ -113,22 +124,16 @@ def files(config: AgentConfig) -> list[str]:
 # ---- probes
 
 
-def agent_sh(user: str, user_home: str, body: str) -> str:
-    """sh (as root) that runs *body* as the agent's user with its own HOME, in /."""
-    inner = (
-        f"HOME={q(user_home)}; export HOME\n"
-        'PATH="/usr/local/bin:/usr/bin:/bin:$PATH"; export PATH\n'
-        f"{body}"
-    )
-    # the body is meant to expand in the agent's shell, not in root's
-    return f"# shellcheck disable=SC2016\ncd / && su {q(checked_name(user))} -c {q(inner)}"
-
-
-def clone_probe(user: str, user_home: str, dest: str, repo: str) -> str:
-    """key=value lines: state, then (for a clone) origin, head, branch, dirt, local commits.
-    The origin URL is compared on the host and never sent back (it may hold a token)."""
+def clone_probe(dest: str, repo: str) -> str:
+    """sh, run as the agent: key=value lines: state, then (for a clone) origin, head,
+    branch, dirt, local commits. The origin URL is compared there and never sent back
+    (it may hold a token). git runs the clone's own configuration and hooks (the
+    agent's): bounded like every read in the agent's domain."""
     d = q(checked_path(dest))
-    body = (
+    return (
+        f"if [ ! -e {d} ]; then echo state=absent; exit 0; fi\n"
+        f"if [ ! -d {d}/.git ]; then echo state=not-git; exit 0; fi\n"
+        "echo state=present\n"
         f"cd {d} || exit {RC_NO_CLONE}\n"
         f'if [ "$(git config --get remote.origin.url)" = {q(repo)} ]; then echo origin=same;'
         " else echo origin=other; fi\n"
@@ -138,36 +143,33 @@ def clone_probe(user: str, user_home: str, dest: str, repo: str) -> str:
         f"git rev-list --max-count={_LISTED} HEAD --not --remotes --tags"
         " --glob='refs/warden/*' 2>/dev/null | sed 's/^/local=/'\n"
     )
-    return (
-        f"if ! id {q(user)} >/dev/null 2>&1; then echo state=no-user\n"
-        f"elif [ ! -e {d} ]; then echo state=absent\n"
-        f"elif [ ! -d {d}/.git ]; then echo state=not-git\n"
-        f"else echo state=present\n{agent_sh(user, user_home, body)}\nfi"
-    )
 
 
 def mirror_probe(mirror: str) -> str:
+    """sh, run as root inside the git jail (the mirror is the jail's)."""
     m = q(checked_path(mirror))
     return (
         f"if [ -d {m} ]; then echo mirror=present; "
         f"git -c safe.directory={m} --git-dir={m} for-each-ref"
         " --format='ref=%(objectname) %(refname)'; "
-        f"find {m} \\( ! -uid {GIT_UID} -o ! -gid {GIT_UID} \\) -print | head -n 5"
+        f"find {m} \\( ! -user git -o ! -group git \\) -print | head -n 5"
         " | sed 's/^/foreign=/'; "
         "else echo mirror=absent; fi"
     )
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
+def probes(config: AgentConfig) -> dict[str, Probe]:
     if config.soul_repo is None:
         return {}
-    user, where = config.agent_user, home(config.agent_user)
+    where = home(config.agent_user)
     found = {
-        "soul.clone": clone_probe(user, where, clone_dir(config), config.soul_repo),
-        "soul.home": f'for f in {q(where)}/*.md; do [ -f "$f" ] && ls -ldn "$f"; done; :',
+        "soul.clone": Probe(clone_probe(clone_dir(config), config.soul_repo), agent(config)),
+        "soul.home": Probe(
+            f'for f in {q(where)}/*.md; do [ -f "$f" ] && ls -ldn "$f"; done; :', agent(config)
+        ),
     }
     if mirrors(config):
-        found["soul.mirror"] = mirror_probe(mirror_dir(config))
+        found["soul.mirror"] = Probe(mirror_probe(mirror_path(config)), mirror_dir(config).domain)
     return found
 
 
@@ -195,7 +197,7 @@ def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
     if not facts.packages.get("git", False):
         where = "in the VM" if config.runtime == "bhyve" else "on the host"
         missing.append(("host", f"git is not installed {where}"))
-    if mirrors(config) and _probe(facts, "soul.mirror").get("mirror") == ["absent"]:
+    if mirrors(config) and _probe(facts, "soul.mirror").get("mirror") != ["present"]:
         missing.append(("git", f"the git jail's repository {mirror_dir(config)} does not exist"))
     return missing
 
@@ -203,16 +205,18 @@ def requires(config: AgentConfig, facts: Facts) -> list[tuple[str, str]]:
 # ---- what goes to the host
 
 
-def _bundle_sh(soul: PinnedSoul) -> list[str]:
-    """sh that leaves the pinned commit's bundle in "$_ws_t/soul.bundle" (removed on exit)."""
+def bundle_text(soul: PinnedSoul) -> str:
+    """The pinned commit's bundle as base64 lines (a here-document is text)."""
     text = base64.encodebytes(soul.bundle).decode("ascii")
-    lines = [text[i : i + 65] for i in range(0, len(text), 65)]  # 64 chars and a newline
-    delimiter, body = heredoc("".join(lines))
-    return [
-        "_ws_t=$(mktemp -d /tmp/warden-soul.XXXXXX)",
-        "trap 'rm -rf \"$_ws_t\"' EXIT",
-        f"openssl base64 -d -out \"$_ws_t/soul.bundle\" <<'{delimiter}'\n{body}{delimiter}",
-    ]
+    return "".join(text[i : i + 65] for i in range(0, len(text), 65))  # 64 chars + newline
+
+
+# sh (in the domain that fetches) that leaves the bundle from stdin in "$_b/soul.bundle",
+# then reads /dev/null: nothing after it can read the rest of anything.
+_UNBUNDLE = (
+    "set -e; umask 077; _b=$(mktemp -d /tmp/warden-soul.XXXXXX); trap 'rm -rf \"$_b\"' EXIT; "
+    'openssl base64 -d -out "$_b/soul.bundle"; exec </dev/null'
+)
 
 
 def _fetch_spec(soul: PinnedSoul) -> list[str]:
@@ -224,19 +228,18 @@ def _fetch_spec(soul: PinnedSoul) -> list[str]:
     return specs
 
 
-def clone_commands(
-    user: str, user_home: str, dest: str, soul: PinnedSoul, *, fresh: bool
-) -> tuple[str, ...]:
-    """Make or move the clone at *dest* to exactly the pinned commit, as *user*."""
+def clone_op(user: HostUser, dest: str, soul: PinnedSoul, *, fresh: bool) -> Run:
+    """Make or move the clone at *dest* to exactly the pinned commit, as the agent,
+    from a bundle given on stdin (no key and no route to the hub needed)."""
     d = q(checked_path(dest))
     sha = soul.commit
-    body = ["set -e"]
+    body = [_UNBUNDLE]
     if fresh:
         body += [f"git init --quiet {d}", f"cd {d}", f"git remote add origin {q(soul.repo)}"]
     else:
         body += [f"cd {d}"]
     body.append(
-        'git fetch --quiet --no-tags "$WARDEN_BUNDLE" ' + " ".join(q(s) for s in _fetch_spec(soul))
+        'git fetch --quiet --no-tags "$_b/soul.bundle" ' + " ".join(q(s) for s in _fetch_spec(soul))
     )
     if soul.kind == "branch":
         body += [
@@ -246,12 +249,11 @@ def clone_commands(
     else:
         body.append(f"git checkout --quiet --detach {sha}")
     body.append(f'test "$(git rev-parse --verify HEAD)" = {sha}')
-    run = agent_sh(user, user_home, "\n".join(body) + "\n")
-    return (
-        *_bundle_sh(soul),
-        f'chown -R {q(user)}:{q(user)} "$_ws_t"',
-        'WARDEN_BUNDLE="$_ws_t/soul.bundle"; export WARDEN_BUNDLE',
-        run,
+    return Run(
+        cmd("/bin/sh", "-c", "\n".join(body)),
+        user,
+        label=f"the soul's clone {dest} as {user.user}",
+        stdin=bundle_text(soul),
     )
 
 
@@ -263,20 +265,32 @@ def mirror_ref(soul: PinnedSoul) -> str:
     return "refs/heads/warden-pinned"
 
 
-def mirror_commands(mirror: str, soul: PinnedSoul, *, fetch: bool) -> tuple[str, ...]:
-    """Root fetches the bundle into the bare mirror (its hooks off), then gives it back
-    to the jail's git user."""
-    m = q(checked_path(mirror))
-    git = f"git -c safe.directory={m} -c core.hooksPath=/dev/null --git-dir={m}"
+def mirror_ops(mirror: Location, soul: PinnedSoul, *, fetch: bool) -> tuple[Run, ...]:
+    """Inside the git jail: its git user fetches the bundle (from stdin) into the bare
+    mirror; its root gives whatever is not the git user's back to it. Git never runs
+    as host root in a repository the jail owns."""
+    assert isinstance(mirror.domain, JailUser)
+    m = q(checked_path(mirror.path))
     ref = mirror_ref(soul)
-    steps: list[str] = []
+    ops: list[Run] = []
     if fetch:
-        steps += _bundle_sh(soul)
-        steps.append(f'{git} fetch --quiet --no-tags "$_ws_t/soul.bundle" {q(f"+{PIN_REF}:{ref}")}')
-    steps.append(f"chown -R {GIT_UID}:{GIT_UID} {m}")
-    if fetch:
-        steps.append(f'test "$({git} rev-parse --verify {q(ref + "^{commit}")})" = {soul.commit}')
-    return tuple(steps)
+        body = [
+            _UNBUNDLE,
+            f'git --git-dir={m} fetch --quiet --no-tags "$_b/soul.bundle" '
+            + q(f"+{PIN_REF}:{ref}"),
+            f"test \"$(git --git-dir={m} rev-parse --verify {q(ref + '^{commit}')})\" = "
+            + soul.commit,
+        ]
+        ops.append(
+            Run(
+                cmd("/bin/sh", "-c", "\n".join(body)),
+                JailUser(mirror.domain.jail, "git"),
+                label=f"the soul's mirror {mirror}",
+                stdin=bundle_text(soul),
+            )
+        )
+    ops.append(Run(cmd("chown", "-R", "git:git", mirror.path), mirror.domain))
+    return tuple(ops)
 
 
 # ---- the plan
@@ -339,11 +353,17 @@ def refusal(soul: PinnedSoul) -> str:
 
 def _clone(step: StepPlan, config: AgentConfig, facts: Facts, soul: PinnedSoul) -> None:
     user, dest = config.agent_user, clone_dir(config)
+    section = facts.probe("soul.clone")
+    if section is not None and section.rc in (124, 137):
+        step.refusals.append(
+            f"soul: reading the clone {dest} as {user} did not finish in time: git there runs "
+            f"{user}'s own configuration and hooks (core.fsmonitor, a filter, a hook in "
+            f"{dest}/.git/config or {home(user)}/.gitconfig), and one of them hangs; fix them"
+        )
+        return
     seen = _probe(facts, "soul.clone")
     state = (seen.get("state") or ["absent"])[0]
     where = f"{soul.repo} at {soul.ref} ({soul.commit[:12]})"
-    if state == "no-user":
-        return
     if state == "not-git":
         step.refusals.append(f"soul: {dest} exists and is not a git clone: move it away")
         return
@@ -353,7 +373,7 @@ def _clone(step: StepPlan, config: AgentConfig, facts: Facts, soul: PinnedSoul) 
                 NAME,
                 f"clone the soul {where} into {dest} as {user} (from a bundle of the checked"
                 " commit)",
-                commands=clone_commands(user, home(user), dest, soul, fresh=True),
+                ops=(clone_op(agent(config), dest, soul, fresh=True),),
             )
         )
         return
@@ -382,19 +402,9 @@ def _clone(step: StepPlan, config: AgentConfig, facts: Facts, soul: PinnedSoul) 
         Change(
             NAME,
             f"move the clone {dest} from {head[:12] or 'nothing'} to {where} as {user}",
-            commands=clone_commands(user, home(user), dest, soul, fresh=False),
+            ops=(clone_op(agent(config), dest, soul, fresh=False),),
         )
     )
-
-
-def _stats(facts: Facts) -> dict[str, tuple[str, str, str]]:
-    section = facts.probe("soul.home")
-    found: dict[str, tuple[str, str, str]] = {}
-    for line in section.output.splitlines() if section is not None else ():
-        words = line.split()
-        if len(words) >= 9:
-            found[words[-1]] = (words[0][:10], words[2], words[3])
-    return found
 
 
 def harness_file(soul: PinnedSoul, source: str, content: str) -> str:
@@ -407,24 +417,21 @@ def _harness(
     step: StepPlan, config: AgentConfig, facts: Facts, state: SoulState, soul: PinnedSoul
 ) -> None:
     user = config.agent_user
-    uid = str(facts.users.get(user, ""))
-    stats = _stats(facts)
+    uid = facts.users.get(user, -1)
+    have = stats(facts.probe("soul.home"))
     for adapter in soul.adapters:
         path = harness_path(config, adapter.target)
         wanted = harness_file(soul, adapter.source, adapter.content)
         before = state.harness.get(path)
-        if before == wanted and stats.get(path) == ("-rw-r--r--", uid, uid):
+        if before == wanted and have.get(path) == Stat("-rw-r--r--", uid, uid):
             continue
         step.changes.append(
             Change(
                 NAME,
                 f"{path}: {adapter.target} for {adapter.harness} from the soul's"
                 f" {adapter.source} ({user}, 0644)",
-                files=(
-                    FileWrite(
-                        path, wanted, 0o644, owner=user, group=user, before=before, as_user=user
-                    ),
-                ),
+                # the agent's home: read and written as the agent (setup/domains.py)
+                ops=(put(Location(agent(config), path), wanted, 0o644, user, user, before=before),),
             )
         )
 
@@ -444,9 +451,9 @@ def _mirror(step: StepPlan, config: AgentConfig, facts: Facts, soul: PinnedSoul)
     what = (
         f"push {soul.commit[:12]} to the git jail's mirror {mirror} ({mirror_ref(soul)})"
         if fetch
-        else f"give {mirror} back to the git jail's git user ({GIT_UID})"
+        else f"give {mirror} back to the git jail's git user"
     )
-    step.changes.append(Change(NAME, what, commands=mirror_commands(mirror, soul, fetch=fetch)))
+    step.changes.append(Change(NAME, what, ops=mirror_ops(mirror, soul, fetch=fetch)))
 
 
 def _seed(step: StepPlan, config: AgentConfig, state: SoulState, soul: PinnedSoul) -> None:
@@ -493,32 +500,37 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
         return facts.with_extra(NAME, SoulState(None, problem=exc.message))
     if not soul.report.ok:
         return facts.with_extra(NAME, SoulState(soul))
-    harness: dict[str, str | None] = {}
-    if soul.adapters and config.agent_user in facts.users:
-        harness = read_secrets(executor, [harness_path(config, a.target) for a in soul.adapters])
-    state = SoulState(soul, harness=harness)
+    state = SoulState(soul)
     if config.agent_user in facts.users:
-        state = _read_access(executor, config, state)
+        state = _read_home(executor, config, state)
     if seeds(config):
         state = _read_db(executor, config, facts, state)
     return facts.with_extra(NAME, state)
 
 
-def _read_access(executor: Executor, config: AgentConfig, state: SoulState) -> SoulState:
-    """The deploy key (local and on the host) and the agent's known_hosts."""
-    assert config.soul_repo is not None
+def _read_home(executor: Executor, config: AgentConfig, state: SoulState) -> SoulState:
+    """The harness files, the deploy key and the known_hosts in the agent's home, read
+    as the agent (a link it planted leads only to what it may read itself), and the
+    deploy key on this machine."""
+    assert state.soul is not None and config.soul_repo is not None
+    mine = agent(config)
     key_path = host_key_path(config)
-    paths = [known_hosts_path(config), *([key_path] if key_path else [])]
-    stored = read_secrets(executor, paths)
+    harness = [harness_path(config, a.target) for a in state.soul.adapters]
+    paths = [*harness, known_hosts_path(config), *([key_path] if key_path else [])]
+    stored = read(executor, files=[Location(mine, p) for p in paths])
+    if stored.unreadable:
+        where, why = next(iter(stored.unreadable.items()))
+        return _with(state, problem=f"{where} cannot be read as {mine.user}: {why}; fix it by hand")
     try:
         local = deploy_key(config.soul_key)
     except OSError as exc:
         return _with(state, problem=f"WARDEN_SOUL_KEY {config.soul_key}: {exc.strerror}")
     return _with(
         state,
+        harness={p: stored.file(Location(mine, p)) for p in harness},
         local_key=local,
-        host_key=stored.get(key_path) if key_path else None,
-        known_hosts=stored[known_hosts_path(config)],
+        host_key=stored.file(Location(mine, key_path)) if key_path else None,
+        known_hosts=stored.file(Location(mine, known_hosts_path(config))),
         hub_lines=hub_known_hosts(config.soul_repo),
     )
 
@@ -528,30 +540,21 @@ def known_hosts_path(config: AgentConfig) -> str:
 
 
 def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
-    """What soul.sync needs on the host: the deploy key, and the hub's key pinned."""
+    """What soul.sync needs on the host: the deploy key, and the hub's key pinned, both
+    written as the agent in its own ~/.ssh."""
     user = config.agent_user
-    ssh_dir = f"{home(user)}/.ssh"
-    # as the agent: its home is its own, and root must not follow links planted there
-    inner = f"umask 077; mkdir -p {ssh_dir} && chmod 0700 {ssh_dir}"
-    prepare = (f"su {user} -c {q(inner)}",)
+    mine = agent(config)
+    ssh_dir = directory(Location(mine, f"{home(user)}/.ssh"), 0o700)
     key_path = host_key_path(config)
     if key_path is not None and state.local_key is not None and state.host_key != state.local_key:
         step.changes.append(
             Change(
                 NAME,
                 f"the soul's deploy key (WARDEN_SOUL_KEY) for soul.sync: {key_path} (0600, {user})",
-                files=(
-                    FileWrite(
-                        key_path, state.local_key, 0o600, owner=user, group=user, secret=True
-                    ),
+                ops=(
+                    ssh_dir,
+                    put(Location(mine, key_path), state.local_key, 0o600, user, user, secret=True),
                 ),
-                script="\n".join(
-                    [
-                        *prepare,
-                        FileWrite(key_path, state.local_key, 0o600, user, user, as_user=user).sh(),
-                    ]
-                ),
-                secret=True,
             )
         )
     if state.hub_lines is None:
@@ -573,18 +576,22 @@ def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
         step.refusals.append(f"soul: {problem}; fix the file by hand")
         return
     begin, end = markers(config.agent_name, HUB_PART)
-    content = with_block(
-        state.known_hosts, config.agent_name, [begin, *state.hub_lines, end], HUB_PART
+    write = block(
+        Location(mine, path),
+        state.known_hosts,
+        config.agent_name,
+        [begin, *state.hub_lines, end],
+        0o600,
+        user,
+        user,
+        HUB_PART,
     )
-    if content != state.known_hosts:
+    if write is not None:
         step.changes.append(
             Change(
                 NAME,
                 f"{path}: the soul hub's host key, pinned from your known_hosts",
-                script="\n".join(
-                    [*prepare, FileWrite(path, content, 0o600, user, user, as_user=user).sh()]
-                ),
-                files=(FileWrite(path, content, 0o600, user, user, before=state.known_hosts),),
+                ops=(ssh_dir, write),
             )
         )
 
@@ -593,7 +600,7 @@ def _read_db(executor: Executor, config: AgentConfig, facts: Facts, state: SoulS
     where = db.server(config, facts)
     if isinstance(where, str):
         return _with(state, db_problem=where)
-    admin = read_secrets(executor, [where.admin_secret])[where.admin_secret]
+    admin = read(executor, files=[where.admin_secret]).file(where.admin_secret)
     if admin is None:
         return _with(state, db_problem="no admin password yet: the db step makes it")
     password = admin.strip()

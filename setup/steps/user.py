@@ -10,13 +10,14 @@ a re-run. A user of that name that warden did not create is never taken over.
 
 from __future__ import annotations
 
+from ..command import cmd
 from ..config import AgentConfig
-from ..facts import Facts
+from ..facts import Facts, Probe, Stat, stat_probe, stats
 from ..layout import agent_etc, credentials, home
-from ..plan import Change, FileWrite, StepPlan
+from ..ops import Run, directory, either, put, quiet, run
+from ..plan import Change, StepPlan
 from ..registry import entry_for, load_entries
 from ..render import render
-from ..shell import q
 
 NAME = "user"
 SHELL = "/bin/sh"
@@ -37,25 +38,11 @@ def files(config: AgentConfig) -> list[str]:
     return []
 
 
-def probes(config: AgentConfig) -> dict[str, str]:
-    """Mode and owner of the home, the settings directory and the credentials file."""
+def probes(config: AgentConfig) -> dict[str, Probe]:
+    """Mode and owner of the home, the settings directory and the credentials file (root
+    asks only of its own paths: the home itself sits in /home, root's)."""
     paths = (home(config.agent_user), agent_etc(config.agent_name), credentials(config.agent_name))
-    return {
-        "user.paths": "for p in "
-        + " ".join(q(p) for p in paths)
-        + '; do if [ -e "$p" ]; then ls -ldn "$p"; else echo "- - - - $p"; fi; done'
-    }
-
-
-def stats(facts: Facts) -> dict[str, tuple[str, int, int]]:
-    """{path: (mode letters, uid, gid)} from `ls -ldn`; absent paths are left out."""
-    probe = facts.probe("user.paths")
-    found: dict[str, tuple[str, int, int]] = {}
-    for line in probe.output.splitlines() if probe is not None else ():
-        words = line.split()
-        if len(words) >= 9 and words[2].isdigit() and words[3].isdigit():
-            found[words[-1]] = (words[0][:10], int(words[2]), int(words[3]))
-    return found
+    return {"user.paths": stat_probe(paths)}
 
 
 def plan(config: AgentConfig, facts: Facts) -> StepPlan:
@@ -83,7 +70,14 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"group {user} (GID {uid})",
-                commands=(f"pw groupshow {user} >/dev/null 2>&1 || pw groupadd {user} -g {uid}",),
+                ops=(
+                    Run(
+                        either(
+                            quiet(cmd("pw", "groupshow", user)),
+                            cmd("pw", "groupadd", user, "-g", uid),
+                        )
+                    ),
+                ),
             )
         )
     if user not in facts.users:
@@ -91,33 +85,50 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"user {user} (UID {uid}, home {home(user)}) for agent {agent}",
-                commands=(
-                    f"pw usershow {user} >/dev/null 2>&1 || "
-                    f"pw useradd {user} -u {uid} -g {user} -c {q(comment(config))} "
-                    f"-d {home(user)} -m -M 0750 -s {SHELL}",
+                ops=(
+                    Run(
+                        either(
+                            quiet(cmd("pw", "usershow", user)),
+                            cmd(
+                                "pw",
+                                "useradd",
+                                user,
+                                "-u",
+                                uid,
+                                "-g",
+                                user,
+                                "-c",
+                                comment(config),
+                                "-d",
+                                home(user),
+                                "-m",
+                                "-M",
+                                "0750",
+                                "-s",
+                                SHELL,
+                            ),
+                        )
+                    ),
                 ),
             )
         )
-    have = stats(facts)
+    have = stats(facts.probe("user.paths"))
     if user in facts.users and home(user) not in have:
+        # /home is root's: root makes the directory, then hands it over
         step.changes.append(
             Change(
                 NAME,
                 f"home {home(user)} for {user}",
-                commands=(
-                    f"mkdir -p {home(user)}",
-                    f"chown {user}:{user} {home(user)}",
-                    f"chmod 0750 {home(user)}",
-                ),
+                ops=(directory(home(user), 0o750, user, user),),
             )
         )
     etc = agent_etc(agent)
-    if have.get(etc, ("", -1, -1)) != ("drwxr-xr-x", 0, 0):
+    if have.get(etc) != Stat("drwxr-xr-x", 0, 0):
         step.changes.append(
             Change(
                 NAME,
                 f"settings directory {etc} (root, 0755)",
-                commands=(f"mkdir -p {etc}", f"chown root:wheel {etc}", f"chmod 0755 {etc}"),
+                ops=(directory(etc, 0o755),),
             )
         )
     secret = credentials(agent)
@@ -126,24 +137,24 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             Change(
                 NAME,
                 f"credentials file {secret} (0600, {user}), filled by later steps",
-                files=(
-                    FileWrite(
+                ops=(
+                    put(
                         secret,
                         render("service/credentials.j2", agent=agent),
                         0o600,
-                        owner=user,
-                        group=user,
+                        user,
+                        user,
                         secret=True,
                     ),
                 ),
             )
         )
-    elif have[secret] != ("-rw-------", uid, uid):
+    elif have[secret] != Stat("-rw-------", uid, uid):
         step.changes.append(
             Change(
                 NAME,
                 f"credentials file {secret}: back to 0600, owned by {user}",
-                commands=(f"chown {user}:{user} {secret}", f"chmod 0600 {secret}"),
+                ops=(run("chown", f"{user}:{user}", secret), run("chmod", "0600", secret)),
             )
         )
     return step

@@ -11,7 +11,8 @@ from setup import jail
 from setup.config import AgentConfig
 from setup.db.catalog import Catalog
 from setup.facts import Facts, Section
-from setup.hostsfile import block, broken, with_block
+from setup.blocks import broken, with_block
+from setup.hostsfile import block
 from setup.layout import credentials, template_dir, template_stamp
 from setup.planner import make_plan
 from setup.steps import cms, db, git, llama_cpp

@@ -13,10 +13,12 @@ import pytest
 from setup.apply import locked_command, step_script
 from setup.config import load_config
 from setup.facts import build_script, fresh_host
-from setup.plan import Change, FileWrite
+from setup.command import cmd
+from setup.ops import put, run
+from setup.plan import Change
 from setup.planner import make_plan
 from setup.render import render
-from setup.shell import LIBRARY, put_file
+from setup.shell import LIBRARY
 from setup.steps import select, service
 from setup.transport import remote_command
 from tests.portability import scan
@@ -28,13 +30,12 @@ def generated_scripts() -> dict[str, str]:
     change = Change(
         "register",
         "write a file whose content looks like shell",
-        commands=("mkdir -p /var/db/warden/agents",),
-        files=(FileWrite("/var/db/warden/agents/x.json", TRICKY, 0o644),),
+        ops=(run("mkdir", "-p", "/var/db/warden/agents"), put("/var/db/warden/agents/x.json", TRICKY, 0o644)),
     )
     return {
         "facts": build_script(["bastille", "tmux"], ["/etc/pf.conf"])[0],
         "step": step_script("register", [change], "== /x\n{}\n\n", run_id="r", operator="o@w"),
-        "put": LIBRARY + put_file("/etc/motd", TRICKY, 0o600, "root", "wheel") + "\n",
+        "put": LIBRARY + put("/etc/motd", TRICKY, 0o600).sh() + "\n",
         "remote": remote_command(locked_command(30)) + "\n",
     }
 
@@ -65,7 +66,8 @@ def step_scripts() -> dict[str, str]:
     for target in ("bravo.example",):
         facts = replace(fresh_host(target), assumed=False)
         pf_change = make_plan(config, facts, ["pf"], register=False).changes[-1]
-        scripts["confirm:pf"] = f"{LIBRARY}set -eu\n_w_run=r\n{pf_change.confirm}\n"
+        assert pf_change.confirm is not None
+        scripts["confirm:pf"] = f"{LIBRARY}set -eu\n_w_run=r\n{pf_change.confirm.sh()}\n"
     for path, (content, mode) in service.rendered(config).items():
         if mode & 0o111 and not path.startswith("/usr/local/etc/rc.d/"):
             scripts[f"file:{path}"] = content.split("\n", 1)[1]  # without its #! line

@@ -11,7 +11,8 @@ import pytest
 
 from setup.config import AgentConfig, load_config
 from setup.facts import Facts, Interface, Section, fresh_host
-from setup.hostsfile import block, with_block
+from setup.blocks import with_block
+from setup.hostsfile import block
 from setup.layout import PF_CONF, PF_WARDEN_CONF, credentials, rc_script
 from setup.pfconf import BEGIN, foreign_lines, with_include
 from setup.planner import make_plan
