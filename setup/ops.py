@@ -78,7 +78,7 @@ class Run(Op):
     def _render(self, reveal: bool) -> str:
         text = self.command.sh() if reveal else self.command.shown()
         if not isinstance(self.domain, Host):
-            label = self.label or f"{self.command.shown()[:60]} ({self.domain.label()})"
+            label = self.label or self.domain.label()
             line = bounded(self.domain, text, self.seconds, label, self.stdout)
             text = line.sh() if reveal else line.shown()
         elif self.stdout is not None:

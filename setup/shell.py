@@ -96,6 +96,7 @@ def heredoc(content: str) -> tuple[str, str]:
 # the -k stage, when it was stopped); without --foreground FreeBSD's timeout would
 # wait for, then kill, every descendant: the daemons a change starts included.
 LIBRARY = r"""
+# shellcheck disable=SC2016  # a word quoted by construction may hold a $ meant literally
 PATH="$PATH:/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 export PATH
 warden_tmp() {

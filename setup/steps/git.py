@@ -148,7 +148,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                         both(
                             cmd("mkdir", "-p", "/etc/ssh"),
                             either(
-                                cmd("[", "-f", HOST_KEY, "]"),
+                                cmd("test", "-f", HOST_KEY),
                                 cmd(
                                     "ssh-keygen",
                                     "-q",
@@ -179,7 +179,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                     directory(Location(agent(config), ssh_dir), 0o700),
                     Run(
                         either(
-                            cmd("[", "-f", key, "]"),
+                            cmd("test", "-f", key),
                             cmd(
                                 "ssh-keygen",
                                 "-q",

@@ -244,7 +244,7 @@ def _bootstrap(step: StepPlan, config: AgentConfig, facts: Facts, conf: dict[str
                     cmd(
                         Raw(RELEASES_DIR + ";"),
                         either(
-                            cmd("[", "-f", glue(Raw('"$d"/'), release, "/COPYRIGHT"), "]"),
+                            cmd("test", "-f", glue(Raw('"$d"/'), release, "/COPYRIGHT")),
                             cmd("bastille", "bootstrap", release),
                         ),
                     )

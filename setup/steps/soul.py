@@ -54,6 +54,7 @@ from ..soul.seed import SeedState, plan_seed, read_seeded, soul_seed
 from ..soul.sync import host_key_path
 from ..transport import Executor
 from . import db
+from .git import GIT_UID
 
 NAME = "soul"
 ROUNDS = 1
@@ -152,7 +153,7 @@ def mirror_probe(mirror: str) -> str:
         f"if [ -d {m} ]; then echo mirror=present; "
         f"git -c safe.directory={m} --git-dir={m} for-each-ref"
         " --format='ref=%(objectname) %(refname)'; "
-        f"find {m} \\( ! -user git -o ! -group git \\) -print | head -n 5"
+        f"find {m} \\( ! -uid {GIT_UID} -o ! -gid {GIT_UID} \\) -print | head -n 5"
         " | sed 's/^/foreign=/'; "
         "else echo mirror=absent; fi"
     )
@@ -289,7 +290,7 @@ def mirror_ops(mirror: Location, soul: PinnedSoul, *, fetch: bool) -> tuple[Run,
                 stdin=bundle_text(soul),
             )
         )
-    ops.append(Run(cmd("chown", "-R", "git:git", mirror.path), mirror.domain))
+    ops.append(Run(cmd("chown", "-R", f"{GIT_UID}:{GIT_UID}", mirror.path), mirror.domain))
     return tuple(ops)
 
 
@@ -451,7 +452,7 @@ def _mirror(step: StepPlan, config: AgentConfig, facts: Facts, soul: PinnedSoul)
     what = (
         f"push {soul.commit[:12]} to the git jail's mirror {mirror} ({mirror_ref(soul)})"
         if fetch
-        else f"give {mirror} back to the git jail's git user"
+        else f"give {mirror} back to the git jail's git user ({GIT_UID})"
     )
     step.changes.append(Change(NAME, what, ops=mirror_ops(mirror, soul, fetch=fetch)))
 

@@ -11,6 +11,7 @@ import pytest
 from setup.config import AgentConfig, ConfigError
 from setup.db.catalog import Catalog
 from setup.db.server import HOST_CONF, HOST_HBA, HOST_SECRETS
+from setup.domains import HostUser
 from setup.facts import Facts, Section
 from setup.registry import entry_for, owned_roles
 from setup.steps import db
@@ -132,9 +133,14 @@ def test_the_admin_role_is_bootstrapped_as_postgres_on_the_hosts_socket(atlas: A
     step = db.plan(atlas, running_host(atlas).with_extra("db", state))
     (change,) = step.changes
     assert change.secret and "on this host" in change.summary
-    assert change.commands[0].startswith(
-        "su -l postgres -c 'exec psql -X -q -v ON_ERROR_STOP=1 -d postgres' <<"
+    # as the port's postgres account, through warden's one as-user primitive: no login
+    # shell and no startup file of postgres' run
+    assert change.ops[0].domain == HostUser("postgres", "postgres", "/var/db/postgres")
+    assert (
+        "chroot -u postgres -g postgres -G postgres / /usr/bin/env -i HOME=/var/db/postgres"
+        in change.commands[0]
     )
+    assert "'psql -X -q -v ON_ERROR_STOP=1 -d postgres' <<" in change.sh()
 
 
 def test_the_dsn_names_the_agents_own_gateway(atlas: AgentConfig) -> None:

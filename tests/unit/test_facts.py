@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from setup.domains import at
 from setup.facts import (
     build_script,
     parse_colon_pairs,
@@ -84,28 +85,45 @@ def test_sysrc_all_yields_names_and_values_including_empty_ones() -> None:
     }
 
 
-def test_sections_are_only_split_at_markers_carrying_the_nonce() -> None:
+def frame(nonce: str, kind: str, name: str, body: str | bytes, rc: int = 0) -> bytes:
+    """One section or file as the facts script frames it: its byte count, then the bytes."""
+    data = body.encode() if isinstance(body, str) else body
+    return f"@@{nonce} {kind} {name} {rc} {len(data)}\n".encode() + data
+
+
+def test_sections_are_taken_by_byte_count_so_output_cannot_fake_a_frame() -> None:
     raw = (
-        "@@abc uid\n0\n\n@@abc end uid 0\n"
-        "@@abc uname\n@@fake end uname 0\nFreeBSD 14.3-RELEASE amd64\n\n@@abc end uname 0\n"
-        "@@abc done\n"
+        frame("abc", "sec", "uid", "0\n")
+        + frame("abc", "sec", "uname", "@@abc sec uid 0 2\n9\nFreeBSD 14.3-RELEASE amd64\n")
+        + b"@@abc done\n"
     )
-    sections, _ = split_output(raw, "abc")
+    sections, _, _ = split_output(raw, "abc")
     assert sections["uid"].output == "0\n"
-    assert sections["uname"].output == "@@fake end uname 0\nFreeBSD 14.3-RELEASE amd64\n"
+    assert sections["uname"].output == "@@abc sec uid 0 2\n9\nFreeBSD 14.3-RELEASE amd64\n"
 
 
 def test_files_are_taken_by_byte_count_even_when_they_contain_markers() -> None:
     content = "line\n@@abc done\nno newline at end"
-    size = len(content.encode())
-    raw = f"@@abc file {size} /etc/pf.conf\n{content}\n@@abc nofile /etc/absent\n@@abc done\n"
-    _, files = split_output(raw, "abc")
-    assert files == {"/etc/pf.conf": content, "/etc/absent": None}
+    raw = (
+        frame("abc", "file", "0", content)
+        + frame("abc", "file", "1", "", rc=3)
+        + frame("abc", "file", "2", "cat: /home/atlas/x: Permission denied\n", rc=1)
+        + b"@@abc done\n"
+    )
+    asked = ["/etc/pf.conf", "/etc/absent", "/etc/unreadable"]
+    _, files, unreadable = split_output(raw, "abc", asked)
+    assert files == {
+        at("/etc/pf.conf"): content,
+        at("/etc/absent"): None,
+        at("/etc/unreadable"): None,
+    }
+    assert list(unreadable) == [at("/etc/unreadable")]
+    assert "Permission denied" in unreadable[at("/etc/unreadable")]
 
 
 def test_output_cut_before_the_end_marker_is_an_error_not_half_facts() -> None:
     with pytest.raises(ValueError, match="did not finish"):
-        split_output("@@abc uid\n0\n@@abc end uid 0\n", "abc")
+        split_output(frame("abc", "sec", "uid", "0\n"), "abc")
 
 
 def test_registry_snapshot_splits_into_entries_exactly() -> None:
@@ -117,10 +135,10 @@ def test_registry_snapshot_splits_into_entries_exactly() -> None:
 
 
 def test_a_whole_facts_run_is_parsed_into_typed_facts() -> None:
-    def section(name: str, body: str, rc: int = 0) -> str:
-        return f"@@n {name}\n{body}\n@@n end {name} {rc}\n"
+    def section(name: str, body: str, rc: int = 0) -> bytes:
+        return frame("n", "sec", name, body, rc)
 
-    raw = "".join(
+    raw = b"".join(
         [
             section("uid", "0\n"),
             section("uname", "FreeBSD 14.3-RELEASE amd64\n"),
@@ -144,7 +162,7 @@ def test_a_whole_facts_run_is_parsed_into_typed_facts() -> None:
             section("packages", "bastille yes\ntmux no\n"),
             section("registry", ""),
             section("lock", "held\nroot@ws, warden run 1, step register (pid 7) since now\n"),
-            "@@n done\n",
+            b"@@n done\n",
         ]
     )
     facts = parse_facts("bravo", raw, "n")
@@ -171,26 +189,20 @@ def test_a_dotted_netmask_is_read_too_and_a_garbled_one_is_skipped() -> None:
 
 def test_output_without_a_final_newline_does_not_swallow_the_next_section() -> None:
     script, nonce = build_script()
-    assert "_r=$?; echo" in script
+    assert 'echo "@@$W $_ws_k $_ws_n $_ws_r $_ws_c"' in script
     raw = (
-        f"@@{nonce} resolv_conf\nnameserver 192.0.2.1\n@@{nonce} end resolv_conf 0\n"
-        f"@@{nonce} lock\nheld\nops@ws\n\n@@{nonce} end lock 0\n@@{nonce} done\n"
+        frame(nonce, "sec", "resolv_conf", "nameserver 192.0.2.1")
+        + frame(nonce, "sec", "lock", "held\nops@ws\n")
+        + f"@@{nonce} done\n".encode()
     )
-    sections, _ = split_output(raw, nonce)
+    sections, _, _ = split_output(raw, nonce)
     assert sections["resolv_conf"].output == "nameserver 192.0.2.1"
     assert sections["lock"].output == "held\nops@ws\n"
 
 
 def test_a_file_with_bytes_that_are_not_utf8_does_not_shift_the_next_one() -> None:
-    first = b"caf\xe9\n"
-    raw = (
-        b"@@n file "
-        + str(len(first)).encode()
-        + b" /etc/a\n"
-        + first
-        + b"\n"
-        + b"@@n file 3 /etc/b\nok\n\n@@n done\n"
-    )
-    _, files = split_output(raw, "n")
-    assert files["/etc/b"] == "ok\n"
-    assert files["/etc/a"] is not None and files["/etc/a"].startswith("caf")
+    raw = frame("n", "file", "0", b"caf\xe9\n") + frame("n", "file", "1", "ok\n") + b"@@n done\n"
+    _, files, _ = split_output(raw, "n", ["/etc/a", "/etc/b"])
+    assert files[at("/etc/b")] == "ok\n"
+    text = files[at("/etc/a")]
+    assert text is not None and text.startswith("caf")

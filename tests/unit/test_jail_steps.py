@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from setup import jail
+from setup.blocks import broken, with_block
 from setup.config import AgentConfig
 from setup.db.catalog import Catalog
+from setup.domains import Host, JailUser, Location
 from setup.facts import Facts, Section
-from setup.blocks import broken, with_block
 from setup.hostsfile import block
 from setup.layout import credentials, template_dir, template_stamp
 from setup.planner import make_plan
+from setup.render import render
 from setup.steps import cms, db, git, llama_cpp
 from tests.unit.test_steps import BASE, agent, bravo, right_network, with_registered
 
@@ -43,8 +45,10 @@ def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "runn
     name = config.jail_names[role]
     spec = {"git": git.SPEC, "cms": cms.STEP.spec, "db": db.SPEC}[role]
     tree = jail.rendered(config, role, **spec.context(config))
-    base = template_dir(config.agent_name, role)
-    files = {f"{base}/{path}": text for path, text in tree.items()}
+    files: dict[str | Location, str | None] = {
+        jail.template_file(config, role): tree[jail.BASTILLEFILE]
+    }
+    files.update({w: tree[w.path.lstrip("/")] for w in jail.jail_files(config, role)})
     files[template_stamp(name)] = jail.digest(tree) + "\n"
     ip = f"{config.role_ips[role]}/24"
     probe = Section(
@@ -65,15 +69,15 @@ def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "runn
 def git_keys_pinned(config: AgentConfig, facts: Facts) -> Facts:
     """Both keys exist and the files the git step writes are what it wants."""
     keys = {
-        git.agent_key(config) + ".pub": "ssh-ed25519 AAAAagent warden agent atlas\n",
-        git.host_key(config) + ".pub": "ssh-ed25519 AAAAjail atlasgit\n",
+        git.agent_pub(config): "ssh-ed25519 AAAAagent warden agent atlas\n",
+        git.host_key_pub(config): "ssh-ed25519 AAAAjail atlasgit\n",
     }
     facts = replace(facts, files={**facts.files, **keys})
     writes = {
-        f.path: f.content
+        f.location: f.content
         for c in git.plan(config, facts).changes
         for f in c.files
-        if f.path.startswith(("/home/", "/usr/local/bastille/"))
+        if not isinstance(f.domain, Host)
     }
     return replace(facts, files={**facts.files, **writes})
 
@@ -91,28 +95,36 @@ def test_a_new_jail_is_created_by_exact_name_with_the_agents_gateway_and_nameser
 ) -> None:
     step = git.plan(config, ready_host(config))
     assert step.refusals == []
-    text = commands(step)
-    assert f"if ! bastille list jails | grep -qx {JAIL}; then" in text
+    text = "\n".join(commands(step))
     assert (
-        f"    bastille create -B -g 10.0.1.1 -n 192.0.2.53 {JAIL} 14.3-RELEASE 10.0.1.2/24 warden0"
-        in text
-    )
-    assert f"jls -j {JAIL} jid >/dev/null 2>&1 || " in "\n".join(text)
-    assert any("ifconfig_vnet0 is" in c and "'inet 10.0.1.2/24'" in c for c in text)
-    assert any("defaultrouter is" in c for c in text)
+        f"if ! bastille list jails | grep -qx {JAIL} ; then bastille create -B -g 10.0.1.1 "
+        f"-n 192.0.2.53 {JAIL} 14.3-RELEASE 10.0.1.2/24 warden0 ; fi"
+    ) in text
+    assert f"jls -j {JAIL} jid >/dev/null 2>&1 ||" in text
+    # read back inside the jail, by its own sysrc: its rc.conf is the jail's
+    readback = next(c for c in commands(step) if "ifconfig_vnet0" in c)
+    assert readback.startswith(f"warden_run 600 'jail {JAIL}' jexec -l -U root {JAIL} /bin/sh -c ")
+    assert "sysrc -n" in readback and "inet 10.0.1.2/24" in readback
+    assert "defaultrouter" in readback
 
 
 def test_the_template_is_placed_applied_by_path_checked_and_stamped(config: AgentConfig) -> None:
     step = git.plan(config, ready_host(config))
     change = next(c for c in step.changes if "template" in c.summary)
     base = template_dir("atlas", "git")
-    assert {f.path for f in change.files} >= {
+    # the Bastillefile on the host (root's); the role's files inside the jail, from there
+    assert {str(f.location) for f in change.files} >= {
         f"{base}/Bastillefile",
-        f"{base}/usr/local/etc/warden/sshd_config",
+        f"{JAIL}:/usr/local/etc/warden/sshd_config",
     }
-    assert change.commands[0] == f"bastille template -a {JAIL} {base}"
-    assert change.commands[1].startswith(f"jexec -l {JAIL} service sshd onestatus")
-    assert template_stamp(JAIL) in change.commands[2]
+    bastillefile = next(f for f in change.files if f.path.endswith("Bastillefile"))
+    assert "CP " not in bastillefile.content and "LINE_IN_FILE" not in bastillefile.content
+    apply = change.commands.index(f"bastille template -a {JAIL} {base}")
+    assert all(
+        c.startswith(("rm -rf", "warden_put", "warden_run")) for c in change.commands[:apply]
+    )
+    assert "service sshd onestatus" in change.commands[apply + 1]
+    assert template_stamp(JAIL) in change.commands[apply + 2]
 
 
 def test_a_jail_already_right_plans_nothing(config: AgentConfig) -> None:
@@ -127,7 +139,8 @@ def test_a_changed_template_is_applied_again_and_an_unchanged_one_is_not(
     stale = replace(facts, files={**facts.files, template_stamp(JAIL): "0" * 64 + "\n"})
     (again,) = git.plan(config, stale).changes
     assert again.summary.startswith(f"apply the git template to jail {JAIL}")
-    assert again.files == ()  # the files are already there: only the apply and the stamp
+    # the files are already there: only the apply and the stamp
+    assert [f.path for f in again.files] == [template_stamp(JAIL)]
 
 
 def test_the_jails_host_key_is_made_before_the_template_starts_sshd_then_pinned(
@@ -163,7 +176,9 @@ def test_a_stopped_service_is_started_without_reapplying_the_template(
     facts = jail_done(config, "git", ready_host(config), service="stopped")
     step = git.plan(config, facts)
     assert summaries(step) == [f"start sshd in jail {JAIL} (it has stopped)"]
-    assert step.changes[0].commands[0] == f"jexec -l {JAIL} service sshd start"
+    assert (
+        "jexec -l -U root atlasgit /bin/sh -c 'service sshd start'" in step.changes[0].commands[0]
+    )
 
 
 def test_a_stopped_jail_is_started_and_read_back(config: AgentConfig) -> None:
@@ -172,7 +187,7 @@ def test_a_stopped_jail_is_started_and_read_back(config: AgentConfig) -> None:
     step = git.plan(config, facts)
     assert summaries(step)[0] == f"start jail {JAIL}"
     assert step.changes[0].commands[0] == f"bastille start {JAIL}"
-    assert any(c.startswith(f"jls -j {JAIL} jid") for c in step.changes[0].commands)
+    assert any(f"jls -j {JAIL} jid" in c for c in step.changes[0].commands)
 
 
 def test_a_jail_whose_network_differs_is_refused_with_the_difference(
@@ -279,7 +294,7 @@ def test_llama_cpp_serves_the_configured_model_on_the_jail_address(tmp_path: Pat
     config = agent(tmp_path, env)
     tree = jail.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
     assert "SYSRC llama_server_model=/var/db/llama/model.gguf" in tree["Bastillefile"]
-    assert "MOUNT /var/db/llama /var/db/llama nullfs ro 0 0" in tree["Bastillefile"]
+    assert not any(line.startswith("MOUNT") for line in tree["Bastillefile"].splitlines())
     assert 'llama_server_args="--host 10.0.1.4 --port 8080"' in tree["Bastillefile"]
 
 
@@ -308,7 +323,7 @@ def test_the_hosts_block_keeps_every_other_line_and_is_replaced_in_place(
 
 def test_a_hosts_file_with_a_lone_marker_is_refused_not_guessed_at(config: AgentConfig) -> None:
     text = "127.0.0.1 localhost\n# BEGIN warden agent=atlas\n10.9.9.9 mine\n"
-    assert broken(text, "atlas") is not None
+    assert broken(text, "atlas", "/etc/hosts") is not None
     facts = replace(ready_host(config), files={"/etc/hosts": text})
     from setup.steps import network
 
@@ -360,12 +375,14 @@ def test_db_plans_the_admin_bootstrap_as_a_secret_when_warden_cannot_log_in(
     step = db.plan(config, db_ready(config, state))
     (change,) = step.changes
     assert change.secret
-    assert change.commands[0].startswith(
-        "jexec -l -U postgres atlasdb psql -X -q -v ON_ERROR_STOP=1 -d postgres <<'"
+    runs = change.sh()
+    assert (
+        "jexec -l -U postgres atlasdb /bin/sh -c 'psql -X -q -v ON_ERROR_STOP=1 -d postgres'"
+        in runs
     )
-    assert "SCRAM-SHA-256$4096:" in change.commands[0]
-    assert "a" * 43 not in change.commands[0]
-    assert change.to_json()["commands"] == ["(contains a secret: not shown)"]
+    assert "SCRAM-SHA-256$4096:" in runs and "a" * 43 not in runs
+    shown = change.to_json()["commands"][0]
+    assert "with a secret, not shown" in shown and "SCRAM" not in shown
     assert "SCRAM" not in change.sh(redact=True)
 
 
@@ -390,37 +407,17 @@ def test_db_with_an_empty_server_plans_sql_and_the_dsn(config: AgentConfig) -> N
     dsn = step.changes[-1]
     assert dsn.files[0].path == credentials("atlas") and dsn.files[0].secret
     assert dsn.files[0].content == (
-        "# header\n"
-        f"WARDEN_DB_DSN='postgresql://atlas:{'b' * 43}@10.0.1.5:5432/atlas_brain'\n"
+        render("service/credentials.j2", agent="atlas")
+        + f"WARDEN_DB_DSN='postgresql://atlas:{'b' * 43}@10.0.1.5:5432/atlas_brain'\n"
         f"DATABASE_URL='postgresql://atlas:{'b' * 43}@10.0.1.5:5432/atlas_brain'\n"
     )
     assert "b" * 43 not in str(step.changes[-1].to_json())
 
 
-def test_the_dsn_lines_are_replaced_and_other_credentials_kept() -> None:
-    text = "# header\nOTHER='x'\nWARDEN_DB_DSN='old'\n"
-    assert db.with_dsn(text, "new") == (
-        "# header\nOTHER='x'\nWARDEN_DB_DSN='new'\nDATABASE_URL='new'\n"
-    )
-
-
-def test_a_jails_rc_conf_is_read_as_text_never_run_by_the_host(tmp_path: Path) -> None:
-    import subprocess
-
-    from setup.rcconf import read_value_sh
-
-    marker = tmp_path / "ran"
-    rc = tmp_path / "rc.conf"
-    rc.write_text(
-        f'ifconfig_vnet0="inet 10.0.1.2/24"\n$(touch {marker})\n'
-        f"defaultrouter=`touch {marker}`10.0.1.1\n"
-    )
-    out = subprocess.run(
-        ["sh", "-c", read_value_sh(str(rc), "ifconfig_vnet0")], capture_output=True, text=True
-    )
-    assert out.stdout == "inet 10.0.1.2/24\n"
-    subprocess.run(["sh", "-c", read_value_sh(str(rc), "defaultrouter")], check=True)
-    assert not marker.exists()
+def test_the_credentials_file_is_rendered_whole_never_merged_with_what_was_read() -> None:
+    text = db.credentials_text("atlas", "new")
+    assert text.startswith(render("service/credentials.j2", agent="atlas"))
+    assert text.endswith("WARDEN_DB_DSN='new'\nDATABASE_URL='new'\n")
 
 
 def test_the_llama_model_directory_is_mounted_read_only_into_the_jail(tmp_path: Path) -> None:
@@ -430,8 +427,19 @@ def test_the_llama_model_directory_is_mounted_read_only_into_the_jail(tmp_path: 
     )
     config = agent(tmp_path, env)
     tree = jail.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
-    assert "MOUNT /var/db/llama /var/db/llama nullfs ro 0 0" in tree["Bastillefile"]
     assert "SYSRC llama_server_model=/var/db/llama/model.gguf" in tree["Bastillefile"]
+    facts = ready_host(config)
+    (change,) = [c for c in llama_cpp.STEP.plan(config, facts).changes if "template" in c.summary]
+    fstab = next(f for f in change.files if f.path.endswith("/fstab"))
+    # the fstab line Bastille's MOUNT would write; jail(8) mounts it at the restart, after
+    # checking that no component of the mount point is a link (never a mount from the host)
+    line = "/var/db/llama /usr/local/bastille/jails/atlasllamacpp/root/var/db/llama nullfs ro 0 0"
+    assert fstab.content == line + "\n"
+    assert fstab.domain == Host()
+    text = "\n".join(change.commands)
+    assert "jexec -l -U root atlasllamacpp /bin/sh -c 'mkdir -p /var/db/llama'" in text
+    assert "bastille restart atlasllamacpp" in change.commands
+    assert "mount" not in text.replace("nullfs", "")
 
 
 def test_the_git_jails_files_are_written_inside_the_jail_and_the_agents_as_the_agent(
@@ -439,13 +447,17 @@ def test_the_git_jails_files_are_written_inside_the_jail_and_the_agents_as_the_a
 ) -> None:
     first = git.plan(config, ready_host(config))
     host_key = next(c for c in first.changes if c.summary.startswith("SSH host key"))
-    assert host_key.commands[0].startswith("jexec -l atlasgit sh -c ")
+    assert host_key.ops[0].domain == JailUser("atlasgit")
+    assert " jexec -l -U root atlasgit /bin/sh -c " in host_key.sh()
     agent_key = next(c for c in first.changes if c.summary.startswith("SSH key of the agent"))
-    assert agent_key.commands[0].startswith("su atlas -c ")
+    assert {op.domain for op in agent_key.ops} == {git.agent(config)}
+    assert " chroot -u atlas -g atlas -G atlas / /usr/bin/env -i " in agent_key.sh()
+    assert "su " not in agent_key.sh()
     facts = jail_done(config, "git", ready_host(config))
     facts = replace(facts, files={**facts.files, git.authorized_keys(config): None})
     (allow,) = git.plan(config, facts).changes
-    assert allow.sh().startswith("jexec -l -U git atlasgit sh -c ")
+    assert allow.files[0].domain == JailUser("atlasgit")
+    assert " jexec -l -U root atlasgit /bin/sh -c " in allow.sh()
     facts = replace(facts, files={**facts.files, git.known_hosts(config): None})
     pin = next(c for c in git.plan(config, facts).changes if "known_hosts" in c.summary)
-    assert "su atlas -c " in pin.sh() and "warden_put" not in pin.sh()
+    assert " chroot -u atlas " in pin.sh() and "warden_put" not in pin.sh()

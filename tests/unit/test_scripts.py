@@ -13,7 +13,6 @@ import pytest
 from setup.apply import locked_command, step_script
 from setup.config import load_config
 from setup.facts import build_script, fresh_host
-from setup.command import cmd
 from setup.ops import put, run
 from setup.plan import Change
 from setup.planner import make_plan
@@ -139,7 +138,7 @@ def test_a_placed_file_keeps_shell_looking_content_byte_for_byte(tmp_path: Path)
     owner = "root" if os.getuid() == 0 else str(os.getuid())
     script = (
         LIBRARY
-        + put_file(str(target), TRICKY, 0o640, owner, group).replace(f"'{owner}'", owner)
+        + put(str(target), TRICKY, 0o640, owner, group).sh().replace(f"'{owner}'", owner)
         + "\n"
     )
     subprocess.run(["sh", "-s"], input=script.encode(), check=True)
@@ -150,9 +149,9 @@ def test_a_placed_file_keeps_shell_looking_content_byte_for_byte(tmp_path: Path)
 
 def test_a_file_without_a_final_newline_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(ValueError, match="newline"):
-        put_file("/etc/x", "no newline", 0o644, "root", "wheel")
+        put("/etc/x", "no newline", 0o644).sh()
 
 
 def test_a_path_with_shell_characters_is_refused() -> None:
     with pytest.raises(ValueError, match="unsafe path"):
-        put_file("/etc/x; rm -rf /", "x\n", 0o644, "root", "wheel")
+        put("/etc/x; rm -rf /", "x\n", 0o644).sh()

@@ -12,6 +12,7 @@ import pytest
 
 from setup.config import AgentConfig
 from setup.db.catalog import Catalog
+from setup.domains import JailUser, Location
 from setup.facts import Facts, Section
 from setup.registry import borrowers, entry_for, load_entries
 from setup.shared import pass_rules
@@ -113,14 +114,18 @@ def test_the_lenders_pg_hba_lets_the_borrower_in_from_the_hosts_address_and_its_
     facts = borrower_host(atlas, vega, hba="# the lender's first pg_hba.conf\n")
     (change,) = [c for c in db.plan(vega, facts).changes if "pg_hba.conf" in c.summary]
     wanted = change.files[0].content
-    assert change.files[0].path.endswith("/atlasdb/root/usr/local/etc/warden/pg_hba.conf")
+    # the lender's jail's file, written from inside that jail
+    assert change.files[0].location == Location(
+        JailUser("atlasdb"), "/usr/local/etc/warden/pg_hba.conf"
+    )
     rows = [line.split() for line in wanted.splitlines() if not line.startswith("#")]
     assert ["host", "vega_brain,system_ops,system_brain,system_skills", "vega", "10.0.1.1/32",
             "scram-sha-256"] in rows  # fmt: skip
     assert ["host", "vega_brain,system_ops,system_brain,system_skills", "vega", "10.0.3.0/24",
             "scram-sha-256"] in rows  # fmt: skip
     assert not any("atlas_brain" in row[1] and row[2] == "vega" for row in rows if len(row) > 2)
-    assert "jexec -l atlasdb sh -c" in change.sh() and "service postgresql reload" in change.sh()
+    assert "jexec -l -U root atlasdb /bin/sh -c" in change.sh()
+    assert "'service postgresql reload'" in change.sh()
     # the owner computes the same bytes: its own run plans no pg_hba change
     owner = db_ready(atlas, replace(state(), hba=wanted))
     owner = replace(owner, registry={**owner.registry, **borrower_host(atlas, vega).registry})

@@ -1,10 +1,11 @@
 """The soul step with real git: a hub in tmp_path, the controller's pin, the host's sh.
 
-The host commands run here under /bin/sh as the apply engine runs them (`set -e` in a
-subshell, stdin /dev/null). Two test shims stand in for what this machine cannot do
-for an agent that has no user here: `su USER -c CMD` runs CMD as the caller, and
-`id`/`chown` for that user succeed without doing anything. Everything else (git,
-openssl, the bundle, the probes) is real.
+The host commands run here under /bin/sh as the apply engine runs them (`set -e`,
+stdin /dev/null, the library's bounded runner). Test shims stand in for what this
+machine cannot do for an agent that has no user here, nor for a jail: `chroot -u U -g G
+-G G / CMD` and `jexec -l -U U JAIL CMD` run CMD as the caller, and `id`/`chown` for
+that user succeed without doing anything. Everything else (git, openssl, the bundle,
+the probes) is real.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from setup.command import cmd
 from setup.config import AgentConfig
+from setup.domains import HostUser, JailUser, Location
 from setup.facts import Facts, Section
+from setup.ops import Run
 from setup.plan import Change
 from setup.planner import make_plan
 from setup.shell import LIBRARY
@@ -35,9 +39,14 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
     "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
 }  # fmt: skip
-SHIM_SU = (
-    '#!/bin/sh\n# test shim: su USER -c CMD as the caller\n[ "$2" = -c ] || exit 64\n'
-    'exec /bin/sh -c "$3"\n'
+SHIM_CHROOT = (
+    "#!/bin/sh\n# test shim: chroot -u U -g G -G G / CMD... as the caller\n"
+    'while getopts u:g:G: o; do :; done; shift $((OPTIND - 1)); [ "$1" = / ] || exit 64\n'
+    'shift; exec "$@"\n'
+)
+SHIM_JEXEC = (
+    "#!/bin/sh\n# test shim: jexec -l -U U JAIL CMD... as the caller, on this machine\n"
+    'while getopts lU: o; do :; done; shift $((OPTIND - 1)); shift; exec "$@"\n'
 )
 SHIM_OK = "#!/bin/sh\n# test shim: the agent's user exists, chown to it succeeds\nexit 0\n"
 
@@ -78,7 +87,12 @@ def config(tmp_path: Path, hub: tuple[Path, Path]) -> AgentConfig:
 def shims(tmp_path: Path) -> Path:
     bin_dir = tmp_path / "shims"
     bin_dir.mkdir()
-    for name, text in (("su", SHIM_SU), ("id", SHIM_OK), ("chown", SHIM_OK)):
+    for name, text in (
+        ("chroot", SHIM_CHROOT),
+        ("jexec", SHIM_JEXEC),
+        ("id", SHIM_OK),
+        ("chown", SHIM_OK),
+    ):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     return bin_dir
@@ -92,8 +106,8 @@ def sh(script: str, shims: Path | None = None) -> subprocess.CompletedProcess[st
 
 
 def apply(change: Change, shims: Path | None = None) -> None:
-    """One change as apply runs it: `set -e` in a subshell reading /dev/null."""
-    done = sh(f"{LIBRARY}set -u\n(\nset -e\n{change.sh()}\n) </dev/null\n", shims)
+    """One change as apply runs it: `set -e`, reading /dev/null, with the library."""
+    done = sh(f"{LIBRARY}set -u\nwarden_tmp\n(\nset -e\n{change.sh()}\n) </dev/null\n", shims)
     assert done.returncode == 0, done.stderr
 
 
@@ -161,7 +175,7 @@ def test_a_fresh_host_gets_the_clone_the_harness_file_the_mirror_and_a_deferred_
         f"clone the soul {config.soul_repo} at main",
         "/home/atlas/CLAUDE.md: CLAUDE.md for claude-code from the soul's adapters/claude-code.md",
         "push " + step.changes[2].summary.split()[1] + " to the git jail's mirror"
-        " /usr/local/bastille/jails/atlasgit/root/srv/git/atlas-soul.git",
+        " atlasgit:/srv/git/atlas-soul.git",
         "then, once PostgreSQL in atlasdb answers: seed 2 skill(s) into system_skills and the"
         " curated memories into system_brain",
     ]
@@ -184,14 +198,13 @@ def test_the_clone_is_made_at_the_pinned_commit_and_a_rerun_plans_nothing(
     got = facts.extras[soul.NAME].soul
     dest = tmp_path / "home" / "soul"
     dest.parent.mkdir()
-    change = Change("soul", "clone", commands=soul.clone_commands(
-        "atlas", str(dest.parent), str(dest), got, fresh=True))  # fmt: skip
-    apply(change, shims)
+    agent = HostUser("atlas", "atlas", str(dest.parent))
+    apply(Change("soul", "clone", ops=(soul.clone_op(agent, str(dest), got, fresh=True),)), shims)
     assert git("rev-parse", "HEAD", cwd=dest) == got.commit == git("rev-parse", "HEAD", cwd=work)
     assert git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main"
     assert git("config", "remote.origin.url", cwd=dest) == str(bare)
     assert git("rev-parse", "--abbrev-ref", "main@{upstream}", cwd=dest) == "origin/main"
-    seen = probe(soul.clone_probe("atlas", str(dest.parent), str(dest), str(bare)), shims)
+    seen = probe(soul.clone_probe(str(dest), str(bare)), shims)
     assert seen.splitlines() == ["state=present", "origin=same", f"head={got.commit}",
                                  "branch=main"]  # fmt: skip
     again = soul.plan(config, replace(facts, probes={**facts.probes,
@@ -206,8 +219,7 @@ def test_the_clone_is_made_at_the_pinned_commit_and_a_rerun_plans_nothing(
     assert len(moved) == 1
     assert moved[0].summary.startswith(f"move the clone {soul.clone_dir(config)}")
     later = facts.extras[soul.NAME].soul
-    commands = soul.clone_commands("atlas", str(dest.parent), str(dest), later, fresh=False)
-    apply(Change("soul", "move", commands=commands), shims)
+    apply(Change("soul", "move", ops=(soul.clone_op(agent, str(dest), later, fresh=False),)), shims)
     assert git("rev-parse", "HEAD", cwd=dest) == new
 
 
@@ -218,9 +230,9 @@ def test_a_clone_with_local_changes_or_commits_is_refused_naming_them(
     got = facts.extras[soul.NAME].soul
     dest = tmp_path / "home" / "soul"
     dest.parent.mkdir()
-    apply(Change("soul", "clone", commands=soul.clone_commands(
-        "atlas", str(dest.parent), str(dest), got, fresh=True)), shims)  # fmt: skip
-    script = soul.clone_probe("atlas", str(dest.parent), str(dest), str(hub[0]))
+    agent = HostUser("atlas", "atlas", str(dest.parent))
+    apply(Change("soul", "clone", ops=(soul.clone_op(agent, str(dest), got, fresh=True),)), shims)
+    script = soul.clone_probe(str(dest), str(hub[0]))
 
     (dest / "USER.md").write_text("changed by hand\n")
     step = soul.plan(config, replace(facts, probes={"soul.clone": seen(script, shims)}))
@@ -238,13 +250,18 @@ def test_a_clone_with_local_changes_or_commits_is_refused_naming_them(
 
 
 def test_the_mirror_gets_the_pinned_commit_owned_by_the_jails_git_user(
-    config: AgentConfig, tmp_path: Path
+    config: AgentConfig, tmp_path: Path, shims: Path
 ) -> None:
     facts = with_state(config, host(config))
     got = facts.extras[soul.NAME].soul
     mirror = tmp_path / "srv" / "git" / "atlas-soul.git"
     git("init", "-q", "--bare", "-b", "main", str(mirror))
-    apply(Change("soul", "mirror", commands=soul.mirror_commands(str(mirror), got, fetch=True)))
+    inside = Location(JailUser("atlasgit"), str(mirror))
+    ops = soul.mirror_ops(inside, got, fetch=True)
+    # the jail's git user fetches, its root gives the tree back: never host root's git
+    assert [op.domain for op in ops] == [JailUser("atlasgit", "git"), JailUser("atlasgit")]
+    apply(Change("soul", "mirror", ops=ops[:1]), shims)
+    apply(Change("soul", "mirror", ops=(Run(cmd("chown", "-R", "2000:2000", str(mirror))),)))
     assert git("--git-dir", str(mirror), "rev-parse", "refs/heads/main") == got.commit
     assert {(p.stat().st_uid, p.stat().st_gid) for p in mirror.rglob("*")} == {(2000, 2000)}
     seen = probe(soul.mirror_probe(str(mirror)), tmp_path)

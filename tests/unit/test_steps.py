@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from setup.blocks import with_block
 from setup.config import AgentConfig, load_config
 from setup.facts import Facts, Interface, Section, fresh_host
-from setup.blocks import with_block
 from setup.hostsfile import block
 from setup.layout import PF_CONF, PF_WARDEN_CONF, credentials, rc_script
 from setup.pfconf import BEGIN, foreign_lines, with_include
@@ -100,7 +100,7 @@ def test_host_appends_the_devfs_ruleset_after_the_operators_rules(config: AgentC
     write = next(f for c in step.changes for f in c.files if f.path == "/etc/devfs.rules")
     assert write.content.startswith(mine) and "[bastille_vnet=13]\n" in write.content
     change = next(c for c in step.changes if c.files and c.files[0].path == "/etc/devfs.rules")
-    assert change.commands == ("service devfs restart",)
+    assert change.commands[1:] == ("service devfs restart",)
 
 
 def test_sysctl_conf_changes_a_wrong_value_in_place_and_drops_a_repeat() -> None:
@@ -135,10 +135,11 @@ def test_network_on_a_fresh_host_creates_persists_and_addresses_the_bridge(
 ) -> None:
     step = network.plan(config, bravo())
     commands = [cmd for c in step.changes for cmd in c.commands]
-    assert "    ifconfig bridge create name warden0 >/dev/null" in commands
+    text = "\n".join(commands)
+    assert "then ifconfig bridge create name warden0 >/dev/null 2>&1 ; fi" in text
     assert "sysrc cloned_interfaces+=bridge0" in commands
     assert "sysrc ifconfig_bridge0_name=warden0" in commands
-    assert "    ifconfig warden0 inet 10.0.1.1/24 alias" in commands
+    assert "then ifconfig warden0 inet 10.0.1.1/24 alias ; fi" in text
     assert "sysrc 'ifconfig_warden0_alias0=inet 10.0.1.1/24'" in commands
     assert "sysrc gateway_enable=YES" in commands
     assert "sysctl net.inet.ip.forwarding=1" in commands
@@ -306,17 +307,21 @@ def test_pf_reloads_when_the_running_table_differs_from_the_files(config: AgentC
 def test_a_remote_pf_load_arms_a_dead_man_and_asks_for_confirmation(config: AgentConfig) -> None:
     change = pf.plan(config, bravo(target="bravo.example")).changes[-1]
     assert change.confirm is not None
-    assert 'mv "$_pf_dir/unconfirmed.$_w_run" "$_pf_dir/confirmed.$_w_run"' in change.confirm
-    assert "mv -f /etc/pf.warden.conf.warden-new /etc/pf.warden.conf" in change.confirm
-    assert change.script is not None and "nohup /bin/sh" in change.script
-    assert f" {pf.DEADMAN_SECONDS} " in change.script
+    confirm, load = change.confirm.sh(), change.sh()
+    assert 'mv "$_pf_dir/unconfirmed.$_w_run" "$_pf_dir/confirmed.$_w_run"' in confirm
+    assert "warden_put /etc/pf.warden.conf 0644 root wheel" in confirm
+    assert "nohup /bin/sh" in load
+    assert f" {pf.DEADMAN_SECONDS} " in load
     # the check and the load read the staged files; /etc changes only on confirmation
-    assert 'include "/var/db/warden/pf/stage/pf.warden.conf"' in change.script
-    assert 'pfctl -f "$_pf_dir/stage/pf.conf"' in change.script
-    assert "mv -f /etc/pf.warden.conf.warden-new" not in change.script
+    assert 'include "/var/db/warden/pf/stage/pf.warden.conf"' in load
+    assert 'pfctl -f "$_pf_dir/stage/pf.conf"' in load
+    assert "warden_put /etc/pf.warden.conf " not in load
+    # what the plan shows is what runs: the same operations, the files as diffs
+    assert [f.path for f in change.files] == ["/etc/pf.warden.conf", "/etc/pf.conf"]
+    assert change.commands == (change.ops[0].shown(),)
     local = pf.plan(config, bravo(target="local")).changes[-1]
-    assert local.confirm is None and local.script is not None and "nohup" not in local.script
-    assert "mv -f /etc/pf.warden.conf.warden-new /etc/pf.warden.conf" in local.script
+    assert local.confirm is None and "nohup" not in local.sh()
+    assert "warden_put /etc/pf.warden.conf 0644 root wheel" in local.sh()
 
 
 def test_a_pf_conf_with_a_begin_marker_and_no_end_is_refused_not_truncated(
@@ -497,7 +502,7 @@ def test_the_log_directory_is_roots_so_the_agent_cannot_plant_links_for_newsyslo
     agent_owned += ls("-rw-r-----", 2001, 2001, "/var/log/warden/atlas/agent.log")
     facts = replace(facts, probes={**facts.probes, "service.logdir": Section(agent_owned, 0)})
     change = service.plan(config, facts).changes[0]
-    assert "chown root:atlas /var/log/warden/atlas" in change.commands
+    assert "chown root:atlas /var/log/warden/atlas &&" in change.commands[0]
     assert "chown atlas:atlas /var/log/warden/atlas/agent.log" in change.commands
 
 
