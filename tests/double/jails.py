@@ -55,6 +55,7 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -356,6 +357,24 @@ def start_jail(name: str) -> None:
     fd.err(f"{name}: created")  # jail(8) -c
 
 
+def check_path(name: str, path: str) -> None:
+    """jail(8)'s check_path() on a mount point (usr.sbin/jail/command.c; docs/freebsd/
+    sources.md §5): every component below the jail's path is lstat'ed, and a symbolic
+    link (or a missing component) refuses the jail, before anything is mounted."""
+    jail_path = f"{JAILSDIR}/{name}/root"
+    if not path.startswith(jail_path + "/"):
+        return
+    walked = jail_path
+    for part in path[len(jail_path) + 1 :].split("/"):
+        walked = f"{walked}/{part}"
+        try:
+            st = os.lstat(fd.host_path(walked))
+        except OSError as exc:
+            raise jk.KernelError(f"mount.fstab: {walked}: {exc.strerror}") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise jk.KernelError(f"mount.fstab: {walked} is a symbolic link")
+
+
 def _fstab_mounts(name: str, root: str) -> list[tuple[str, str, bool]]:
     """The jail's fstab nullfs lines but the release's (jail_kernel mounts the base)."""
     mounts = []
@@ -363,6 +382,7 @@ def _fstab_mounts(name: str, root: str) -> list[tuple[str, str, bool]]:
         words = line.split()
         if len(words) < 4 or words[0].startswith("#"):
             continue
+        check_path(name, words[1])
         target = fd.host_path(words[1])
         if os.path.realpath(target) == os.path.realpath(f"{root}/.bastille"):
             continue
@@ -581,6 +601,8 @@ def _make_jail(
     info("\nCreating a thinjail...")
     for sub in (".bastille", ".template", "usr/local", "etc", "var/db", "var/run", "tmp"):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
+    # FreeBSD's etc/mtree/BSD.root.dist: "tmp mode=01777" (every user may make its files)
+    os.chmod(os.path.join(root, "tmp"), 0o1777)
     os.chmod(base, 0o700)  # ref §1.1
     prefix, path = f"{JAILSDIR}/{name}", f"{JAILSDIR}/{name}/root"
     mac = ""

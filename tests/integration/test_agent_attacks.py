@@ -1,0 +1,147 @@
+"""An agent attacks the run that provisions it, on a test host: it swaps its files for
+links to root-only files while warden plans, applies, reads status and tears it down, and
+it plants git hooks that read stdin or keep a descendant holding the output open.
+
+Nothing root-only may reach any file, diff or output; no hook may break or stall a plan.
+(The git jail's and the role jails' attacks are in test_role_jails.py and
+test_jail_attacks.py: they need jails.)
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_role_jails import soul_hub
+from tests.operator import Operator
+from tests.testhost import TestHost
+
+AGENT = "atlas"
+HOME = f"/home/{AGENT}"
+
+
+@pytest.fixture
+def h1(make_test_host) -> TestHost:  # type: ignore[no-untyped-def]
+    return make_test_host("h1")
+
+
+@pytest.fixture
+def operator(tmp_path: Path, h1: TestHost) -> Operator:
+    operator = Operator(tmp_path / "home", [("h1", h1, None)])
+    operator.known_hosts.write_text(h1.host_key_line() + "\n")
+    return operator
+
+
+@pytest.fixture
+def env(operator: Operator, tmp_path: Path) -> Path:
+    hub = soul_hub(tmp_path)
+    return operator.env_file(AGENT, extra=f"WARDEN_SOUL_REPO={hub}\nWARDEN_SOUL_REF=main\n")
+
+
+def as_agent(host: TestHost, script: str) -> str:
+    result = host.exec(["su", AGENT, "-s", "/bin/sh", "-c", script], check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+def canaries(host: TestHost) -> str:
+    """A root-only file and a line of the host's shadow file, both marked."""
+    mark = f"warden-canary-{secrets.token_hex(6)}"
+    host.exec(
+        f"umask 077; printf '%s\\n' {mark} > /root/canary; "
+        f"printf '%s:*:19000:0:99999:7:::\\n' {mark} >> /etc/shadow"
+    )
+    return mark
+
+
+def leaked(host: TestHost, mark: str) -> str:
+    """Where the mark is on the host outside the two root-only files (nothing, we hope)."""
+    found = host.exec(
+        f"grep -rl {mark} /home /var/log /var/db /usr/local/etc /tmp 2>/dev/null; :", check=False
+    )
+    return found.stdout.decode()
+
+
+SWAPPER = """
+cd /home/atlas || exit 1
+while :; do
+    ln -sfn /etc/shadow CLAUDE.md.l && mv -f CLAUDE.md.l CLAUDE.md
+    ln -sfn /root/canary .ssh/known_hosts.l && mv -f .ssh/known_hosts.l .ssh/known_hosts
+    printf 'mine\\n' > CLAUDE.md.f && mv -f CLAUDE.md.f CLAUDE.md
+    printf 'mine\\n' > .ssh/known_hosts.f && mv -f .ssh/known_hosts.f .ssh/known_hosts
+done
+"""
+
+
+def test_links_an_agent_plants_and_swaps_never_bring_a_root_only_byte_anywhere(
+    h1: TestHost, operator: Operator, env: Path
+) -> None:
+    first = operator.warden("setup", "--env", str(env), "--yes", timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    mark = canaries(h1)
+    # a link planted before the run, then a swapper running through every command
+    as_agent(h1, "cd /home/atlas && mkdir -p .ssh && ln -sfn /etc/shadow CLAUDE.md")
+    planted = operator.warden("plan", "--env", str(env), "--json", timeout=300)
+    assert planted.returncode == 2, planted.stdout[-2000:]  # refused: cannot be read as atlas
+    assert "CLAUDE.md cannot be read as atlas" in planted.stdout
+    h1.exec(f"nohup su {AGENT} -s /bin/sh -c {SWAPPER!r} >/dev/null 2>&1 &")
+    outputs = [planted.stdout + planted.stderr]
+    for args in (
+        ("plan", "--env", str(env), "--json"),
+        ("setup", "--env", str(env), "--yes", "--json"),
+        ("plan", "--env", str(env)),
+        ("status", "--env", str(env), "--json"),
+    ):
+        result = operator.warden(*args, timeout=300)
+        assert result.returncode in (0, 1, 2), result.stderr[-2000:]  # never a crash, never 3
+        outputs.append(result.stdout + result.stderr)
+    assert mark not in "\n".join(outputs)
+    assert leaked(h1, mark) == ""
+    down = operator.warden("teardown", "--env", str(env), "--yes", "--force", timeout=300)
+    outputs.append(down.stdout + down.stderr)
+    assert mark not in "\n".join(outputs)
+    assert leaked(h1, mark) == ""
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        # reads whatever it can from stdin: it used to eat the rest of root's facts script
+        "#!/bin/sh\ncat > /dev/null\nexit 0\n",
+        # leaves a descendant in a session of its own holding stdout open for an hour
+        "#!/bin/sh\nsetsid sh -c 'sleep 3600' &\nexit 0\n",
+    ],
+    ids=["reads-stdin", "keeps-stdout-open"],
+)
+def test_a_git_hook_of_the_agents_neither_breaks_nor_stalls_a_plan(
+    h1: TestHost, operator: Operator, env: Path, hook: str
+) -> None:
+    first = operator.warden("setup", "--env", str(env), "--yes", timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    h1.write_file(f"{HOME}/hook.sh", hook, mode=0o755)
+    h1.exec(f"chown {AGENT} {HOME}/hook.sh")
+    as_agent(h1, f"git -C {HOME}/soul config core.fsmonitor {HOME}/hook.sh")
+    started = time.monotonic()
+    again = operator.warden("plan", "--env", str(env), "--json", timeout=300)
+    took = time.monotonic() - started
+    assert again.returncode == 0, again.stderr[-2000:] + again.stdout[-2000:]
+    assert '"change_count": 0' in again.stdout
+    assert took < 60  # nothing waited for the hook's descendant
+
+
+def test_a_hook_that_never_ends_is_stopped_and_named(
+    h1: TestHost, operator: Operator, env: Path
+) -> None:
+    first = operator.warden("setup", "--env", str(env), "--yes", timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    h1.write_file(f"{HOME}/hook.sh", "#!/bin/sh\nexec sleep 3600\n", mode=0o755)
+    h1.exec(f"chown {AGENT} {HOME}/hook.sh")
+    as_agent(h1, f"git -C {HOME}/soul config core.fsmonitor {HOME}/hook.sh")
+    again = operator.warden("plan", "--env", str(env), timeout=300)
+    assert again.returncode == 2, again.stderr[-2000:] + again.stdout[-2000:]
+    text = " ".join(again.stdout.split())
+    assert "reading the clone /home/atlas/soul as atlas did not finish in time" in text
+    assert "/home/atlas/soul/.git/config" in text
