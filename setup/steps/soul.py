@@ -313,6 +313,9 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     if not soul.report.ok:
         step.refusals.append(refusal(soul))
         return step
+    if state.problem is not None:
+        step.refusals.append(f"soul: {state.problem}")
+        return step
     if config.agent_user in facts.users:
         _clone(step, config, facts, soul)
         _harness(step, config, facts, state, soul)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from setup.domains import READ_SECONDS
 from tests.integration.test_role_jails import soul_hub
 from tests.operator import Operator
 from tests.testhost import TestHost
@@ -106,42 +107,35 @@ def test_links_an_agent_plants_and_swaps_never_bring_a_root_only_byte_anywhere(
     assert leaked(h1, mark) == ""
 
 
-@pytest.mark.parametrize(
-    "hook",
-    [
-        # reads whatever it can from stdin: it used to eat the rest of root's facts script
-        "#!/bin/sh\ncat > /dev/null\nexit 0\n",
-        # leaves a descendant in a session of its own holding stdout open for an hour
-        "#!/bin/sh\nsetsid sh -c 'sleep 3600' &\nexit 0\n",
-    ],
-    ids=["reads-stdin", "keeps-stdout-open"],
-)
-def test_a_git_hook_of_the_agents_neither_breaks_nor_stalls_a_plan(
-    h1: TestHost, operator: Operator, env: Path, hook: str
-) -> None:
+def hooked(h1: TestHost, operator: Operator, env: Path, hook: str) -> None:
+    """Setup, then the agent makes HOOK its clone's fsmonitor (git status runs it)."""
     first = operator.warden("setup", "--env", str(env), "--yes", timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     h1.write_file(f"{HOME}/hook.sh", hook, mode=0o755)
     h1.exec(f"chown {AGENT} {HOME}/hook.sh")
     as_agent(h1, f"git -C {HOME}/soul config core.fsmonitor {HOME}/hook.sh")
-    started = time.monotonic()
-    again = operator.warden("plan", "--env", str(env), "--json", timeout=300)
-    took = time.monotonic() - started
-    assert again.returncode == 0, again.stderr[-2000:] + again.stdout[-2000:]
-    assert '"change_count": 0' in again.stdout
-    assert took < 60  # nothing waited for the hook's descendant
 
 
-def test_a_hook_that_never_ends_is_stopped_and_named(
+def test_a_git_hook_that_reads_stdin_gets_nothing_of_roots_script(
     h1: TestHost, operator: Operator, env: Path
 ) -> None:
-    first = operator.warden("setup", "--env", str(env), "--yes", timeout=600)
-    assert first.returncode == 0, first.stderr[-2000:]
-    h1.write_file(f"{HOME}/hook.sh", "#!/bin/sh\nexec sleep 3600\n", mode=0o755)
-    h1.exec(f"chown {AGENT} {HOME}/hook.sh")
-    as_agent(h1, f"git -C {HOME}/soul config core.fsmonitor {HOME}/hook.sh")
+    # it used to eat the rest of root's facts script: every plan failed (exit 3)
+    hooked(h1, operator, env, "#!/bin/sh\ncat > /dev/null\nexit 0\n")
+    again = operator.warden("plan", "--env", str(env), "--json", timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:] + again.stdout[-2000:]
+    assert '"change_count": 0' in again.stdout
+
+
+def test_a_git_hook_whose_descendant_keeps_the_output_open_is_bounded_and_named(
+    h1: TestHost, operator: Operator, env: Path
+) -> None:
+    # git waits for its hook's output to close: the descendant keeps it open for an hour
+    hooked(h1, operator, env, "#!/bin/sh\nsetsid sh -c 'sleep 3600' &\nexit 0\n")
+    started = time.monotonic()
     again = operator.warden("plan", "--env", str(env), timeout=300)
+    took = time.monotonic() - started
     assert again.returncode == 2, again.stderr[-2000:] + again.stdout[-2000:]
     text = " ".join(again.stdout.split())
     assert "reading the clone /home/atlas/soul as atlas did not finish in time" in text
     assert "/home/atlas/soul/.git/config" in text
+    assert took < READ_SECONDS + 60  # bounded: the hook's descendant still runs
