@@ -120,7 +120,7 @@ def step_script(
         "warden_tmp || exit 1",
         f'printf \'%s (pid %s) since %s\\n\' {q(holder)} "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"'
         f" > {LOCK_HOLDER_FILE}",
-        f"trap ': > {LOCK_HOLDER_FILE}; warden_cleanup' EXIT",
+        f"warden_on_exit ': > {LOCK_HOLDER_FILE}; warden_cleanup'",
         f'( {registry_snapshot_sh()} ) > "$_w_tmp/registry"',
         f"if cmp -s \"$_w_tmp/registry\" - <<'{delimiter}'",
         f"{body}{delimiter}",
@@ -316,7 +316,7 @@ def confirm(
     inner, end = heredoc(f"{LIBRARY}set -u\n_w_run={run_id}\n{change.confirm.sh()}\n")
     script = (
         f"{LIBRARY}{_JOURNAL_FN}{_CHANGE_FN}set -u\n_w_run={run_id}\n_w_start=$(date +%s)\n"
-        "warden_tmp || exit 1\ntrap warden_cleanup EXIT\n"
+        "warden_tmp || exit 1\nwarden_on_exit warden_cleanup\n"
         f"warden_change confirm {CHANGE_SECONDS} {q('confirm: ' + change.summary)} <<'{inner}'\n"
         f"{end}{inner}\n_w_rc=$?\n"
         f'warden_journal {record} "$_w_rc" "$_w_start"\nexit "$_w_rc"\n'

@@ -157,8 +157,8 @@ warden_section() {{
     _ws_s=$3
     shift 3
     _ws_o=$(mktemp "$_w_tmp/section.XXXXXX") || exit 1
-    timeout --foreground -k 5 "$_ws_s" "$@" </dev/null >"$_ws_o" 2>&1
-    _ws_r=$?
+    _ws_r=0
+    timeout --foreground -k 5 "$_ws_s" "$@" </dev/null >"$_ws_o" 2>&1 || _ws_r=$?
     cp "$_ws_o" "$_ws_o.seen" || exit 1
     _ws_c=$(wc -c <"$_ws_o.seen" | tr -d ' ')
     if [ "$_ws_c" -gt {MAX_READ} ]; then
@@ -192,7 +192,7 @@ def build_script(
         f"W={w}",
         f'if [ "$(id -u)" -ne 0 ]; then exit {RC_NOT_ROOT}; fi',
         "warden_tmp || exit 1",
-        "trap warden_cleanup EXIT",
+        "warden_on_exit warden_cleanup",
     ]
 
     def section(kind: str, name: str, probe: Probe) -> None:

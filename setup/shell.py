@@ -81,14 +81,16 @@ def heredoc(content: str) -> tuple[str, str]:
 #
 # warden_tmp makes the script's private directory (0700, root's, a fresh name in /tmp:
 # mktemp -d is safe in a sticky directory), where bounded commands leave their output;
-# the script that made it removes it (`trap warden_cleanup EXIT`), the scripts it runs
-# (a change: setup/apply.py) use it.
+# the script that made it removes it (`warden_on_exit warden_cleanup`: when it ends, and
+# when its connection is cut), the scripts it runs (a change: setup/apply.py) use it.
 #
 # warden_run SECONDS LABEL CMD... runs CMD bounded in time, with the caller's stdin
 # (</dev/null, or a file put's content) and its output in a fresh file of that
 # directory: nothing CMD leaves running can hold this script's pipes, and its output
 # can fake nothing in ours. The output is shown (its last 2,000 bytes, copied first: a
-# leftover process may still write to it) on stderr, only when CMD failed.
+# leftover process may still write to it) on stderr, only when CMD failed; a CMD that
+# was stopped says so last and fails with 1 (never 124: that is the caller's own bound).
+# `|| _wr_r=$?`: a change runs under `set -e`, which would leave at the failure itself.
 # warden_run_to SECONDS LABEL FILE CMD... is the same with CMD's stdout in FILE (a path
 # of root's, opened by root: pg_dump's dump), only its stderr kept for a failure.
 # `timeout --foreground -k 5 N` (docs/freebsd/sources.md §2): on both FreeBSD and
@@ -96,7 +98,7 @@ def heredoc(content: str) -> tuple[str, str]:
 # the -k stage, when it was stopped); without --foreground FreeBSD's timeout would
 # wait for, then kill, every descendant: the daemons a change starts included.
 LIBRARY = r"""
-# shellcheck disable=SC2016  # a word quoted by construction may hold a $ meant literally
+# shellcheck disable=SC2016,SC2317  # quoted words may hold a literal $; a library: not every script calls each function
 PATH="$PATH:/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 export PATH
 warden_tmp() {
@@ -107,6 +109,16 @@ warden_tmp() {
 }
 warden_cleanup() {
     if [ "${_w_tmp_mine:-}" = yes ]; then rm -rf "$_w_tmp"; fi
+}
+warden_on_exit() {
+    # shellcheck disable=SC2064  # the handler is fixed now, on purpose
+    trap "$1" EXIT
+    # shellcheck disable=SC2064
+    trap "$1; exit 129" HUP
+    # shellcheck disable=SC2064
+    trap "$1; exit 141" PIPE
+    # shellcheck disable=SC2064
+    trap "$1; exit 143" TERM
 }
 warden_run() {
     _wr_s=$1
@@ -121,17 +133,18 @@ warden_run_to() {
     shift 3
     warden_tmp || return 1
     _wr_o=$(mktemp "$_w_tmp/run.XXXXXX") || return 1
+    _wr_r=0
     if [ "$_wr_t" = - ]; then
-        timeout --foreground -k 5 "$_wr_s" "$@" >"$_wr_o" 2>&1
+        timeout --foreground -k 5 "$_wr_s" "$@" >"$_wr_o" 2>&1 || _wr_r=$?
     else
-        timeout --foreground -k 5 "$_wr_s" "$@" >"$_wr_t" 2>"$_wr_o"
+        timeout --foreground -k 5 "$_wr_s" "$@" >"$_wr_t" 2>"$_wr_o" || _wr_r=$?
     fi
-    _wr_r=$?
     if [ "$_wr_r" -ne 0 ]; then
+        cp "$_wr_o" "$_wr_o.seen" && tail -c 2000 "$_wr_o.seen" >&2
         if [ "$_wr_r" -eq 124 ] || [ "$_wr_r" -eq 137 ]; then
             echo "warden: $_wr_l: stopped after ${_wr_s}s (it did not finish)" >&2
+            _wr_r=1
         fi
-        cp "$_wr_o" "$_wr_o.seen" && tail -c 2000 "$_wr_o.seen" >&2
     fi
     rm -f "$_wr_o" "$_wr_o.seen"
     return "$_wr_r"

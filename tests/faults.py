@@ -78,7 +78,10 @@ TREES = (
 #: Entries whose existence counts but whose metadata changes with time on any host.
 VOLATILE = re.compile(r"^/var/log/warden/[^/]+/agent\.log(\.\d+(\.bz2)?)?$")
 #: warden_put's temporary names (setup/shell.py) and the registry check's (setup/apply.py).
-TEMP_NAME = re.compile(r"/\.[^/]*\.warden\.[A-Za-z0-9]{6}$|/warden\.registry\.[A-Za-z0-9]{6}$")
+TEMP_NAME = re.compile(
+    r"/\.[^/]*\.warden\.[A-Za-z0-9]{6}$|/warden\.registry\.[A-Za-z0-9]{6}$"
+    r"|^/tmp/warden\.[A-Za-z0-9]{6}$"  # a script's private directory (shell.LIBRARY)
+)
 
 
 # --------------------------------------------------------------------------- a host

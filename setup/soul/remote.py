@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from ..config import AgentConfig
+from ..domains import HostUser, enter
 from ..layout import home
 from ..shell import LIBRARY, checked_name, checked_path, q
 from ..transport import Result
@@ -78,25 +79,34 @@ def ssh_command(clone: Clone) -> str:
     return " ".join(q(w) for w in words)
 
 
+SECONDS = 300  # a fetch or a push over a slow link
+
+
 def as_agent(clone: Clone, body: str, before: str = "", *, chdir: bool = True) -> str:
-    """A root script that runs *before* as root, then *body* as the agent's user in the clone."""
-    inner = agent_part(clone, body)
+    """A root script that runs *before* as root, then *body* as the agent's user in the
+    clone: bounded, stdin from /dev/null, its stdout and stderr copied out once it ended
+    (setup/domains.py: nothing of the agent's can hold this script's pipes)."""
+    agent = HostUser(clone.user, clone.user, clone.home)
+    command = enter(agent, agent_part(clone, body, chdir=chdir))
     return (
-        f"{LIBRARY}{before}cd / || exit 1\n"
-        "# shellcheck disable=SC2016  # expanded by the agent's shell, not this one\n"
-        f"exec su {q(clone.user)} -c {q(inner)}\n"
+        f"{LIBRARY}{before}"
+        "warden_tmp || exit 1\nwarden_on_exit warden_cleanup\n"
+        f'timeout --foreground -k 5 {SECONDS} {command.sh()} </dev/null >"$_w_tmp/out" '
+        '2>"$_w_tmp/err"\n'
+        "_w_rc=$?\n"
+        'cp "$_w_tmp/out" "$_w_tmp/out.seen" && cp "$_w_tmp/err" "$_w_tmp/err.seen" || exit 1\n'
+        'cat "$_w_tmp/out.seen"; cat "$_w_tmp/err.seen" >&2\n'
+        'exit "$_w_rc"\n'
     )
 
 
-def agent_part(clone: Clone, body: str) -> str:
-    """The script the agent's shell runs: its environment for git, then *body* in the clone."""
+def agent_part(clone: Clone, body: str, *, chdir: bool = True) -> str:
+    """The script the agent's shell runs: git's settings, then *body* in the clone."""
     return (
-        f"HOME={q(clone.home)}; export HOME\n"
-        'PATH="/usr/local/bin:/usr/bin:/bin:$PATH"; export PATH\n'
         "GIT_TERMINAL_PROMPT=0; export GIT_TERMINAL_PROMPT\n"
         f"GIT_SSH_COMMAND={q(ssh_command(clone))}; export GIT_SSH_COMMAND\n"
-        f"cd {q(clone.path)} || exit {RC_NO_CLONE}\n"
-        f"{body}"
+        + (f"cd {q(clone.path)} || exit {RC_NO_CLONE}\n" if chdir else "")
+        + body
     )
 
 

@@ -29,7 +29,10 @@ def generated_scripts() -> dict[str, str]:
     change = Change(
         "register",
         "write a file whose content looks like shell",
-        ops=(run("mkdir", "-p", "/var/db/warden/agents"), put("/var/db/warden/agents/x.json", TRICKY, 0o644)),
+        ops=(
+            run("mkdir", "-p", "/var/db/warden/agents"),
+            put("/var/db/warden/agents/x.json", TRICKY, 0o644),
+        ),
     )
     return {
         "facts": build_script(["bastille", "tmux"], ["/etc/pf.conf"])[0],

@@ -66,8 +66,10 @@ def portability_problems(text: str) -> list[str]:
 
 
 def agent_part(script: str) -> str:
-    """The script handed to `su USER -c` (the last word of the exec line)."""
-    return shlex.split(script[script.index("exec su ") :])[-1]
+    """The script the agent's sh runs: the word after `/bin/sh -c` on the timeout line."""
+    start = script.index(f"\ntimeout --foreground -k 5 {remote.SECONDS} ") + 1
+    words = shlex.split(script[start : script.index(' </dev/null >"$_w_tmp/out"', start)])
+    return words[words.index("-c") + 1]
 
 
 @pytest.mark.parametrize("name", sorted(every_script()))
@@ -90,9 +92,11 @@ def test_each_sync_script_and_its_agent_part_parse_pass_shellcheck_and_stay_port
 
 def test_git_runs_as_the_agent_in_its_clone_with_strict_batch_ssh() -> None:
     script = remote.probe_script(clone())
-    assert "exec su atlas -c " in script and " -m " not in script
+    # warden's one as-user primitive: no login shell, no startup file, bounded
+    assert "timeout --foreground -k 5 300 chroot -u atlas -g atlas -G atlas / " in script
+    assert "/usr/bin/env -i HOME=/home/atlas USER=atlas LOGNAME=atlas" in script
+    assert "su " not in script
     inner = agent_part(script)
-    assert "HOME=/home/atlas; export HOME" in inner
     assert "cd /home/atlas/soul || exit 70" in inner
     ssh = shlex.split(inner.split("GIT_SSH_COMMAND=", 1)[1].split(";", 1)[0])[0]
     assert ssh.split() == [

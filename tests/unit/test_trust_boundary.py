@@ -28,9 +28,9 @@ from setup.ops import Op, Put, Run, Script
 from setup.plan import Change
 from setup.planner import facts_request, make_plan
 from setup.registry import entry_for, load_entries, owned_roles
-from setup.status import probes as status_probes
 from setup.soul.check import CheckReport
 from setup.soul.pin import Adapter, PinnedSoul
+from setup.status import probes as status_probes
 from setup.steps import BUILT, db, select
 from setup.steps.soul import SoulState
 from setup.teardown import files as teardown_files
@@ -219,7 +219,7 @@ def test_the_check_sees_a_root_read_write_or_git_in_an_agents_or_a_jails_paths()
             ops=(
                 Put(Location(Host(), "/usr/local/bastille/jails/atlasgit/root/etc/x"), "", 0o644),
             ),
-        ),  # noqa: E501
+        ),
         Change(
             "x",
             "git in the mirror",
@@ -232,7 +232,7 @@ def test_the_check_sees_a_root_read_write_or_git_in_an_agents_or_a_jails_paths()
                     )
                 ),
             ),
-        ),  # noqa: E501
+        ),
     ]
     assert len(check_changes(planted, "planted")) == 4  # the write: its path and its sh
     reads = check_reads(["/home/atlas/.ssh/known_hosts"], {"p": Probe("ls /tmp/x")}, "planted")
