@@ -380,3 +380,25 @@ def service(name: str, verb: str, *, jail: str | None = None) -> Command:
     """`service NAME VERB` (inside the jail with `jexec -l`)."""
     words = ["service", checked_name(name), verb]
     return cmd("jexec", "-l", jail, *words) if jail else cmd(*words)
+
+
+def pw_groupadd(group: str, gid: int) -> Run:
+    """`pw groupadd GROUP -g GID`, unless it exists (another run may have made it)."""
+    name = checked_name(group)
+    return Run(either(quiet(cmd("pw", "groupshow", name)), cmd("pw", "groupadd", name, "-g", gid)))
+
+
+def pw_useradd(user: str, uid: int, group: str, comment: str, home: str, shell: str) -> Run:
+    """`pw useradd USER -u UID -g GROUP -c COMMENT -d HOME -m -M 0750 -s SHELL`, unless
+    it exists."""
+    name = checked_name(user)
+    add = cmd("pw", "useradd", name, "-u", uid, "-g", checked_name(group), "-c", comment,
+              "-d", checked_path(home), "-m", "-M", "0750", "-s", checked_path(shell))  # fmt: skip
+    return Run(either(quiet(cmd("pw", "usershow", name)), add))
+
+
+def keygen(path: str, comment: str, domain: Domain) -> Run:
+    """An ed25519 key pair at PATH (no passphrase), made in its domain unless it is there."""
+    key = checked_path(path)
+    make = cmd("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key)
+    return Run(either(cmd("test", "-f", key), make), domain)

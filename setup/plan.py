@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from .config import AgentConfig
 from .facts import Facts
-from .ops import Op, Put
+from .ops import Op, Put, pkg_install
 
 Level = Literal["error", "warning", "ok"]
 
@@ -81,6 +81,16 @@ class Change:
                 for f in self.files
             ],
         }
+
+
+def install(step: str, facts: Facts, wanted: list[str], why: str = "") -> list[Change]:
+    """`pkg install -y` of the wanted packages the host lacks: a change (that downloads,
+    so progress shows it starting), or none."""
+    missing = [p for p in wanted if not facts.packages.get(p)]
+    if not missing:
+        return []
+    summary = f"install packages: {', '.join(missing)}" + (f" ({why})" if why else "")
+    return [Change(step, summary, ops=(pkg_install(missing),), slow=True)]
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def heredoc(content: str) -> tuple[str, str]:
 # the -k stage, when it was stopped); without --foreground FreeBSD's timeout would
 # wait for, then kill, every descendant: the daemons a change starts included.
 LIBRARY = r"""
-# shellcheck disable=SC2016,SC2317  # quoted words may hold a literal $; a library: not every script calls each function
+# shellcheck disable=SC2016,SC2317  # a quoted word may hold a $; not all of it is called
 PATH="$PATH:/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 export PATH
 warden_tmp() {

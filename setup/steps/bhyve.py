@@ -26,8 +26,8 @@ from ..command import Raw, cmd
 from ..config import AgentConfig
 from ..facts import Facts, Probe
 from ..layout import BRIDGE, secrets_dir
-from ..ops import Put, Run, both, directory, either, pkg_install, put, run, sysrc_add
-from ..plan import Change, StepPlan
+from ..ops import Put, Run, both, directory, either, put, run, sysrc_add
+from ..plan import Change, StepPlan, install
 from ..rcconf import setting
 from ..releases import jail_release
 from ..render import render
@@ -180,16 +180,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         step.refusals += refusals
         return step
     state = VmState(facts)
-    missing = [p for p in packages(config) if not facts.packages.get(p)]
-    if missing:
-        step.changes.append(
-            Change(
-                NAME,
-                f"install packages: {', '.join(missing)}",
-                ops=(pkg_install(missing),),
-                slow=True,
-            )
-        )
+    step.changes += install(NAME, facts, packages(config))
     rc_conf = facts.rc_conf
     change = setting(NAME, rc_conf, "vm_enable", "YES", why="guests in vm_list start at boot")
     if change is not None:

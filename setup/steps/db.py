@@ -52,8 +52,8 @@ from ..domains import JailUser, Location
 from ..errors import HostError
 from ..facts import Facts, Probe, Stat, read, stat_probe, stats
 from ..layout import BRIDGE, credentials, secrets_dir
-from ..ops import Run, check, directory, either, pkg_install, put, run
-from ..plan import Change, StepPlan
+from ..ops import Run, check, directory, either, put, run
+from ..plan import Change, StepPlan, install
 from ..rcconf import setting
 from ..registry import RegistryEntry, db_on_host, entry_for, load_entries
 from ..render import render
@@ -375,16 +375,9 @@ def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Serve
             "and its clients locked out; use WARDEN_DB_RUNTIME=jail, or move that cluster away"
         )
         return False
-    missing = [p for p in (server_pkg, client_pkg) if not facts.packages.get(p)]
-    if missing:
-        step.changes.append(
-            Change(
-                NAME,
-                f"pkg install {' '.join(missing)} (PostgreSQL {version} on this host)",
-                ops=(pkg_install(missing),),
-                slow=True,
-            )
-        )
+    step.changes += install(
+        NAME, facts, [server_pkg, client_pkg], f"PostgreSQL {version} on this host"
+    )
     enable = setting(NAME, facts.rc_conf, "postgresql_enable", "YES", why="PostgreSQL at boot")
     if enable is not None:
         step.changes.append(enable)
@@ -631,21 +624,36 @@ def admin_opener(
     return open_database
 
 
-def apply_sql(
-    executor: Executor,
-    config: AgentConfig,
-    facts: Facts,
-    changes: list[Change],
-    *,
-    progress: Callable[[str, int, str, str], None] | None = None,
-    journal: Callable[[str, int, float], None] | None = None,
-) -> None:
-    """Run the SQL changes as the admin role through the forward, journalled one by one."""
+SqlApplier = Callable[..., None]
+
+
+def admin_sql(step: str, password_of: Callable[[Facts], str | None]) -> SqlApplier:
+    """A step's apply_sql: its SQL changes as the admin role through the forward to the
+    agent's server, journalled one by one (the db step's, and the soul step's seeding)."""
+
+    def apply_sql(
+        executor: Executor,
+        config: AgentConfig,
+        facts: Facts,
+        changes: list[Change],
+        *,
+        progress: Callable[[str, int, str, str], None] | None = None,
+        journal: Callable[[str, int, float], None] | None = None,
+    ) -> None:
+        password, where = password_of(facts), server(config, facts)
+        if password is None or isinstance(where, str):
+            raise HostError(f"{executor.target}: {step}: no admin login to run the SQL with")
+        run_admin_sql(executor, where, step, password, changes, progress, journal)
+
+    return apply_sql
+
+
+def _admin_password(facts: Facts) -> str | None:
     state = facts.extras.get(NAME)
-    where = server(config, facts)
-    if not isinstance(state, DbState) or state.admin_password is None or isinstance(where, str):
-        raise HostError(f"{executor.target}: db: no admin login to run the SQL with")
-    run_admin_sql(executor, where, NAME, state.admin_password, changes, progress, journal)
+    return state.admin_password if isinstance(state, DbState) else None
+
+
+apply_sql = admin_sql(NAME, _admin_password)
 
 
 def run_admin_sql(

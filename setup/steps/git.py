@@ -24,7 +24,7 @@ from ..domains import HostUser, JailUser, Location
 from ..facts import Facts, Probe
 from ..hostsfile import DOMAIN
 from ..layout import home
-from ..ops import Run, block, both, directory, either, put
+from ..ops import Run, block, directory, keygen, put
 from ..plan import Change, StepPlan
 
 NAME = "git"
@@ -144,27 +144,8 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                 f"SSH host key of jail {jail_name} (made by warden, so it can be pinned "
                 "before sshd first starts)",
                 ops=(
-                    Run(
-                        both(
-                            cmd("mkdir", "-p", "/etc/ssh"),
-                            either(
-                                cmd("test", "-f", HOST_KEY),
-                                cmd(
-                                    "ssh-keygen",
-                                    "-q",
-                                    "-t",
-                                    "ed25519",
-                                    "-N",
-                                    "",
-                                    "-C",
-                                    jail_name,
-                                    "-f",
-                                    HOST_KEY,
-                                ),
-                            ),
-                        ),
-                        jail_root(config),
-                    ),
+                    Run(cmd("mkdir", "-p", "/etc/ssh"), jail_root(config)),
+                    keygen(HOST_KEY, jail_name, jail_root(config)),
                 ),
             ),
         )
@@ -177,24 +158,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
                 f"SSH key of the agent's user {user} ({key}) for its git jail",
                 ops=(
                     directory(Location(agent(config), ssh_dir), 0o700),
-                    Run(
-                        either(
-                            cmd("test", "-f", key),
-                            cmd(
-                                "ssh-keygen",
-                                "-q",
-                                "-t",
-                                "ed25519",
-                                "-N",
-                                "",
-                                "-C",
-                                f"warden agent {config.agent_name}",
-                                "-f",
-                                key,
-                            ),
-                        ),
-                        agent(config),
-                    ),
+                    keygen(key, f"warden agent {config.agent_name}", agent(config)),
                 ),
             )
         )

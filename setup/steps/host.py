@@ -21,8 +21,8 @@ from ..layout import (
     LOADER_CONF,
     SYSCTL_CONF,
 )
-from ..ops import Run, either, pkg_install, put, run, sysctl_set
-from ..plan import Change, Finding, StepPlan
+from ..ops import Run, either, put, run, sysctl_set
+from ..plan import Change, Finding, StepPlan, install
 from ..rcconf import assignments, setting
 from ..registry import owned_roles
 from ..releases import RELEASES_DIR, jail_release, releases_probe
@@ -74,16 +74,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
             "keep intact"
         )
         return step
-    missing = [p for p in packages(config) if not facts.packages.get(p)]
-    if missing:
-        step.changes.append(
-            Change(
-                NAME,
-                f"install packages: {', '.join(missing)}",
-                ops=(pkg_install(missing),),
-                slow=True,
-            )
-        )
+    step.changes += install(NAME, facts, packages(config))
     conf = assignments(facts.file(BASTILLE_CONF))
     for name, value in BASTILLE_SETTINGS.items():
         change = setting(NAME, conf, name, value, file=BASTILLE_CONF, why="VNET jails on a bridge")

@@ -31,7 +31,7 @@ jails (the bhyve step refuses them), so no mirror and no seeding.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,7 +279,7 @@ def mirror_ops(mirror: Location, soul: PinnedSoul, *, fetch: bool) -> tuple[Run,
             _UNBUNDLE,
             f'git --git-dir={m} fetch --quiet --no-tags "$_b/soul.bundle" '
             + q(f"+{PIN_REF}:{ref}"),
-            f"test \"$(git --git-dir={m} rev-parse --verify {q(ref + '^{commit}')})\" = "
+            f'test "$(git --git-dir={m} rev-parse --verify {q(ref + "^{commit}")})" = '
             + soul.commit,
         ]
         ops.append(
@@ -620,18 +620,9 @@ def _with(state: SoulState, **changes: Any) -> SoulState:
     return SoulState(**{**state.__dict__, **changes})
 
 
-def apply_sql(
-    executor: Executor,
-    config: AgentConfig,
-    facts: Facts,
-    changes: list[Change],
-    *,
-    progress: Callable[[str, int, str, str], None] | None = None,
-    journal: Callable[[str, int, float], None] | None = None,
-) -> None:
-    """Run the seeding as the admin role through the forward, journalled one by one."""
+def _admin_password(facts: Facts) -> str | None:
     state = facts.extras.get(NAME)
-    where = db.server(config, facts)
-    if not isinstance(state, SoulState) or state.admin_password is None or isinstance(where, str):
-        raise HostError(f"{executor.target}: soul: no admin login to seed the databases with")
-    db.run_admin_sql(executor, where, NAME, state.admin_password, changes, progress, journal)
+    return state.admin_password if isinstance(state, SoulState) else None
+
+
+apply_sql = db.admin_sql(NAME, _admin_password)

@@ -10,11 +10,10 @@ a re-run. A user of that name that warden did not create is never taken over.
 
 from __future__ import annotations
 
-from ..command import cmd
 from ..config import AgentConfig
 from ..facts import Facts, Probe, Stat, stat_probe, stats
 from ..layout import agent_etc, credentials, home
-from ..ops import Run, directory, either, put, quiet, run
+from ..ops import directory, put, pw_groupadd, pw_useradd, run
 from ..plan import Change, StepPlan
 from ..registry import entry_for, load_entries
 from ..render import render
@@ -67,49 +66,14 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         return step
     if user not in facts.groups:
         step.changes.append(
-            Change(
-                NAME,
-                f"group {user} (GID {uid})",
-                ops=(
-                    Run(
-                        either(
-                            quiet(cmd("pw", "groupshow", user)),
-                            cmd("pw", "groupadd", user, "-g", uid),
-                        )
-                    ),
-                ),
-            )
+            Change(NAME, f"group {user} (GID {uid})", ops=(pw_groupadd(user, uid),))
         )
     if user not in facts.users:
         step.changes.append(
             Change(
                 NAME,
                 f"user {user} (UID {uid}, home {home(user)}) for agent {agent}",
-                ops=(
-                    Run(
-                        either(
-                            quiet(cmd("pw", "usershow", user)),
-                            cmd(
-                                "pw",
-                                "useradd",
-                                user,
-                                "-u",
-                                uid,
-                                "-g",
-                                user,
-                                "-c",
-                                comment(config),
-                                "-d",
-                                home(user),
-                                "-m",
-                                "-M",
-                                "0750",
-                                "-s",
-                                SHELL,
-                            ),
-                        )
-                    ),
-                ),
+                ops=(pw_useradd(user, uid, user, comment(config), home(user), SHELL),),
             )
         )
     have = stats(facts.probe("user.paths"))

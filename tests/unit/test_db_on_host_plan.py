@@ -80,7 +80,7 @@ def test_the_host_cluster_is_installed_initialised_configured_and_started_once(
     plan = summaries(atlas, with_registered(ready_host(atlas), atlas))
     assert (
         plan[0]
-        == "pkg install postgresql17-server postgresql17-client (PostgreSQL 17 on this host)"
+        == "install packages: postgresql17-server, postgresql17-client (PostgreSQL 17 on this host)"
     )
     assert "rc.conf: postgresql_enable='YES' (unset): PostgreSQL at boot" in plan
     assert any(s.startswith("initdb the host's cluster in /var/db/postgres/data17") for s in plan)
