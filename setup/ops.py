@@ -63,8 +63,8 @@ class Op:
 @dataclass(frozen=True)
 class Run(Op):
     """A command in a domain (the host's by default). Its stdin is /dev/null, or
-    *stdin*: text from warden (SQL for psql), which a plan shows only by its size when it
-    is *secret*."""
+    *stdin*: text from warden (SQL for psql, the soul's bundle), which a plan shows by its
+    size (a secret one says so)."""
 
     command: Command
     domain: Domain = HOST
@@ -85,8 +85,10 @@ class Run(Op):
             text = f"{text} > {q(checked_path(self.stdout))}"
         if self.stdin is None:
             return text if isinstance(self.domain, Host) else f"{text} </dev/null"
-        if not reveal and self.stdin_secret:
-            return f"{text} <(stdin: {len(self.stdin.splitlines())} lines with a secret, not shown)"
+        if not reveal:
+            lines = len(self.stdin.splitlines())
+            what = "with a secret, not shown" if self.stdin_secret else "from warden"
+            return f"{text}  # (its stdin: {lines} lines {what})"
         delimiter, body = heredoc(self.stdin if self.stdin.endswith("\n") else self.stdin + "\n")
         return f"{text} <<'{delimiter}'\n{body}{delimiter}"
 
@@ -177,7 +179,7 @@ class Put(Op):
             if self.diffed
             else "staged: the file it becomes is diffed"
         )
-        return f"{self._line().shown()} <(content: {what})"
+        return f"{self._line().shown()}  # (its content on stdin: {what})"
 
 
 @dataclass(frozen=True)
@@ -312,18 +314,13 @@ def block(
     return put(location, content, mode, owner, group, before=before)
 
 
-def line_in_file(
-    location: str | Location, before: str | None, line: str, mode: int, owner: str = "root",
-    group: str = "wheel",
-) -> Put | None:  # fmt: skip
-    """The file with *line* in it (appended when missing); None when it is there."""
-    lines = (before or "").splitlines()
-    if line in lines:
-        return None
-    text = before or ""
-    if text and not text.endswith("\n"):
-        text += "\n"
-    return put(location, text + line + "\n", mode, owner, group, before=before)
+def line_in_file(location: Location, line: str) -> Run:
+    """LINE in the file (appended when it is missing), in the file's domain, decided when
+    it runs: for a file an earlier change of the same run makes (initdb's
+    postgresql.conf), which a plan cannot have read."""
+    path = checked_path(location.path)
+    append = cmd(cmd("printf", "%s\n", line), Raw(">>"), path)
+    return Run(either(cmd("grep", "-qxF", line, path), append), location.domain)
 
 
 def sysrc(*operands: str, file: str | None = None, jail: str | None = None) -> Run:

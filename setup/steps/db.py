@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 
 from .. import jail
-from ..command import Raw, cmd
+from ..command import cmd
 from ..config import AgentConfig
 from ..db import hba, names
 from ..db.catalog import Catalog, read_catalog
@@ -52,7 +52,7 @@ from ..domains import JailUser, Location
 from ..errors import HostError
 from ..facts import Facts, Probe, Stat, read, stat_probe, stats
 from ..layout import BRIDGE, credentials, secrets_dir
-from ..ops import Run, check, directory, either, put, run
+from ..ops import Run, check, directory, either, line_in_file, put, run
 from ..plan import Change, StepPlan, install
 from ..rcconf import setting
 from ..registry import RegistryEntry, db_on_host, entry_for, load_entries
@@ -409,15 +409,7 @@ def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Serve
             Change(
                 NAME,
                 f"{pg_conf}: include warden's settings ({line})",
-                ops=(
-                    Run(
-                        either(
-                            cmd("grep", "-qxF", line, pg_conf),
-                            cmd(cmd("printf", "%s\n", line), Raw(">>"), pg_conf),
-                        ),
-                        POSTGRES,
-                    ),
-                ),
+                ops=(line_in_file(Location(POSTGRES, pg_conf), line),),
             )
         )
     running = seen.get("running") == "yes"
