@@ -3,15 +3,22 @@
 The session it replaces (guide §4), for role db of agent atlas:
     bastille list jails | grep -qx atlasdb ||
         bastille create -B -g 10.0.1.1 -n 192.0.2.53 atlasdb 14.3-RELEASE 10.0.1.5/24 warden0
-    bastille template -a atlasdb /usr/local/etc/warden/templates/atlas/db
-    jls -j atlasdb; grep ifconfig_vnet0 .../atlasdb/root/etc/rc.conf   (read, never sourced:
-        root in the jail writes that file; `sysrc -f` would run it as host root)
-    jexec -l atlasdb service postgresql onestatus
+    (the role's files, placed inside the jail)
+    pkg -j atlasdb install -y postgresql17-server ...; jexec atlasdb sysrc ...; ...
+        (the role's Bastillefile, one verb at a time)
+    jls -j atlasdb; jexec atlasdb sysrc -n ifconfig_vnet0
+    jexec atlasdb service postgresql onestatus
 Bastille exits 0 on many failures and matches names by prefix, so nothing here trusts
 its exit code or its name matching: the exact name is checked first, and every change
-ends by reading back what it was meant to make (jls, the jail's rc.conf, onestatus).
-A template is applied only when its sha256 differs from the one recorded after the
-last successful apply: Bastille's PKG, CONFIG and RESTART act on every run.
+ends by reading back what it was meant to make, inside the jail (its rc.conf is the
+jail's: the host never reads or sources it).
+
+The role's Bastillefile (templates/bastille/<role>/) is warden's own and applied by
+warden, verb by verb (PKG, SYSRC, CONFIG, RESTART, CMD), each where it belongs: never
+through `bastille template`, whose template.sh runs the jail's own `ifconfig` and
+evaluates what it prints as host root, and whose CP, LINE_IN_FILE and MOUNT act from the
+host on paths the jail's root controls (docs/freebsd/sources.md §6). It is applied only
+when the tree's sha256 differs from the one recorded after the last successful apply.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from .config import AgentConfig
 from .domains import JailUser, Location
 from .facts import Facts, Probe
 from .layout import BRIDGE, jail_dir, template_dir, template_stamp
-from .ops import Op, Run, both, check, either, fail, put, quiet, run, unless
+from .ops import Op, Run, both, check, either, fail, pkg_install, put, quiet, run, sysrc, unless
 from .plan import Change, Finding, StepPlan
 from .registry import borrowed_roles, owned_roles
 from .releases import jail_release, releases_probe
@@ -46,9 +53,10 @@ def _no_mounts(config: AgentConfig) -> list[tuple[str, str]]:
     return []
 
 
-# What an older warden rendered into a template directory for Bastille's CP (the tree
-# now goes into the jail from inside it): removed before an apply.
-STALE = ("usr",)
+# What an older warden rendered into a template directory for `bastille template` (the
+# files now go into the jail from inside it, the Bastillefile is applied by warden):
+# removed before an apply.
+STALE = ("usr", "Bastillefile")
 
 
 @dataclass(frozen=True)
@@ -143,11 +151,6 @@ def digest(files: dict[str, str]) -> str:
 BASTILLEFILE = "Bastillefile"
 
 
-def template_file(config: AgentConfig, role: str) -> str:
-    """The rendered Bastillefile on the host (root's), applied by its directory."""
-    return f"{template_dir(config.agent_name, role)}/{BASTILLEFILE}"
-
-
 def jail_files(config: AgentConfig, role: str) -> list[Location]:
     """The role's files inside its jail (read and written there, as the jail's root)."""
     inside = jail_root(config, role)
@@ -168,13 +171,12 @@ def fstab(jail: str) -> str:
 
 
 def files(config: AgentConfig, role: str) -> list[str | Location]:
-    """What the plan reads whole: the Bastillefile, its stamp, the jail's limits and
-    fstab (root's), and the role's files inside the jail (the jail root's)."""
+    """What the plan reads whole: the template's stamp, the jail's limits and fstab
+    (root's), and the role's files inside the jail (the jail root's)."""
     if not is_mine(config, role):
         return []
     jail = config.jail_names[role]
     return [
-        template_file(config, role),
         template_stamp(jail),
         f"{jail_dir(jail)}/rctl.conf",
         fstab(jail),
@@ -373,11 +375,8 @@ def _template(
     tree = rendered(config, spec.role, **context)
     wanted = digest(tree)
     base = template_dir(config.agent_name, spec.role)
-    bastillefile = template_file(config, spec.role)
     inside = jail_root(config, spec.role)
     writes: list[Op] = []
-    if facts.file(bastillefile) != tree[BASTILLEFILE]:
-        writes.append(put(bastillefile, tree[BASTILLEFILE], 0o644, before=facts.file(bastillefile)))
     for where in jail_files(config, spec.role):
         content = tree[where.path.lstrip("/")]
         if facts.file(where) != content:
@@ -395,14 +394,13 @@ def _template(
         step.changes.append(
             Change(
                 spec.step,
-                f"apply the {spec.role} template to jail {jail} ({base}, sha256 {wanted[:12]})",
+                f"apply the {spec.role} template to jail {jail} (sha256 {wanted[:12]})",
                 ops=(
-                    # what an older warden rendered there for Bastille's CP
+                    # what an older warden rendered for `bastille template`
                     *(run("rm", "-rf", f"{base}/{name}") for name in STALE),
                     *writes,
                     *mounts,
-                    # -a starts a stopped jail: without it Bastille skips it and exits 0.
-                    run("bastille", "template", "-a", jail, base),
+                    *bastillefile_ops(jail, tree[BASTILLEFILE]),
                     onestatus,
                     put(stamp, wanted + "\n", 0o644, before=facts.file(stamp)),
                 ),
@@ -420,6 +418,34 @@ def _template(
         )
         return False
     return running
+
+
+def bastillefile_ops(jail: str, text: str) -> list[Op]:
+    """The role's Bastillefile, verb by verb, as warden's operations: PKG with `pkg -j`
+    (pkg attaches to the jail first), SYSRC and CMD inside the jail (bounded, as its root),
+    CONFIG and RESTART with Bastille on the host (they edit jail.conf, restart the jail).
+    Any other verb is a template error, found by the tests before it reaches a host."""
+    inside = JailUser(jail)
+    ops: list[Op] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        verb, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if verb == "PKG":
+            ops.append(pkg_install(rest.split(), jail=jail))
+        elif verb == "SYSRC":
+            ops.append(sysrc(rest, jail=jail))
+        elif verb == "CONFIG" and rest.split()[:1] == ["set"] and len(rest.split()) == 3:
+            ops.append(run("bastille", "config", jail, *rest.split()))
+        elif verb == "RESTART" and not rest:
+            ops.append(run("bastille", "restart", jail))
+        elif verb == "CMD" and rest:
+            ops.append(Run(cmd(Raw(rest)), inside))
+        else:
+            raise ValueError(f"Bastillefile of jail {jail}: {line!r} is not a verb warden applies")
+    return ops
 
 
 def _mounts(

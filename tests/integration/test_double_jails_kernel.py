@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from setup import render
+from setup import jail, render
 from setup.db import hba
+from setup.domains import JailUser, Location
+from setup.ops import Op, put
+from setup.shell import LIBRARY
 from tests.testhost import DOUBLE_STATE, TestHost, TestNetwork
 
 JAILS = "/usr/local/bastille/jails"
@@ -211,11 +214,16 @@ def test_stopping_a_vnet_jail_removes_its_namespace_and_epair(test_network: Test
 
 
 def db_jail(host: TestHost) -> TestHost:
-    """The db jail after warden's own template (templates/bastille/db)."""
+    """The db jail after warden's own template (templates/bastille/db), applied as warden
+    applies it: the files placed inside the jail, then the Bastillefile's verbs."""
     with_jail(host)
-    for path, text in warden_db_template().items():
-        host.write_file(f"/tmp/db/{path}", text)
-    sh(host, "bastille template a3db /tmp/db")
+    tree = warden_db_template()
+    inside = JailUser("a3db")
+    ops: list[Op] = [put(Location(inside, "/" + path), text, 0o644) for path, text in tree.items()
+           if path != jail.BASTILLEFILE]  # fmt: skip
+    ops += jail.bastillefile_ops("a3db", tree[jail.BASTILLEFILE])
+    script = LIBRARY + "warden_tmp\nset -e\n" + "\n".join(op.sh() for op in ops) + "\n"
+    host.exec(["sh", "-c", script])
     return host
 
 

@@ -43,7 +43,8 @@ def test_facts_read_versions_addresses_routes_and_packages_in_one_exec(
     assert ipaddress.IPv4Interface("192.0.2.10/24") in facts.interfaces["vtnet0"].inet
     assert facts.default_interface() == "vtnet0"
     assert facts.rc_conf["ifconfig_warden0_alias3"] == "inet 10.9.9.1/24"
-    assert facts.files["/etc/rc.conf"] is not None and "alias3" in facts.files["/etc/rc.conf"]
+    rc_conf = facts.file("/etc/rc.conf")
+    assert rc_conf is not None and "alias3" in rc_conf
     assert facts.pf == "unavailable"
     assert facts.sysctl["kern.racct.enable"] == "0"
     assert facts.lock_holder is None and facts.registry == {}

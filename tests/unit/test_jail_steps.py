@@ -14,7 +14,7 @@ from setup.db.catalog import Catalog
 from setup.domains import Host, JailUser, Location
 from setup.facts import Facts, Section
 from setup.hostsfile import block
-from setup.layout import credentials, template_dir, template_stamp
+from setup.layout import credentials, template_stamp
 from setup.planner import make_plan
 from setup.render import render
 from setup.steps import cms, db, git, llama_cpp
@@ -46,9 +46,8 @@ def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "runn
     spec = {"git": git.SPEC, "cms": cms.STEP.spec, "db": db.SPEC}[role]
     tree = jail.rendered(config, role, **spec.context(config))
     files: dict[str | Location, str | None] = {
-        jail.template_file(config, role): tree[jail.BASTILLEFILE]
+        w: tree[w.path.lstrip("/")] for w in jail.jail_files(config, role)
     }
-    files.update({w: tree[w.path.lstrip("/")] for w in jail.jail_files(config, role)})
     files[template_stamp(name)] = jail.digest(tree) + "\n"
     ip = f"{config.role_ips[role]}/24"
     probe = Section(
@@ -108,23 +107,35 @@ def test_a_new_jail_is_created_by_exact_name_with_the_agents_gateway_and_nameser
     assert "defaultrouter" in readback
 
 
-def test_the_template_is_placed_applied_by_path_checked_and_stamped(config: AgentConfig) -> None:
+def test_the_templates_files_go_in_from_inside_the_jail_and_warden_applies_its_verbs(
+    config: AgentConfig,
+) -> None:
     step = git.plan(config, ready_host(config))
     change = next(c for c in step.changes if "template" in c.summary)
-    base = template_dir("atlas", "git")
-    # the Bastillefile on the host (root's); the role's files inside the jail, from there
-    assert {str(f.location) for f in change.files} >= {
-        f"{base}/Bastillefile",
+    # the role's files are placed from inside the jail, never copied in from the host
+    assert [str(f.location) for f in change.files] == [
         f"{JAIL}:/usr/local/etc/warden/sshd_config",
-    }
-    bastillefile = next(f for f in change.files if f.path.endswith("Bastillefile"))
-    assert "CP " not in bastillefile.content and "LINE_IN_FILE" not in bastillefile.content
-    apply = change.commands.index(f"bastille template -a {JAIL} {base}")
-    assert all(
-        c.startswith(("rm -rf", "warden_put", "warden_run")) for c in change.commands[:apply]
-    )
-    assert "service sshd onestatus" in change.commands[apply + 1]
-    assert template_stamp(JAIL) in change.commands[apply + 2]
+        template_stamp(JAIL),
+    ]
+    text = "\n".join(change.commands)
+    # never `bastille template`: its template.sh evaluates the jail's ifconfig as host root
+    assert "bastille template" not in text
+    assert f"pkg -j {JAIL} install -y git" in change.commands
+    assert f"jexec -l -U root {JAIL} /bin/sh -c 'sysrc sshd_enable=YES'" in text
+    assert "pw useradd git -u 2000" in text and f"bastille restart {JAIL}" not in text
+    assert "service sshd onestatus" in change.commands[-2]
+    assert template_stamp(JAIL) in change.commands[-1]
+
+
+def test_a_bastillefile_verb_warden_does_not_apply_is_refused_before_anything_runs() -> None:
+    for line in ("CP usr /", "MOUNT /a /b nullfs ro 0 0", "LINE_IN_FILE x /etc/y", "INCLUDE x"):
+        with pytest.raises(ValueError, match="not a verb warden applies"):
+            jail.bastillefile_ops(JAIL, f"PKG git\n{line}\n")
+    ops = jail.bastillefile_ops("atlasdb", "CONFIG set sysvshm new\nRESTART\n")
+    assert [op.sh() for op in ops] == [
+        "bastille config atlasdb set sysvshm new",
+        "bastille restart atlasdb",
+    ]
 
 
 def test_a_jail_already_right_plans_nothing(config: AgentConfig) -> None:
