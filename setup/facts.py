@@ -127,6 +127,8 @@ def stats(section: Section | None) -> dict[str, Stat]:
     found: dict[str, Stat] = {}
     for line in section.output.splitlines() if section is not None else ():
         words = line.split()
+        if line.startswith("l"):
+            continue  # a link is not the file warden wants there (and `-> x` is no path)
         if len(words) >= 9 and words[2].isdigit() and words[3].isdigit():
             found[words[-1]] = Stat(words[0][:10], int(words[2]), int(words[3]))
     return found
@@ -150,6 +152,8 @@ def file_body(path: str) -> str:
 # from /dev/null, its output in a fresh file of the script's private directory, copied
 # (a process it left behind may still write to the first) and framed by its byte count:
 # nothing it prints can fake a frame, nothing it leaves running holds the script's pipe.
+# `ulimit -f` (POSIX sh, 512-byte blocks) caps what it can write, there or anywhere: a
+# read that prints without end fills no disk (and fails as larger than MAX_READ).
 _SECTION_FN = rf"""
 warden_section() {{
     _ws_k=$1
@@ -158,7 +162,8 @@ warden_section() {{
     shift 3
     _ws_o=$(mktemp "$_w_tmp/section.XXXXXX") || exit 1
     _ws_r=0
-    timeout --foreground -k 5 "$_ws_s" "$@" </dev/null >"$_ws_o" 2>&1 || _ws_r=$?
+    (ulimit -f {MAX_READ // 512 + 8}; exec timeout --foreground -k 5 "$_ws_s" "$@") \
+        </dev/null >"$_ws_o" 2>&1 || _ws_r=$?
     cp "$_ws_o" "$_ws_o.seen" || exit 1
     _ws_c=$(wc -c <"$_ws_o.seen" | tr -d ' ')
     if [ "$_ws_c" -gt {MAX_READ} ]; then
@@ -263,6 +268,7 @@ def split_output(
     be read (why). Works on bytes: every frame carries its byte count."""
     data = raw.encode() if isinstance(raw, str) else raw
     wanted = locations(files)
+    # (a file holding a NUL byte is no text warden manages: unreadable, never placed back)
     marker = f"@@{nonce} ".encode()
     sections: dict[str, Section] = {}
     found: dict[Location, str | None] = {}
@@ -288,7 +294,10 @@ def split_output(
                     sections[words[1]] = Section(body, rc)
                 elif words[1].isdigit() and int(words[1]) < len(wanted):
                     where = wanted[int(words[1])]
-                    if rc == 0:
+                    if rc == 0 and "\0" in body:
+                        found[where] = None
+                        unreadable[where] = "not text: it holds a NUL byte"
+                    elif rc == 0:
                         found[where] = body
                     elif rc == RC_ABSENT:
                         found[where] = None

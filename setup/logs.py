@@ -12,10 +12,10 @@ import sys
 
 from .command import cmd
 from .config import AgentConfig
-from .domains import JailUser, Location, at, enter
+from .domains import HostUser, JailUser, Location, enter
 from .errors import HostError, Refused, WardenError
 from .facts import RC_ABSENT, Probe, read
-from .layout import log_file
+from .layout import home, log_file
 from .registry import owned_roles
 from .shell import checked_path, q
 from .transport import Executor
@@ -37,7 +37,9 @@ def log_path(config: AgentConfig, role: str | None) -> Location:
     """The file to read, in its domain (a jail's log inside the jail), or Refused naming
     what is valid."""
     if role is None:
-        return at(log_file(config.agent_name))
+        # the agent's own file (in root's directory): read as the agent
+        user = config.agent_user
+        return Location(HostUser(user, user, home(user)), log_file(config.agent_name))
     if role not in ROLE_LOGS:
         raise Refused(f"--role {role!r}: not a role; roles are {', '.join(ROLE_LOGS)}")
     if config.runtime != "jail" or role not in owned_roles(config):
@@ -68,7 +70,8 @@ def show_log(executor: Executor, where: Location, follow: bool) -> None:
         found = read(executor, probes={"log": Probe(_tail(path), where.domain)})
         section = found.probe("log")
         if section is None or section.rc == RC_ABSENT:
-            raise WardenError(f"{executor.target}: {where.domain.label()} does not run")
+            missing = "does not run" if isinstance(where.domain, JailUser) else "does not exist"
+            raise WardenError(f"{executor.target}: {where.domain.label()} {missing}")
         if section.rc == 66:
             raise WardenError(f"{executor.target}: no log at {where} yet")
         if section.rc != 0:
@@ -79,14 +82,10 @@ def show_log(executor: Executor, where: Location, follow: bool) -> None:
         for line in section.output.splitlines():
             emit(line)
         return
-    # following streams until interrupted: the operator ends it
+    # following streams until interrupted: the operator ends it (tail -F waits for a log
+    # that is not there yet)
     tail = cmd("tail", "-n", LINES, "-F", path)
-    command = enter(where.domain, tail.sh()) if isinstance(where.domain, JailUser) else tail
-    script = (
-        f"if [ ! -e {q(path)} ] && ! {jailed(where)}; then "
-        f'echo "warden: no log at {where} yet" >&2; exit 66; fi\n'
-        f"exec {command.sh()} </dev/null\n"
-    )
+    script = f"exec {enter(where.domain, tail.sh()).sh()} </dev/null\n"
     result = executor.run(script, on_line=emit)
     if result.rc == 66:
         raise WardenError(f"{executor.target}: {result.stderr.strip().removeprefix('warden: ')}")
@@ -94,11 +93,6 @@ def show_log(executor: Executor, where: Location, follow: bool) -> None:
         raise HostError(
             f"{executor.target}: cannot read {where}: {result.stderr.strip() or 'no message'}"
         )
-
-
-def jailed(where: Location) -> str:
-    """sh: true when the log is a jail's (its existence is checked inside the jail)."""
-    return "true" if isinstance(where.domain, JailUser) else "false"
 
 
 def _tail(path: str) -> str:

@@ -28,7 +28,7 @@ from .config import AgentConfig
 from .db import names
 from .db.provision import DATABASES_SQL, drop_agent_sql, role_exists_sql
 from .db.server import HOST_CONF, HOST_HBA, Server, server_for
-from .domains import HostUser, JailUser
+from .domains import HostUser, JailUser, bounded
 from .errors import ChangeFailed
 from .facts import Facts, Probe, gather, read
 from .layout import (
@@ -380,6 +380,31 @@ def _user(
         )
         return
     if user in facts.users:
+        uid = facts.users[user]
+        agent = HostUser(user, user, home(user))
+        # kill(2) with -1 as the agent: every process of its uid but the killer itself
+        # (FreeBSD and Linux alike), until ps (POSIX -U: the real uid) lists none
+        kill = bounded(agent, "kill -9 -1", 30, f"kill every process of {user}")
+        gone = cmd(Raw('[ -z "$('), cmd("ps", "-U", uid, "-o", "pid="), Raw(')" ]'))
+        step.changes.append(
+            Change(
+                NAME,
+                f"stop every process of {user} (UID {uid}): nothing of the agent's outlives it",
+                ops=(
+                    Run(
+                        cmd(
+                            Raw("for _w_i in 1 2 3 4 5; do"),
+                            kill,
+                            Raw("</dev/null || :;"),
+                            Raw("if"),
+                            gone,
+                            Raw("; then break; fi; sleep 1; done;"),
+                            gone,
+                        )
+                    ),
+                ),
+            )
+        )
         step.changes.append(
             Change(
                 NAME,

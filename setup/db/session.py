@@ -15,6 +15,9 @@ from ..errors import HostError
 
 CONNECT_TIMEOUT = 10  # seconds, libpq's connect_timeout
 APPLICATION_NAME = "warden"
+# The server is another domain's (a jail's root is its superuser): a statement of
+# warden's waits for a lock, or runs, this long at most, then fails with the reason.
+STATEMENT_LIMITS = "-c statement_timeout=60s -c lock_timeout=30s"
 
 
 def describe(exc: psycopg.Error, *secrets: str) -> str:
@@ -48,6 +51,7 @@ def connect(
             dbname=dbname,
             connect_timeout=timeout,
             application_name=APPLICATION_NAME,
+            options=STATEMENT_LIMITS,
             autocommit=True,
         )
     except psycopg.Error as exc:

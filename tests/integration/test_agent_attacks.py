@@ -103,6 +103,9 @@ def test_links_an_agent_plants_and_swaps_never_bring_a_root_only_byte_anywhere(
     assert leaked(h1, mark) == ""
     down = operator.warden("teardown", "--env", str(env), "--yes", "--force", timeout=300)
     outputs.append(down.stdout + down.stderr)
+    assert down.returncode == 0, down.stdout[-2000:] + down.stderr[-2000:]
+    # nothing of the agent's outlives it (its uid may be given to the next agent)
+    assert h1.exec("ps -U 2001 -o pid=", check=False).stdout == b""
     assert mark not in "\n".join(outputs)
     assert leaked(h1, mark) == ""
 

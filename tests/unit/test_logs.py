@@ -7,17 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from setup.domains import JailUser, Location, at
+from setup.domains import HostUser, JailUser, Location
 from setup.errors import HostError, Refused
 from setup.logs import log_path, safe
 from tests.unit.test_steps import BASE, agent
 
 
-def test_the_agent_log_is_read_on_the_host_and_a_role_jails_log_inside_its_jail(
+def test_the_agent_log_is_read_as_the_agent_and_a_role_jails_log_inside_its_jail(
     tmp_path: Path,
 ) -> None:
     config = agent(tmp_path, BASE)
-    assert log_path(config, None) == at("/var/log/warden/atlas/agent.log")
+    atlas = HostUser("atlas", "atlas", "/home/atlas")
+    assert log_path(config, None) == Location(atlas, "/var/log/warden/atlas/agent.log")
     assert log_path(config, "db") == Location(JailUser("atlasdb"), "/var/log/messages")
     assert log_path(config, "git") == Location(JailUser("atlasgit"), "/var/log/auth.log")
 

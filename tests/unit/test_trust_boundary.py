@@ -143,10 +143,18 @@ def half_done(config: AgentConfig, tmp_path: Path) -> Facts:
     return replace(facts, files=unpinned, probes=probes)
 
 
+# What root must never run: a tool that runs a user's shell and startup files (su), or
+# that evaluates a jail's output as host root (bastille template: its template.sh pastes
+# the jail's own `ifconfig` output into an eval; docs/freebsd/sources.md §6).
+FORBIDDEN = re.compile(r"(^|[;&|(]\s*|\bexec\s+)su\s|\bbastille\s+template\b")
+
+
 def violations(text: str) -> list[str]:
     """The code lines of root's sh (here-document bodies are data, not code) that name
-    an untrusted path."""
-    return [line for _, line in code_lines(text) if UNTRUSTED.search(line)]
+    an untrusted path, or run what root must never run."""
+    return [
+        line for _, line in code_lines(text) if UNTRUSTED.search(line) or FORBIDDEN.search(line)
+    ]
 
 
 def root_ops(ops: tuple[Op, ...]) -> Iterator[Op]:
@@ -237,6 +245,11 @@ def test_the_check_sees_a_root_read_write_or_git_in_an_agents_or_a_jails_paths()
     assert len(check_changes(planted, "planted")) == 4  # the write: its path and its sh
     reads = check_reads(["/home/atlas/.ssh/known_hosts"], {"p": Probe("ls /tmp/x")}, "planted")
     assert len(reads) == 2
+    tools = [
+        Change("x", "su", ops=(Run(cmd("su", "atlas", "-c", "id")),)),
+        Change("x", "template", ops=(Run(cmd("bastille", "template", "-a", "j", "/t")),)),
+    ]
+    assert len(check_changes(tools, "planted")) == 2
 
 
 @pytest.mark.parametrize("path", ["/home/atlas", "/var/run/warden/atlas", "/etc/hosts"])
