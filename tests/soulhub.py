@@ -89,8 +89,10 @@ class SoulHosts:
 def build(network: TestNetwork, workdir: Path) -> SoulHosts:
     """The three hosts, the hub seeded with souls/example, a clone on both agent hosts."""
     hub = network.host("hub", double=False)
-    a = network.host("a", behind=hub, double=False)
-    b = network.host("b", behind=hub, double=False)
+    # the agent hosts have the FreeBSD double: warden runs git as the agent through
+    # FreeBSD's chroot -u (setup/domains.py), which Debian's chroot does not have
+    a = network.host("a", behind=hub)
+    b = network.host("b", behind=hub)
     hosts = SoulHosts(hub, a, b)
     _seed_hub(hub, workdir)
     for host in (a, b):

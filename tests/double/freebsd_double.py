@@ -835,7 +835,9 @@ def _host_program(name: str) -> str | None:
             continue
         candidate = os.path.join(directory, name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
+            # the program itself, not a link the double made for a package on the host
+            # (`pkg -j` runs from the host, where /usr/local/bin holds such links)
+            return os.path.realpath(candidate)
     return None
 
 
