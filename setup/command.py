@@ -11,7 +11,6 @@ they cannot drift apart.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MASK = "***"
@@ -35,7 +34,7 @@ class Secret:
 class Command:
     """Words joined by spaces; `sh()` is what runs, `shown()` what an operator sees."""
 
-    words: tuple[str | int | Raw | Secret | Command | _Quoted, ...]
+    words: tuple[str | int | Raw | Secret | Command, ...]
     sep: str = " "
 
     def sh(self) -> str:
@@ -51,17 +50,8 @@ class Command:
             isinstance(w, Secret) or (isinstance(w, Command) and w.secret) for w in self.words
         )
 
-    def quoted(self) -> Command:
-        """This command as one word (for `sh -c`, `su -c`)."""
-        return Command((_Quoted(self),))
-
     def __str__(self) -> str:
         return self.shown()
-
-
-@dataclass(frozen=True)
-class _Quoted:
-    inner: Command
 
 
 def _word(word: object, *, reveal: bool) -> str:
@@ -71,8 +61,6 @@ def _word(word: object, *, reveal: bool) -> str:
         return shlex.quote(word.value) if reveal else MASK
     if isinstance(word, Command):
         return word.sh() if reveal else word.shown()
-    if isinstance(word, _Quoted):
-        return shlex.quote(word.inner.sh() if reveal else word.inner.shown())
     if isinstance(word, bool) or not isinstance(word, str | int):
         raise TypeError(f"not a command word: {word!r}")
     return shlex.quote(str(word))
@@ -86,18 +74,3 @@ def cmd(*words: str | int | Raw | Secret | Command) -> Command:
 def glue(*parts: str | int | Raw | Secret | Command) -> Command:
     """One word made of parts, each quoted on its own: `glue(Raw('"$d"/'), release)`."""
     return Command(tuple(parts), sep="")
-
-
-def seq(commands: Iterable[Command], joiner: str = "&&") -> Command:
-    """Commands joined by `&&` (or `||`, `;`): one command line."""
-    words: list[str | int | Raw | Secret | Command] = []
-    for command in commands:
-        if words:
-            words.append(Raw(joiner))
-        words.append(command)
-    return Command(tuple(words))
-
-
-def script(lines: Iterable[Command]) -> str:
-    """The sh text of several command lines (what runs)."""
-    return "\n".join(line.sh() for line in lines)

@@ -373,12 +373,6 @@ def _package(name: str) -> str:
     return name
 
 
-def service(name: str, verb: str, *, jail: str | None = None) -> Command:
-    """`service NAME VERB` (inside the jail with `jexec -l`)."""
-    words = ["service", checked_name(name), verb]
-    return cmd("jexec", "-l", jail, *words) if jail else cmd(*words)
-
-
 def pw_groupadd(group: str, gid: int) -> Run:
     """`pw groupadd GROUP -g GID`, unless it exists (another run may have made it)."""
     name = checked_name(group)
