@@ -150,7 +150,8 @@ def file_body(path: str) -> str:
 
 # How the facts script runs each section: bounded (shell.LIBRARY: warden_run), stdin
 # from /dev/null, its output in a fresh file of the script's private directory, copied
-# (a process it left behind may still write to the first) and framed by its byte count:
+# (a process it left behind may still write to the first; dd copies MAX_READ and a
+# block at most, whatever the first has grown to) and framed by its byte count:
 # nothing it prints can fake a frame, nothing it leaves running holds the script's pipe.
 # `ulimit -f` (POSIX sh, 512-byte blocks) caps what it can write, there or anywhere: a
 # read that prints without end fills no disk (and fails as larger than MAX_READ).
@@ -164,7 +165,8 @@ warden_section() {{
     _ws_r=0
     (ulimit -f {MAX_READ // 512 + 8}; exec timeout --foreground -k 5 "$_ws_s" "$@") \
         </dev/null >"$_ws_o" 2>&1 || _ws_r=$?
-    cp "$_ws_o" "$_ws_o.seen" || exit 1
+    dd if="$_ws_o" of="$_ws_o.seen" bs=65536 count={MAX_READ // 65536 + 1} 2>/dev/null \
+        || exit 1
     _ws_c=$(wc -c <"$_ws_o.seen" | tr -d ' ')
     if [ "$_ws_c" -gt {MAX_READ} ]; then
         echo "@@$W $_ws_k $_ws_n {RC_TOO_LARGE} 0"

@@ -201,14 +201,21 @@ def _inside(service: str) -> str:
 
 def probes(config: AgentConfig, spec: JailRole) -> dict[str, Probe]:
     """The jail's network settings and whether its service runs (onestatus: `status`
-    says 0 for a disabled service), asked inside the jail; nothing when it is stopped."""
+    says 0 for a disabled service), asked inside the jail; nothing when it is stopped.
+    And whether Bastille's directory of that name exists (root's: a jail that is not
+    defined must not have one)."""
     if not is_mine(config, spec.role):
         return {}
     jail = config.jail_names[spec.role]
     return {
         probe_name(jail): Probe(_inside(spec.service), jail_root(config, spec.role)),
+        leftover_probe(jail): Probe(f"test -e {q(jail_dir(jail))}"),
         **releases_probe(),
     }
+
+
+def leftover_probe(jail: str) -> str:
+    return f"jail.{jail}.dir"
 
 
 def probed(facts: Facts, jail: str) -> dict[str, str]:
@@ -290,6 +297,16 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
         ),
     ]
     running = jail in facts.jails_running
+    leftover = facts.probe(leftover_probe(jail))
+    if jail not in facts.jails_defined and leftover is not None and leftover.rc == 0:
+        # `bastille create` would reuse it: links and files its former root left there
+        # would lead host root's copies, and its rc would boot (docs/architecture.md)
+        step.refusals.append(
+            f"{spec.step}: {jail_dir(jail)} exists but Bastille has no jail {jail}: what a "
+            "former jail of that name left there would be reused; inspect it and remove it "
+            "by hand (chflags -R 0, then rm -rf), or choose another jail name"
+        )
+        return step, False
     if jail not in facts.jails_defined:
         release = jail_release(config, facts)
         step.changes.append(

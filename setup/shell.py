@@ -37,7 +37,11 @@ def q(value: str) -> str:
 
 def checked_path(path: str) -> str:
     """An absolute path made of ordinary characters, or ValueError."""
-    if not _SAFE_PATH.fullmatch(path) or "/../" in path or path.endswith("/.."):
+    if (
+        not _SAFE_PATH.fullmatch(path)
+        or "//" in path
+        or any(part in (".", "..") for part in path.split("/"))
+    ):
         raise ValueError(f"unsafe path for a managed file: {path!r}")
     return path
 
@@ -87,8 +91,8 @@ def heredoc(content: str) -> tuple[str, str]:
 # warden_run SECONDS LABEL CMD... runs CMD bounded in time, with the caller's stdin
 # (</dev/null, or a file put's content) and its output in a fresh file of that
 # directory: nothing CMD leaves running can hold this script's pipes, and its output
-# can fake nothing in ours. The output is shown (its last 2,000 bytes, copied first: a
-# leftover process may still write to it) on stderr, only when CMD failed; a CMD that
+# can fake nothing in ours. The output is shown (its last 2,000 bytes) on stderr, only
+# when CMD failed; a CMD that
 # was stopped says so last and fails with 1 (never 124: that is the caller's own bound).
 # `|| _wr_r=$?`: a change runs under `set -e`, which would leave at the failure itself.
 # warden_run_to SECONDS LABEL FILE CMD... is the same with CMD's stdout in FILE (a path
@@ -140,13 +144,13 @@ warden_run_to() {
         timeout --foreground -k 5 "$_wr_s" "$@" >"$_wr_t" 2>"$_wr_o" || _wr_r=$?
     fi
     if [ "$_wr_r" -ne 0 ]; then
-        cp "$_wr_o" "$_wr_o.seen" && tail -c 2000 "$_wr_o.seen" >&2
+        tail -c 2000 "$_wr_o" >&2
         if [ "$_wr_r" -eq 124 ] || [ "$_wr_r" -eq 137 ]; then
             echo "warden: $_wr_l: stopped after ${_wr_s}s (it did not finish)" >&2
             _wr_r=1
         fi
     fi
-    rm -f "$_wr_o" "$_wr_o.seen"
+    rm -f "$_wr_o"
     return "$_wr_r"
 }
 warden_put() {

@@ -37,6 +37,7 @@ from .layout import (
     agent_etc,
     agent_libexec,
     home,
+    jail_dir,
     log_dir,
     newsyslog_conf,
     rc_script,
@@ -45,7 +46,7 @@ from .layout import (
     template_stamp,
     tmux_socket_dir,
 )
-from .ops import Run, block, directory, either, negate, quiet, run, sysrc_delete, when
+from .ops import Run, block, check, directory, either, negate, quiet, run, sysrc_delete, when
 from .plan import Change, Plan, StepPlan
 from .registry import (
     ALIAS_PREFIX,
@@ -87,6 +88,8 @@ def probes(config: AgentConfig) -> dict[str, Probe]:
             + '; do if [ -e "$p" ]; then echo "$p"; fi; done'
         ),
         "teardown.service": Probe(f"service {a} onestatus"),
+        # every process of the agent's user (POSIX ps -U: the real uid)
+        "teardown.processes": Probe(f"ps -U {q(user)} -o pid= 2>/dev/null; :"),
         # Commits on a local branch that no remote has: pushed nowhere, lost with the home.
         "teardown.unpushed": Probe(
             f"if [ -d {q(soul)}/.git ]; then "
@@ -257,15 +260,25 @@ def _dump(
 def _service(step: StepPlan, config: AgentConfig, facts: Facts, present: set[str]) -> None:
     a = config.agent_name
     status = facts.probe("teardown.service")
-    if status is not None and status.rc == 0:
+    running = status is not None and status.rc == 0
+    if running:
+        # its own tmux answers onestatus: no check of it here (the agent could keep a
+        # session alive); every process of its user is stopped next
         step.changes.append(
             Change(
                 NAME,
                 f"stop agent {a}",
-                ops=(
-                    Run(either(cmd("service", a, "onestop"), Raw(":"))),
-                    Run(negate(quiet(cmd("service", a, "onestatus")))),
-                ),
+                ops=(Run(either(cmd("service", a, "onestop"), Raw(":"))),),
+            )
+        )
+    user = config.agent_user
+    left = facts.probe("teardown.processes")
+    if user in facts.users and (running or (left is not None and left.output.strip())):
+        step.changes.append(
+            Change(
+                NAME,
+                f"stop every process of {user}: nothing of the agent's runs on",
+                ops=(kill_all(config),),
             )
         )
     if f"{a}_enable" in facts.rc_conf:
@@ -326,6 +339,14 @@ def _jails(
                         # The exact name, never Bastille's prefix matching.
                         Run(when(listed(jail), cmd("bastille", "destroy", "-a", "-y", jail))),
                         Run(negate(listed(jail))),
+                        # nothing of it may stay: a later create would reuse what its
+                        # root left there (files it made undeletable, links)
+                        check(
+                            negate(cmd("test", "-e", jail_dir(jail))),
+                            f"{jail_dir(jail)} is still there after the destroy: its root "
+                            "may have left files that cannot be removed (chflags); inspect "
+                            "and remove it by hand (chflags -R 0, then rm -rf)",
+                        ),
                     ),
                     slow=True,
                 )
@@ -369,6 +390,27 @@ def _network(step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryE
         step.changes.append(Change(NAME, f"rc.conf: remove {key}", ops=(sysrc_delete(key),)))
 
 
+def kill_all(config: AgentConfig) -> Run:
+    """Every process of the agent's user, killed as that user (kill(2) with -1: every
+    process of its uid but the killer, on FreeBSD and Linux alike), until `ps -U` (POSIX:
+    the real uid) lists none."""
+    user = config.agent_user
+    agent = HostUser(user, user, home(user))
+    kill = bounded(agent, "kill -9 -1", 30, f"kill every process of {user}")
+    gone = cmd(Raw('[ -z "$('), cmd("ps", "-U", user, "-o", "pid="), Raw(')" ]'))
+    return Run(
+        cmd(
+            Raw("for _w_i in 1 2 3 4 5; do"),
+            kill,
+            Raw("</dev/null || :;"),
+            Raw("if"),
+            gone,
+            Raw("; then break; fi; sleep 1; done;"),
+            gone,
+        )
+    )
+
+
 def _user(
     step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryEntry, present: set[str]
 ) -> None:
@@ -380,36 +422,13 @@ def _user(
         )
         return
     if user in facts.users:
-        uid = facts.users[user]
-        agent = HostUser(user, user, home(user))
-        # kill(2) with -1 as the agent: every process of its uid but the killer itself
-        # (FreeBSD and Linux alike), until ps (POSIX -U: the real uid) lists none
-        kill = bounded(agent, "kill -9 -1", 30, f"kill every process of {user}")
-        gone = cmd(Raw('[ -z "$('), cmd("ps", "-U", uid, "-o", "pid="), Raw(')" ]'))
-        step.changes.append(
-            Change(
-                NAME,
-                f"stop every process of {user} (UID {uid}): nothing of the agent's outlives it",
-                ops=(
-                    Run(
-                        cmd(
-                            Raw("for _w_i in 1 2 3 4 5; do"),
-                            kill,
-                            Raw("</dev/null || :;"),
-                            Raw("if"),
-                            gone,
-                            Raw("; then break; fi; sleep 1; done;"),
-                            gone,
-                        )
-                    ),
-                ),
-            )
-        )
+        # in one change: nothing of the agent's can start between the kill and the
+        # removal of its home (pw's rm_r follows a directory swapped for a link)
         step.changes.append(
             Change(
                 NAME,
                 f"remove user {user} and its home {home(user)} (its soul clone with it)",
-                ops=(run("pw", "userdel", user, "-r"),),
+                ops=(kill_all(config), run("pw", "userdel", user, "-r")),
             )
         )
     if user in facts.groups:

@@ -472,3 +472,14 @@ def test_the_git_jails_files_are_written_inside_the_jail_and_the_agents_as_the_a
     facts = replace(facts, files={**facts.files, git.known_hosts(config): None})
     pin = next(c for c in git.plan(config, facts).changes if "known_hosts" in c.summary)
     assert " chroot -u atlas " in pin.sh() and "warden_put" not in pin.sh()
+
+
+def test_a_leftover_directory_of_a_jail_bastille_no_longer_has_is_refused_not_reused(
+    config: AgentConfig,
+) -> None:
+    facts = ready_host(config)
+    facts = replace(facts, probes={**facts.probes, jail.leftover_probe(JAIL): Section("", 0)})
+    step = git.plan(config, facts)
+    assert step.changes == []
+    (reason,) = step.refusals
+    assert f"/usr/local/bastille/jails/{JAIL} exists but Bastille has no jail {JAIL}" in reason

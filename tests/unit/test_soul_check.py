@@ -231,7 +231,7 @@ def test_secrets_are_reported_but_never_printed(
         assert check_command(str(soul), None, as_json=as_json) == 2
         out = capsys.readouterr()
         text = out.out + out.err
-        assert "USER.md:8" in text or "\"line\": 8" in text
+        assert "USER.md:8" in text or '"line": 8' in text
         assert "AWS Access Key" in text and "backup/atlas_deploy" in text
         assert key_id not in text
         body = private.splitlines()[1]

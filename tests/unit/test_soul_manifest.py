@@ -40,10 +40,10 @@ def test_the_example_manifest_is_valid_and_names_atlas() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (("agent", "Atlas"), "$.agent: \"Atlas\": Value error, must be lowercase"),
-        (("agent", "sshd"), "$.agent: \"sshd\": Value error, sshd is already used by FreeBSD"),
+        (("agent", "Atlas"), '$.agent: "Atlas": Value error, must be lowercase'),
+        (("agent", "sshd"), '$.agent: "sshd": Value error, sshd is already used by FreeBSD'),
         (("schema_version", 2), "$.schema_version: 2: Input should be 1"),
-        (("colour", "blue"), "$.colour: unexpected key (value \"blue\")"),
+        (("colour", "blue"), '$.colour: unexpected key (value "blue")'),
     ],
 )
 def test_a_bad_manifest_is_refused_naming_the_json_path_and_value(

@@ -76,7 +76,7 @@ def test_a_changed_file_is_one_update_and_a_vanished_one_one_delete() -> None:
         "system_brain: remove atlas's memory memories/curated/gone.md",
     ]
     assert sql_text(changes[1]) == (
-        "DELETE FROM \"public\".\"soul_memories\" WHERE agent = 'atlas'"
+        'DELETE FROM "public"."soul_memories" WHERE agent = \'atlas\''
         " AND path = 'memories/curated/gone.md'"
     )
 
@@ -93,13 +93,11 @@ def test_a_new_repo_or_sharing_rewrites_the_row_but_a_new_commit_alone_does_not(
 
 
 def test_memories_not_allowed_are_removed_and_their_table_never_created() -> None:
-    assert [c.summary for c in plan_seed(seed(None), EMPTY)][-1].startswith(
-        "system_skills: insert"
-    )
+    assert [c.summary for c in plan_seed(seed(None), EMPTY)][-1].startswith("system_skills: insert")
     state = SeedState(TableState(1, held(SKILL)), TableState(1, held(MEMORY)))
     changes = plan_seed(seed(None), state)
     assert len(changes) == 1 and sql_text(changes[0]) == (
-        "DELETE FROM \"public\".\"soul_memories\" WHERE agent = 'atlas'"
+        'DELETE FROM "public"."soul_memories" WHERE agent = \'atlas\''
     )
 
 
@@ -121,9 +119,11 @@ def test_memories_go_in_only_when_the_operator_and_the_soul_both_allow_it(tmp_pa
         ("memories/curated/backup-window.md", "Backup window")
     ]
     manifest, _ = load_manifest(soul / "manifest.json")
+
     def make(allow: bool) -> SoulSeed:
         return soul_seed("atlas", REPO, C1, skills=skills, memories=memories,
                          manifest=manifest, import_memories=allow)  # fmt: skip
+
     assert make(True).memories == memories and make(False).memories is None
     data = json.loads((soul / "manifest.json").read_text())
     data["privacy"]["import_memories"] = False

@@ -115,3 +115,9 @@ def test_the_scripts_private_directory_is_removed_when_the_script_ends() -> None
     done = sh('echo "$_w_tmp"')
     assert done.stdout.startswith("/tmp/warden.")
     assert not Path(done.stdout.strip()).exists()
+
+
+@pytest.mark.parametrize("path", ["/home//atlas/x", "/home/./atlas", "/etc/../root", "/a/b/."])
+def test_a_path_that_does_not_name_itself_plainly_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match="unsafe path"):
+        put(path, "x\n", 0o644)
