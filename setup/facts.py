@@ -134,10 +134,6 @@ def stats(section: Section | None) -> dict[str, Stat]:
     return found
 
 
-def _probe(value: Probe | str) -> Probe:
-    return value if isinstance(value, Probe) else Probe(value)
-
-
 def file_body(path: str) -> str:
     """sh (run in the path's domain) printing a regular file, or exiting 3 when there is
     none; a file that cannot be read fails with the reader's own error."""
@@ -183,7 +179,7 @@ def build_script(
     packages: Iterable[str] = (),
     files: Iterable[str | Location] = (),
     nonce: str | None = None,
-    probes: Mapping[str, Probe | str] | None = None,
+    probes: Mapping[str, Probe] | None = None,
     *,
     base: bool = True,
 ) -> tuple[str, str]:
@@ -224,7 +220,7 @@ def build_script(
     for name, value in (probes or {}).items():
         if not _PROBE_NAME.fullmatch(name):
             raise ValueError(f"probe name {name!r} is not a plain word")
-        section("sec", PROBE_PREFIX + name, _probe(value))
+        section("sec", PROBE_PREFIX + name, value)
     for index, where in enumerate(locations(files)):
         section("file", str(index), file_probe(where))
     lines.append('echo "@@$W done"')
@@ -625,7 +621,7 @@ def gather(
     executor: Executor,
     packages: Iterable[str] = (),
     files: Iterable[str | Location] = (),
-    probes: Mapping[str, Probe | str] | None = None,
+    probes: Mapping[str, Probe] | None = None,
 ) -> Facts:
     """Read the host's facts in one exec."""
     asked = locations(files)

@@ -333,26 +333,22 @@ def sysrc(*operands: str, file: str | None = None, jail: str | None = None) -> R
 
 
 def sysrc_set(name: str, value: str, *, file: str | None = None, jail: str | None = None) -> Run:
-    return sysrc(f"{_rc_name(name)}={value}", file=file, jail=jail)
+    return sysrc(f"{checked_rc_name(name)}={value}", file=file, jail=jail)
 
 
 def sysrc_add(name: str, word: str, *, file: str | None = None) -> Run:
     """Add one word to a list variable, keeping the others (sysrc(8) `+=`)."""
-    return sysrc(f"{_rc_name(name)}+={word}", file=file)
+    return sysrc(f"{checked_rc_name(name)}+={word}", file=file)
 
 
 def sysrc_remove(name: str, word: str, *, file: str | None = None) -> Run:
     """Take one word out of a list variable (sysrc(8) `-=`)."""
-    return sysrc(f"{_rc_name(name)}-={word}", file=file)
+    return sysrc(f"{checked_rc_name(name)}-={word}", file=file)
 
 
 def sysrc_delete(name: str, *, file: str | None = None) -> Run:
-    words = ["sysrc"] + (["-f", checked_path(file)] if file else []) + ["-x", _rc_name(name)]
+    words = ["sysrc"] + (["-f", checked_path(file)] if file else []) + ["-x", checked_rc_name(name)]
     return Run(cmd(*words))
-
-
-def _rc_name(name: str) -> str:
-    return checked_rc_name(name)
 
 
 def sysctl_set(*pairs: tuple[str, str]) -> Run:

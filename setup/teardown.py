@@ -503,7 +503,7 @@ def _kept(server: Server | None) -> Server | None:
 def read_kept_db(executor: Executor, server: Server, agent: str) -> KeptDb:
     conf: str | None = None
     if server.jail is not None:
-        running, hba_text = db.read_hba(executor, server.jail)
+        running, hba_text, _ = db.read_hba(executor, server.jail)
     else:
         found = read(
             executor,

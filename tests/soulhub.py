@@ -86,6 +86,22 @@ class SoulHosts:
         return self.head(host)
 
 
+def soul_hub(where: Path) -> Path:
+    """A bare hub holding the example soul, on the operator's machine (the soul step's
+    tests, which need no hub host)."""
+    work, hub = where / "work", where / "atlas-soul.git"
+    shutil.copytree(EXAMPLE, work)
+    git = ["git", "-c", "user.name=op", "-c", "user.email=op@example.org"]
+    for argv in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "atlas's soul"],
+    ):
+        subprocess.run([*git, *argv], cwd=work, check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(hub)], check=True)
+    return hub
+
+
 def build(network: TestNetwork, workdir: Path) -> SoulHosts:
     """The three hosts, the hub seeded with souls/example, a clone on both agent hosts."""
     hub = network.host("hub", double=False)
@@ -108,9 +124,7 @@ def _seed_hub(hub: TestHost, workdir: Path) -> None:
     _git("commit", "-q", "-m", "the example soul", cwd=soul)
     bare = workdir / "soul.git"
     _git("clone", "-q", "--bare", str(soul), str(bare), cwd=workdir)
-    hub.exec(
-        f"useradd -M -d {HUB_DIR} -s /bin/sh -p '*' git && mkdir -p {HUB_DIR}"
-    )
+    hub.exec(f"useradd -M -d {HUB_DIR} -s /bin/sh -p '*' git && mkdir -p {HUB_DIR}")
     archive = subprocess.run(
         ["tar", "-C", str(workdir), "-cf", "-", "soul.git"], capture_output=True, check=True
     ).stdout
@@ -147,5 +161,3 @@ def _agent_host(hosts: SoulHosts, host: TestHost, workdir: Path) -> None:
             f" git clone -q --branch main {shlex.quote(hosts.url)} {CLONE}",
         ]
     )
-
-

@@ -50,7 +50,7 @@ from ..db.session import connect
 from ..db.tunnel import forward
 from ..domains import JailUser, Location
 from ..errors import HostError
-from ..facts import Facts, Probe, Stat, read, stat_probe, stats
+from ..facts import Facts, Probe, Reading, Stat, read, stat_probe, stats
 from ..layout import BRIDGE, credentials, secrets_dir
 from ..ops import Run, check, directory, either, line_in_file, put, run
 from ..plan import Change, StepPlan, install
@@ -521,14 +521,16 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
     where = server(config, facts)
     if isinstance(where, str):
         return facts
+    paths = [where.admin_secret, agent_secret(config), credentials(config.agent_name)]
     if where.jail is None:
         if _host_values(facts).get("running") != "yes":
             return facts
-        running, hba_text = True, None
+        running, hba_text, stored = True, None, read(executor, files=paths)
     elif where.mine and jail.probed(facts, where.jail).get("service") != "running":
         return facts
     else:
-        running, hba_text = read_hba(executor, where.jail)
+        # one round trip: the server's state and pg_hba.conf inside the jail, the passwords
+        running, hba_text, stored = read_hba(executor, where.jail, *paths)
     if not running:
         return facts.with_extra(
             NAME,
@@ -538,8 +540,6 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
                 f"setup for {where.owner} first (its --step db)",
             ),
         )
-    paths = [where.admin_secret, agent_secret(config), credentials(config.agent_name)]
-    stored = read(executor, files=paths)
     admin, agent = stored.file(where.admin_secret), stored.file(agent_secret(config))
     if admin is None and not where.mine:
         return facts.with_extra(
@@ -556,15 +556,17 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
     return facts.with_extra(NAME, state)
 
 
-def read_hba(executor: Executor, jail_name: str) -> tuple[bool, str | None]:
-    """Whether the jail runs PostgreSQL, and its pg_hba.conf read from inside it."""
+def read_hba(executor: Executor, jail_name: str, *also: str) -> tuple[bool, str | None, Reading]:
+    """Whether the jail runs PostgreSQL and its pg_hba.conf, read from inside it (and the
+    host's files *also*, in the same round trip)."""
     inside = JailUser(jail_name)
     running = Probe("service postgresql onestatus", inside)
-    found = read(executor, probes={"running": running}, files=[Location(inside, JAIL_HBA)])
+    hba_file = Location(inside, JAIL_HBA)
+    found = read(executor, probes={"running": running}, files=[hba_file, *also])
     section = found.probe("running")
     if section is None or section.rc != 0:
-        return False, None
-    return True, found.file(Location(inside, JAIL_HBA))
+        return False, None, found
+    return True, found.file(hba_file), found
 
 
 def _login(

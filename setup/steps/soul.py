@@ -147,11 +147,12 @@ def clone_probe(dest: str, repo: str) -> str:
 
 
 def mirror_probe(mirror: str) -> str:
-    """sh, run as root inside the git jail (the mirror is the jail's)."""
+    """sh, run inside the git jail as its git user, the mirror's owner (so git needs no
+    safe.directory exception; a file it does not own is one to give back)."""
     m = q(checked_path(mirror))
     return (
         f"if [ -d {m} ]; then echo mirror=present; "
-        f"git -c safe.directory={m} --git-dir={m} for-each-ref"
+        f"git --git-dir={m} for-each-ref"
         " --format='ref=%(objectname) %(refname)'; "
         f"find {m} \\( ! -uid {GIT_UID} -o ! -gid {GIT_UID} \\) -print | head -n 5"
         " | sed 's/^/foreign=/'; "
@@ -170,7 +171,8 @@ def probes(config: AgentConfig) -> dict[str, Probe]:
         ),
     }
     if mirrors(config):
-        found["soul.mirror"] = Probe(mirror_probe(mirror_path(config)), mirror_dir(config).domain)
+        git_user = JailUser(config.jail_names["git"], "git")
+        found["soul.mirror"] = Probe(mirror_probe(mirror_path(config)), git_user)
     return found
 
 

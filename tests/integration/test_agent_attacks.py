@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from setup.domains import READ_SECONDS
-from tests.integration.test_role_jails import soul_hub
 from tests.operator import Operator
+from tests.soulhub import soul_hub
 from tests.testhost import TestHost
 
 AGENT = "atlas"

@@ -159,13 +159,16 @@ def test_the_agent_logs_in_with_the_hosts_password_and_has_only_its_grants(
     site: Site, runs: dict[str, subprocess.CompletedProcess[str]]
 ) -> None:
     assert scram.matches(site.verifier("atlas"), site.passwords["atlas"])
-    assert site.pg.psql(
-        "SELECT has_table_privilege('atlas', 'skills', 'SELECT'),"
-        " has_table_privilege('atlas', 'skills', 'TRUNCATE'),"
-        " has_database_privilege('atlas', 'system_skills', 'CREATE'),"
-        " has_schema_privilege('atlas', 'public', 'CREATE')",
-        dbname="system_skills",
-    ).strip() == "t|f|f|f"
+    assert (
+        site.pg.psql(
+            "SELECT has_table_privilege('atlas', 'skills', 'SELECT'),"
+            " has_table_privilege('atlas', 'skills', 'TRUNCATE'),"
+            " has_database_privilege('atlas', 'system_skills', 'CREATE'),"
+            " has_schema_privilege('atlas', 'public', 'CREATE')",
+            dbname="system_skills",
+        ).strip()
+        == "t|f|f|f"
+    )
     owners = site.pg.psql(
         "SELECT datname || ':' || pg_get_userbyid(datdba) FROM pg_database"
         " WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1"

@@ -31,8 +31,8 @@ import paramiko
 import yaml
 
 from tests.double import install
-from tests.integration.test_role_jails import soul_hub
 from tests.operator import Operator
+from tests.soulhub import soul_hub
 from tests.testhost import DOUBLE_STATE, TestHost
 
 VM_DIR = "/usr/local/vm"

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import require_test_hosts
-from tests.integration.test_role_jails import soul_hub
 from tests.operator import Operator
+from tests.soulhub import soul_hub
 from tests.testhost import TestNetwork
 
 ROLES = (

@@ -26,25 +26,10 @@ import pytest
 
 from tests.integration.conftest import require_test_hosts
 from tests.operator import Operator
+from tests.soulhub import soul_hub
 from tests.testhost import TestHost, TestNetwork
 
 ROLES = "WARDEN_ROLES=db,git,cms\nWARDEN_NAMESERVER=192.0.2.53\n"
-EXAMPLE = Path(__file__).resolve().parents[2] / "souls" / "example"
-
-
-def soul_hub(where: Path) -> Path:
-    """A bare hub holding the example soul, on the operator's machine."""
-    work, hub = where / "work", where / "atlas-soul.git"
-    shutil.copytree(EXAMPLE, work)
-    git = ["git", "-c", "user.name=op", "-c", "user.email=op@example.org"]
-    for argv in (
-        ["init", "-q", "-b", "main"],
-        ["add", "-A"],
-        ["commit", "-q", "-m", "atlas's soul"],
-    ):
-        subprocess.run([*git, *argv], cwd=work, check=True)
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(hub)], check=True)
-    return hub
 
 
 def setup_json(operator: Operator, env: Path) -> dict[str, Any]:

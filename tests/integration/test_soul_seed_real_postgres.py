@@ -138,9 +138,7 @@ def test_a_first_seed_creates_the_tables_and_inserts_every_skill_and_memory_with
         memories = conn.execute(
             "SELECT agent, path, title, commit_sha, shared FROM soul_memories"
         ).fetchall()
-    assert memories == [
-        ("atlas", "memories/curated/backup-window.md", "Backup window", C1, False)
-    ]
+    assert memories == [("atlas", "memories/curated/backup-window.md", "Backup window", C1, False)]
 
 
 def test_a_second_run_with_the_same_commit_plans_nothing_and_moves_no_row(
