@@ -23,26 +23,23 @@ when the tree's sha256 differs from the one recorded after the last successful a
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bastillefile import BASTILLEFILE, TEMPLATES, bastillefile_ops, digest, rendered
 from .command import Command, Raw, cmd
 from .config import AgentConfig
 from .domains import JailUser, Location
 from .facts import Facts, Probe
 from .layout import BRIDGE, jail_dir, template_dir, template_stamp
-from .ops import Op, Run, both, check, either, fail, pkg_install, put, quiet, run, sysrc, unless
+from .ops import Op, Run, both, check, either, fail, put, quiet, run, unless
 from .plan import Change, Finding, StepPlan
 from .registry import borrowed_roles, owned_roles
 from .releases import jail_release, releases_probe
-from .render import SEARCH_PATH, render
 from .shared import lent_jail
 from .shell import q
-
-TEMPLATES = SEARCH_PATH[0] / "bastille"
 
 
 def _no_context(config: AgentConfig) -> dict[str, Any]:
@@ -118,37 +115,6 @@ def nameserver(config: AgentConfig, facts: Facts) -> str | None:
 def packages(config: AgentConfig) -> list[str]:
     """Bastille itself is the host step's."""
     return ["bastille"]
-
-
-def rendered(config: AgentConfig, role: str, **context: Any) -> dict[str, str]:
-    """{path below the template dir: content} of the role's whole template tree."""
-    base = TEMPLATES / role
-    common = {
-        "agent": config.agent_name,
-        "assistant": config.assistant_name,
-        "jail": config.jail_names[role],
-        "ip": str(config.role_ips[role]),
-        "gateway": str(config.gateway),
-        "subnet": str(config.subnet),
-    }
-    files: dict[str, str] = {}
-    for path in sorted(base.rglob("*.j2")):
-        relative = path.relative_to(base).as_posix()
-        files[relative.removesuffix(".j2")] = render(
-            f"bastille/{role}/{relative}", **common, **context
-        )
-    return files
-
-
-def digest(files: dict[str, str]) -> str:
-    """One sha256 over every file's path and content: the template's identity."""
-    sha = hashlib.sha256()
-    for path in sorted(files):
-        sha.update(path.encode() + b"\0" + files[path].encode() + b"\0")
-    return sha.hexdigest()
-
-
-BASTILLEFILE = "Bastillefile"
 
 
 def jail_files(config: AgentConfig, role: str) -> list[Location]:
@@ -435,34 +401,6 @@ def _template(
         )
         return False
     return running
-
-
-def bastillefile_ops(jail: str, text: str) -> list[Op]:
-    """The role's Bastillefile, verb by verb, as warden's operations: PKG with `pkg -j`
-    (pkg attaches to the jail first), SYSRC and CMD inside the jail (bounded, as its root),
-    CONFIG and RESTART with Bastille on the host (they edit jail.conf, restart the jail).
-    Any other verb is a template error, found by the tests before it reaches a host."""
-    inside = JailUser(jail)
-    ops: list[Op] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        verb, _, rest = line.partition(" ")
-        rest = rest.strip()
-        if verb == "PKG":
-            ops.append(pkg_install(rest.split(), jail=jail))
-        elif verb == "SYSRC":
-            ops.append(sysrc(rest, jail=jail))
-        elif verb == "CONFIG" and rest.split()[:1] == ["set"] and len(rest.split()) == 3:
-            ops.append(run("bastille", "config", jail, *rest.split()))
-        elif verb == "RESTART" and not rest:
-            ops.append(run("bastille", "restart", jail))
-        elif verb == "CMD" and rest:
-            ops.append(Run(cmd(Raw(rest)), inside))
-        else:
-            raise ValueError(f"Bastillefile of jail {jail}: {line!r} is not a verb warden applies")
-    return ops
 
 
 def _mounts(

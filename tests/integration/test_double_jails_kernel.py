@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from setup import jail, render
+from setup import bastillefile, render
 from setup.db import hba
 from setup.domains import JailUser, Location
 from setup.ops import Op, put
@@ -220,8 +220,8 @@ def db_jail(host: TestHost) -> TestHost:
     tree = warden_db_template()
     inside = JailUser("a3db")
     ops: list[Op] = [put(Location(inside, "/" + path), text, 0o644) for path, text in tree.items()
-           if path != jail.BASTILLEFILE]  # fmt: skip
-    ops += jail.bastillefile_ops("a3db", tree[jail.BASTILLEFILE])
+           if path != bastillefile.BASTILLEFILE]  # fmt: skip
+    ops += bastillefile.bastillefile_ops("a3db", tree[bastillefile.BASTILLEFILE])
     script = LIBRARY + "warden_tmp\nset -e\n" + "\n".join(op.sh() for op in ops) + "\n"
     host.exec(["sh", "-c", script])
     return host

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from setup import jail
+from setup import bastillefile, jail
 from setup.blocks import broken, with_block
 from setup.config import AgentConfig
 from setup.db.catalog import Catalog
@@ -44,11 +44,11 @@ def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "runn
     """The role's jail exists, runs, has the right network and the current template."""
     name = config.jail_names[role]
     spec = {"git": git.SPEC, "cms": cms.STEP.spec, "db": db.SPEC}[role]
-    tree = jail.rendered(config, role, **spec.context(config))
+    tree = bastillefile.rendered(config, role, **spec.context(config))
     files: dict[str | Location, str | None] = {
         w: tree[w.path.lstrip("/")] for w in jail.jail_files(config, role)
     }
-    files[template_stamp(name)] = jail.digest(tree) + "\n"
+    files[template_stamp(name)] = bastillefile.digest(tree) + "\n"
     ip = f"{config.role_ips[role]}/24"
     probe = Section(
         f"ifconfig_vnet0=inet {ip}\ndefaultrouter={config.gateway}\nservice={service}\n", 0
@@ -130,8 +130,8 @@ def test_the_templates_files_go_in_from_inside_the_jail_and_warden_applies_its_v
 def test_a_bastillefile_verb_warden_does_not_apply_is_refused_before_anything_runs() -> None:
     for line in ("CP usr /", "MOUNT /a /b nullfs ro 0 0", "LINE_IN_FILE x /etc/y", "INCLUDE x"):
         with pytest.raises(ValueError, match="not a verb warden applies"):
-            jail.bastillefile_ops(JAIL, f"PKG git\n{line}\n")
-    ops = jail.bastillefile_ops("atlasdb", "CONFIG set sysvshm new\nRESTART\n")
+            bastillefile.bastillefile_ops(JAIL, f"PKG git\n{line}\n")
+    ops = bastillefile.bastillefile_ops("atlasdb", "CONFIG set sysvshm new\nRESTART\n")
     assert [op.sh() for op in ops] == [
         "bastille config atlasdb set sysvshm new",
         "bastille restart atlasdb",
@@ -303,7 +303,7 @@ def test_llama_cpp_serves_the_configured_model_on_the_jail_address(tmp_path: Pat
         "WARDEN_NAMESERVER=192.0.2.53\nWARDEN_LLAMA_MODEL=/var/db/llama/model.gguf\n"
     )
     config = agent(tmp_path, env)
-    tree = jail.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
+    tree = bastillefile.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
     assert "SYSRC llama_server_model=/var/db/llama/model.gguf" in tree["Bastillefile"]
     assert not any(line.startswith("MOUNT") for line in tree["Bastillefile"].splitlines())
     assert 'llama_server_args="--host 10.0.1.4 --port 8080"' in tree["Bastillefile"]
@@ -437,7 +437,7 @@ def test_the_llama_model_directory_is_mounted_read_only_into_the_jail(tmp_path: 
         "WARDEN_NAMESERVER=192.0.2.53\nWARDEN_LLAMA_MODEL=model.gguf\n"
     )
     config = agent(tmp_path, env)
-    tree = jail.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
+    tree = bastillefile.rendered(config, "llama-cpp", **llama_cpp.STEP.spec.context(config))
     assert "SYSRC llama_server_model=/var/db/llama/model.gguf" in tree["Bastillefile"]
     facts = ready_host(config)
     (change,) = [c for c in llama_cpp.STEP.plan(config, facts).changes if "template" in c.summary]
