@@ -93,9 +93,9 @@ warden_change() {
 SLOW_SECONDS = 6 * 3600  # a release bootstrap or a package download on a slow link
 
 
-def change_script(change: Change, run_id: str, *, redact: bool = False) -> str:
-    """The script one change runs as (with redact, as the plan shows it)."""
-    return f"{LIBRARY}set -u\n_w_run={run_id}\n{change.sh(redact)}\n"
+def change_script(sh: str, run_id: str) -> str:
+    """The script one change (or its confirmation) runs as."""
+    return f"{LIBRARY}set -u\n_w_run={run_id}\n{sh}\n"
 
 
 def step_script(
@@ -133,12 +133,12 @@ def step_script(
     ]
     for index, change in enumerate(changes, 1):
         seconds = SLOW_SECONDS if change.slow else CHANGE_SECONDS
-        inner, end = heredoc(change_script(change, run_id, redact=redact))
+        end, text = heredoc(change_script(change.sh(redact), run_id))
         lines += [
             f'echo "{marker(run_id)} begin {index}"',
             "_w_start=$(date +%s)",
-            f"warden_change {index} {seconds} {q(change.summary)} <<'{inner}'",
-            f"{end}{inner}",
+            f"warden_change {index} {seconds} {q(change.summary)} <<'{end}'",
+            f"{text}{end}",
             "_w_rc=$?",
             f'warden_journal {q(_record(run_id, operator, step, change.summary, agent))} "$_w_rc" '
             # A change that a later confirmation completes is not done yet: the confirm
@@ -313,12 +313,12 @@ def confirm(
         ) from None
     record = q(_record(run_id, who(), step, change.summary, agent))
     assert change.confirm is not None
-    inner, end = heredoc(f"{LIBRARY}set -u\n_w_run={run_id}\n{change.confirm.sh()}\n")
+    delimiter, body = heredoc(change_script(change.confirm.sh(), run_id))
     script = (
         f"{LIBRARY}{_JOURNAL_FN}{_CHANGE_FN}set -u\n_w_run={run_id}\n_w_start=$(date +%s)\n"
         "warden_tmp || exit 1\nwarden_on_exit warden_cleanup\n"
-        f"warden_change confirm {CHANGE_SECONDS} {q('confirm: ' + change.summary)} <<'{inner}'\n"
-        f"{end}{inner}\n_w_rc=$?\n"
+        f"warden_change confirm {CHANGE_SECONDS} {q('confirm: ' + change.summary)} "
+        f"<<'{delimiter}'\n{body}{delimiter}\n_w_rc=$?\n"
         f'warden_journal {record} "$_w_rc" "$_w_start"\nexit "$_w_rc"\n'
     )
     try:

@@ -562,7 +562,16 @@ def parse_facts(
     target: str, raw: bytes | str, nonce: str, asked: Iterable[str | Location] = ()
 ) -> Facts:
     """Turn the facts script's output into Facts (*asked*: the files it was built for)."""
-    sections, files, unreadable = split_output(raw, nonce, asked)
+    return facts_from(target, *split_output(raw, nonce, asked))
+
+
+def facts_from(
+    target: str,
+    sections: dict[str, Section],
+    files: dict[Location, str | None],
+    unreadable: dict[Location, str],
+) -> Facts:
+    """Facts from the facts script's sections and files."""
 
     def out(name: str) -> str:
         return sections[name].output if name in sections else ""
@@ -617,6 +626,31 @@ def parse_facts(
     )
 
 
+def _ask(
+    executor: Executor,
+    packages: Iterable[str],
+    asked: list[Location],
+    probes: Mapping[str, Probe] | None,
+    *,
+    base: bool,
+) -> tuple[dict[str, Section], dict[Location, str | None], dict[Location, str]]:
+    """Run a facts script (the whole facts with *base*, else only these probes and files)
+    in one exec, and split what it printed."""
+    script, nonce = build_script(packages, asked, probes=probes, base=base)
+    result = executor.run(script)
+    if result.rc == RC_NOT_ROOT:
+        raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")
+    try:
+        return split_output(result.out, nonce, asked)
+    except ValueError as exc:
+        detail = result.stderr.strip()[-500:]
+        what = "the host's facts" if base else "a read on the host"
+        raise HostError(
+            f"{executor.target}: {what} could not be read (exit {result.rc}): {exc}"
+            + (f"; stderr: {detail}" if detail else "")
+        ) from None
+
+
 def gather(
     executor: Executor,
     packages: Iterable[str] = (),
@@ -624,19 +658,9 @@ def gather(
     probes: Mapping[str, Probe] | None = None,
 ) -> Facts:
     """Read the host's facts in one exec."""
-    asked = locations(files)
-    script, nonce = build_script(packages, asked, probes=probes)
-    result = executor.run(script)
-    if result.rc == RC_NOT_ROOT:
-        raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")
-    try:
-        return parse_facts(executor.target, result.out, nonce, asked)
-    except ValueError as exc:
-        detail = result.stderr.strip()[-500:]
-        raise HostError(
-            f"{executor.target}: the host's facts could not be read (exit {result.rc}): {exc}"
-            + (f"; stderr: {detail}" if detail else "")
-        ) from None
+    return facts_from(
+        executor.target, *_ask(executor, packages, locations(files), probes, base=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -663,16 +687,7 @@ def read(
 ) -> Reading:
     """Ask these probes and read these files, each in its domain, bounded; nothing is
     printed or logged of what comes back (secrets are read this way too)."""
-    asked = locations(files)
-    script, nonce = build_script((), asked, probes=probes, base=False)
-    result = executor.run(script)
-    if result.rc == RC_NOT_ROOT:
-        raise HostError(f"{executor.target}: cannot run as root: {result.stderr.strip()}")
-    try:
-        sections, found, unreadable = split_output(result.out, nonce, asked)
-    except ValueError as exc:
-        raise HostError(f"{executor.target}: a read on the host did not finish ({exc})") from None
-    return Reading(sections, found, unreadable)
+    return Reading(*_ask(executor, (), locations(files), probes, base=False))
 
 
 def fresh_host(target: str, release: str = "14.3-RELEASE") -> Facts:
