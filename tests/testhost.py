@@ -7,7 +7,9 @@ the FreeBSD command double (tests/double) first on PATH.  Inside, as on FreeBSD,
 gid 0 is named `wheel`, a `www` user and group (80) exist and root's shell is
 /bin/sh.  The toolkit talks to it over SSH exactly as it would to a real host
 and writes its real absolute paths.  sshd is the init of the host's PID
-namespace: whatever a session leaves running ends with the host.
+namespace: whatever a session leaves running ends with the host. Beside it runs
+the double's server (tests/double/server.py): the double imported once, a call is
+a fork of it, not a new Python.
 
 A `TestNetwork` gives hosts their own addresses in network namespaces, including
 a host reachable only through another one (a jump host, a guest behind its host).
@@ -52,6 +54,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 SSHD = "/usr/sbin/sshd"
 DOUBLE_BIN = "/usr/local/libexec/freebsd-double/bin"
 DOUBLE_STATE = "/var/db/freebsd-double"
+DOUBLE_SOCKET = "/run/freebsd-double/double.sock"  # tests/double/install.py SOCKET
 HOST_PATH = f"{DOUBLE_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 OVERLAYS = ("etc", "usr/local", "var", "root", "home", "srv")
 READY_TIMEOUT = 5.0
@@ -289,6 +292,8 @@ class TestHost:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"testhost-{_PID}-{name}-", dir=base_dir))
         self.upper = self.tmp / "upper"
         self.has_double = False
+        #: the sh line starting the double's server, if its client could be built
+        self._double_server = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self._mnt_ns: str | None = None
         self._sshd_pid: int | None = None
@@ -368,6 +373,8 @@ class TestHost:
             # stub /etc/rc.subr, /etc/defaults/rc.conf, /etc/rc.d/devfs for `service`
             install.install_base_system(self.upper)
             self.has_double = True
+            if (self.upper / DOUBLE_BIN.lstrip("/")).parent.joinpath("client").exists():
+                self._double_server = install.server_command(seen_as=DOUBLE_BIN)
 
     def _write_sshd_config(self) -> None:
         run = "/run/testhost"  # self._sshd_dir, bind-mounted inside the host
@@ -415,6 +422,8 @@ class TestHost:
             f"mount --bind {t}/sshd /run/testhost\n"
             "mount -t tmpfs -o mode=1777 tmpfs /tmp\n"
             "mount -t proc proc /proc\n"  # ps, pgrep: this host's processes only
+            # the double's server (tests/double/server.py): one import for every call
+            f"{self._double_server}\n"
             f"exec {SSHD} -D -e -f /run/testhost/sshd_config\n"
         )
 
@@ -449,7 +458,7 @@ class TestHost:
             )
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            if "Server listening on" in self.sshd_log():
+            if "Server listening on" in self.sshd_log() and self._double_server_ready():
                 self._mnt_ns = _ns_id(self.proc.pid, "mnt")
                 self._sshd_pid = _children(self.proc.pid)[0]
                 return True
@@ -466,6 +475,13 @@ class TestHost:
             f"sshd for test host {self.name!r} not listening on {self.address}:{self.port} "
             f"after {READY_TIMEOUT}s:\n{self.sshd_log()}"
         )
+
+    def _double_server_ready(self) -> bool:
+        """The double's server listens (it makes its socket whole, by a rename)."""
+        if not self._double_server or self.proc is None:
+            return True
+        sshd = _children(self.proc.pid)
+        return bool(sshd) and os.path.exists(f"/proc/{sshd[0]}/root{DOUBLE_SOCKET}")
 
     def stop(self) -> None:
         """End sshd and everything started inside the host, then remove its files."""

@@ -427,14 +427,26 @@ def _maybe_inject_fault(call_index: int) -> None:
         raise Exit(int(spec.get("rc", 1)))
 
 
+#: The process that called this command: this process, or a client of the double's
+#: server (server.py), which sets it from the socket's peer credentials.
+CALLER_PID: int | None = None
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+
 def _fault_ancestors() -> Iterator[tuple[int, list[str]]]:
-    """(pid, argv) of this process's ancestors, nearest first (Linux /proc: the
+    """(pid, argv) of the caller's ancestors, nearest first (Linux /proc: the
     double runs on a Linux test host)."""
-    pid = os.getppid()
+    try:
+        pid = os.getppid() if CALLER_PID is None else _parent_of(CALLER_PID)
+    except (OSError, ValueError, IndexError):
+        return
     while pid > 0:
         try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            ppid = _parent_of(pid)
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
                 cmdline = [w.decode(errors="replace") for w in fh.read().split(b"\0") if w]
         except (OSError, ValueError, IndexError):

@@ -1,7 +1,8 @@
 """Put the FreeBSD test double on a PATH and give it a fresh host state.
 
 `install_double` writes one POSIX sh wrapper per command into a bin dir (put it
-first on PATH of the throwaway host); `install_base_system` puts the stub
+first on PATH of the throwaway host; on a test host each wrapper execs client.c,
+which asks the host's server.py, and runs the double itself when there is none); `install_base_system` puts the stub
 /etc/rc.subr, /etc/defaults/rc.conf and stub base rc.d scripts under a root (a
 test host's overlay); `seed_state` writes state.json; `read_calls` reads back
 calls.log so a test can prove which commands ran.
@@ -9,6 +10,7 @@ calls.log so a test can prove which commands ran.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -16,6 +18,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,12 @@ MODULES = (
     DOUBLE.parent / "jail_postgres.py",
     DOUBLE.parent / "host_postgres.py",
     DOUBLE.parent / "vm.py",
+    DOUBLE.parent / "server.py",
 )
+#: The C client each command's wrapper execs on a test host (client.c, server.py).
+CLIENT_SOURCE = DOUBLE.parent / "client.c"
+#: Where a test host's server listens (its own /run, a tmpfs of its mount namespace).
+SOCKET = "/run/freebsd-double/double.sock"
 #: The interpreter a wrapper falls back to when its own is not there: inside a real
 #: jail (tests/double/jail_kernel.py) only the host's /usr is visible, not e.g. /root.
 JAIL_PYTHON = "/usr/bin/python3"
@@ -61,11 +69,16 @@ def install_double(
     python = python or os.path.realpath(sys.executable)
     bin_dir.mkdir(parents=True, exist_ok=True)
     program = str(DOUBLE)
+    client = None
     if seen_as is not None:
         shutil.copy2(DOUBLE, bin_dir.parent / DOUBLE.name)
         for module in MODULES:  # freebsd_double imports them
             shutil.copy2(module, bin_dir.parent / module.name)
         program = f"{Path(seen_as).parent}/{DOUBLE.name}"
+        built = client_binary()
+        if built is not None:
+            shutil.copy2(built, bin_dir.parent / "client")
+            client = f"{Path(seen_as).parent}/client"
     # `service` clears the environment of the rc.d script it runs (service.sh
     # `env -i`) but keeps these two and puts the bin dir first on PATH, so that the
     # FreeBSD commands a script runs still reach the double.
@@ -79,10 +92,47 @@ def install_double(
             lines.append("export FREEBSD_DOUBLE_STATE")
         lines.append(f"PY={shlex.quote(python)}")
         lines.append(f'[ -x "$PY" ] || PY={JAIL_PYTHON}')
-        lines.append(f'exec "$PY" {shlex.quote(program)} {command} "$@"')
+        if client is None:
+            lines.append(f'exec "$PY" {shlex.quote(program)} {command} "$@"')
+        else:  # the test host's server answers; without one the client execs "$PY" ...
+            lines.append(
+                f'exec {shlex.quote(client)} {SOCKET} "$PY" {shlex.quote(program)} {command} "$@"'
+            )
         wrapper = bin_dir / command
         wrapper.write_text("\n".join(lines) + "\n", encoding="utf-8")
         wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def client_binary() -> Path | None:
+    """client.c compiled once per machine and source (cached by its digest), or None
+    without a C compiler: the wrappers then run the double directly, only slower."""
+    source = CLIENT_SOURCE.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    built = Path(tempfile.gettempdir()) / f"freebsd-double-client-{digest}"
+    if built.exists():
+        return built
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    partial = built.with_name(f"{built.name}.{os.getpid()}")
+    done = subprocess.run(
+        [compiler, "-O2", "-Wall", "-o", str(partial), str(CLIENT_SOURCE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cc {CLIENT_SOURCE}: {done.stderr}")
+    os.replace(partial, built)
+    return built
+
+
+def server_command(python: str | None = None, seen_as: str = "") -> str:
+    """The sh line that starts a test host's server in the background (tests/testhost.py)."""
+    python = python or os.path.realpath(sys.executable)
+    server = f"{Path(seen_as).parent}/server.py"
+    log = f"{Path(SOCKET).parent}/server.log"
+    return f"{shlex.quote(python)} {shlex.quote(server)} {SOCKET} </dev/null >{log} 2>&1 &"
 
 
 def install_base_system(root: Path) -> None:
