@@ -1,6 +1,7 @@
 """The FreeBSD double's own time, so the bench compares the tools and not the double.
 
-The double's wrappers on a test host end in `exec python freebsd_double.py CMD "$@"`.
+The double's wrappers on a test host end in `exec client SOCKET "$PY" freebsd_double.py CMD
+"$@"` (the client asks the host's double server; tests/double/install.py).
 `instrument` rewrites them (in the host's overlay, after it started) to note each
 call's start and end in nanoseconds. `double_seconds` adds up the time at least one
 double command ran (the union of their intervals, so nested calls such as the
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 TIMES = "/var/db/freebsd-double/bench-times.log"
-_EXEC = re.compile(r'^exec (?P<python>\S+) (?P<program>\S+) (?P<command>\S+) "\$@"$', re.M)
+_EXEC = re.compile(r'^exec (?P<run>.+) (?P<command>\S+) "\$@"$', re.M)
 
 
 def instrument(host: Any) -> None:
@@ -32,7 +33,7 @@ def instrument(host: Any) -> None:
             continue
         timed = (
             "_bt_s=$(date +%s%N)\n"
-            f'{match["python"]} {match["program"]} {match["command"]} "$@"\n'
+            f'{match["run"]} {match["command"]} "$@"\n'
             "_bt_rc=$?\n"
             f'echo "{match["command"]} $_bt_s $(date +%s%N)" >> {TIMES}\n'
             'exit "$_bt_rc"'
