@@ -172,10 +172,11 @@ def teardown(
 @task(
     help={
         "unit": "only the unit tests (no root, no sshd)",
+        "quick": "leave out the slow end-to-end cases (marked slow); CI runs everything",
         "pytest-args": "extra arguments for pytest, e.g. '-k config -x'",
     }
 )
-def test(c: Context, unit: bool = False, pytest_args: str = "") -> None:
+def test(c: Context, unit: bool = False, quick: bool = False, pytest_args: str = "") -> None:
     """Run the tests: all of them on Linux (integration needs root); unit + freebsd on FreeBSD."""
     if getattr(c.config.run, "dry", False):
         print("error: invoke's --dry/-R does not apply to warden; use --dry-run", file=sys.stderr)
@@ -186,7 +187,8 @@ def test(c: Context, unit: bool = False, pytest_args: str = "") -> None:
         paths = ["tests"]
     else:  # FreeBSD: no throwaway Linux hosts; the real-host cases instead
         paths = ["tests/unit", "tests/freebsd"]
-    args = [sys.executable, "-m", "pytest", *paths, *pytest_args.split()]
+    marks = ["-m", "not slow"] if quick else []
+    args = [sys.executable, "-m", "pytest", *paths, *marks, *pytest_args.split()]
     env = dict(os.environ)
     code = subprocess.call(args, env=env)
     if code:

@@ -7,20 +7,14 @@ what to install; set WARDEN_SKIP_INTEGRATION=1 to skip them there instead.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.testhost import (
-    TestHost,
-    TestNetwork,
-    generate_key,
-    missing_preconditions,
-    write_ssh_config,
-)
+from tests.harness.site import require_test_hosts
+from tests.testhost import TestHost, TestNetwork, generate_key, write_ssh_config
 
 HERE = Path(__file__).parent
 
@@ -29,20 +23,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in Path(item.path).parents:
             item.add_marker(pytest.mark.integration)
-
-
-def require_test_hosts(network: bool = False) -> None:
-    """Fail (or, with WARDEN_SKIP_INTEGRATION=1, skip) when throwaway hosts cannot run."""
-    problem = missing_preconditions(network=network)
-    if problem is None:
-        return
-    if os.environ.get("WARDEN_SKIP_INTEGRATION") == "1":
-        pytest.skip(f"WARDEN_SKIP_INTEGRATION=1 and {problem}")
-    pytest.fail(
-        f"integration tests cannot run here: {problem}. "
-        "Set WARDEN_SKIP_INTEGRATION=1 to skip them on this machine.",
-        pytrace=False,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from setup.domains import READ_SECONDS
+from tests.harness.site import operator_for
 from tests.operator import Operator
 from tests.soulhub import soul_hub
 from tests.testhost import TestHost
@@ -31,9 +32,7 @@ def h1(make_test_host) -> TestHost:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def operator(tmp_path: Path, h1: TestHost) -> Operator:
-    operator = Operator(tmp_path / "home", [("h1", h1, None)])
-    operator.known_hosts.write_text(h1.host_key_line() + "\n")
-    return operator
+    return operator_for(tmp_path / "home", h1)
 
 
 @pytest.fixture

@@ -22,47 +22,17 @@ from setup.facts import gather
 from setup.planner import facts_request, make_plan
 from setup.steps import pf
 from setup.transport import SSHExecutor
-from tests.integration.conftest import require_test_hosts
+from tests.harness.site import (
+    OPERATOR_PF,
+    env,
+    operator_for,
+    prepared,
+    require_test_hosts,
+    setup_json,
+    sh,
+)
 from tests.operator import Operator
 from tests.testhost import DOUBLE_STATE, TestHost
-
-OPERATOR_PF = """# the operator's own rules
-ext_if = "vtnet0"
-set skip on lo0
-set block-policy return
-scrub in on $ext_if all fragment reassemble
-nat on $ext_if inet from 192.168.50.0/24 to any -> ($ext_if:0)
-block in all
-pass out quick keep state
-pass in on $ext_if inet proto tcp from any to ($ext_if) port ssh keep state
-"""
-
-FAKE_AGENT = """#!/bin/sh
-# stands in for Claude Code: says where it runs, then ticks
-echo "agent $AGENT_NAME LANG=$LANG DISPLAY_LOCALE=$DISPLAY_LOCALE"
-while :; do echo "tick $AGENT_NAME"; sleep 1; done
-"""
-
-
-def env(operator: Operator, name: str, base: str, locale: str = "sl-SI") -> Path:
-    posix = locale.replace("-", "_") + ".UTF-8"
-    return operator.env_file(
-        name,
-        base,
-        extra=(
-            f"DISPLAY_LOCALE={locale}\nASSISTANT_LOCALE={locale}\nSYSTEM_LOCALE={posix}\n"
-            "WARDEN_AGENT_COMMAND=/usr/local/bin/fake-agent\n"
-        ),
-    )
-
-
-def setup_json(operator: Operator, env_file: Path, *extra: str) -> dict[str, Any]:
-    result = operator.warden(
-        "setup", "--env", str(env_file), "--yes", "--json", *extra, timeout=300
-    )
-    assert result.returncode == 0, result.stderr + result.stdout
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
 
 
 def double_state(host: TestHost) -> dict[str, Any]:
@@ -74,12 +44,6 @@ def set_fault(host: TestHost, fault: object) -> None:
     state = double_state(host)
     state["fault"] = fault
     host.write_file(f"{DOUBLE_STATE}/state.json", json.dumps(state, indent=2) + "\n")
-
-
-def sh(host: TestHost, command: str) -> str:
-    result = host.exec(command)
-    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
-    return result.stdout.decode()
 
 
 def words(result: subprocess.CompletedProcess[str]) -> str:
@@ -115,20 +79,6 @@ def wait_for(check: Any, seconds: float = 15) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.3)
-
-
-def prepared(host: TestHost) -> TestHost:
-    """The operator's firewall is up, with its own rules; the fake agent is installed."""
-    host.write_file("/etc/pf.conf", OPERATOR_PF)
-    sh(host, "kldload pf && pfctl -f /etc/pf.conf && pfctl -e && sysrc pf_enable=YES")
-    host.write_file("/usr/local/bin/fake-agent", FAKE_AGENT, mode=0o755)
-    return host
-
-
-def operator_for(home: Path, host: TestHost) -> Operator:
-    op = Operator(home, [("h1", host, None)])
-    op.known_hosts.write_text(host.host_key_line() + "\n")
-    return op
 
 
 def set_up_twice(operator: Operator, *agents: Path) -> None:

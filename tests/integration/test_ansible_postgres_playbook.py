@@ -30,7 +30,7 @@ from setup.db.hba import AgentAccess, pg_hba
 from setup.db.provision import DbWants, SqlChange, bootstrap_admin_sql, plan_sql
 from setup.db.tunnel import forward
 from setup.transport import connect
-from tests.integration.conftest import require_test_hosts
+from tests.harness.site import require_test_hosts
 from tests.postgres import JailPostgres
 from tests.testhost import TestHost, TestNetwork, write_ssh_config
 

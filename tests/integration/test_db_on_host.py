@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import require_test_hosts
-from tests.integration.test_role_jails import agent_dsn, setup_json, sh
-from tests.operator import Operator
+from tests.harness.site import agent_dsn, operator_for, require_test_hosts, setup_json, sh
 from tests.testhost import TestNetwork
 
 ON_HOST = "WARDEN_ROLES=db\nWARDEN_DB_RUNTIME=host\n"
@@ -25,8 +23,7 @@ ON_HOST = "WARDEN_ROLES=db\nWARDEN_DB_RUNTIME=host\n"
 class Site:
     def __init__(self, network: TestNetwork, home: Path) -> None:
         self.host = network.host("h1")
-        self.operator = Operator(home, [("h1", self.host, None)])
-        self.operator.known_hosts.write_text(self.host.host_key_line() + "\n")
+        self.operator = operator_for(home, self.host)
         self.atlas = self.operator.env_file("atlas", "10.0.1", extra=ON_HOST)
         self.vega = self.operator.env_file("vega", "10.0.3", extra=ON_HOST)
         self.runs: dict[str, dict[str, Any]] = {}
@@ -54,7 +51,7 @@ def test_the_host_cluster_is_set_up_once_and_a_second_run_changes_nothing(site: 
 
 
 def test_each_agent_reaches_its_own_brain_on_its_gateway_and_not_the_others(site: Site) -> None:
-    atlas, vega = agent_dsn(site, "atlas"), agent_dsn(site, "vega")  # type: ignore[arg-type]
+    atlas, vega = agent_dsn(site, "atlas"), agent_dsn(site, "vega")
     assert atlas.endswith("@10.0.1.1:5432/atlas_brain")
     assert vega.endswith("@10.0.3.1:5432/vega_brain")
     query = "select current_user, current_database()"
@@ -93,7 +90,7 @@ def test_status_reports_the_hosts_postgresql_for_each_agent(site: Site) -> None:
 
 
 def test_teardown_of_vega_dumps_drops_and_leaves_atlas_as_it_was(site: Site) -> None:
-    dsn = agent_dsn(site, "vega")  # type: ignore[arg-type]
+    dsn = agent_dsn(site, "vega")
     sh(site.host, f"psql -X -q {dsn!r} -c 'create table memory (note text)'")
     result = site.operator.warden("teardown", "--env", str(site.vega), "--yes", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -108,5 +105,5 @@ def test_teardown_of_vega_dumps_drops_and_leaves_atlas_as_it_was(site: Site) -> 
     assert "listen_addresses = 'localhost,10.0.1.1'" in conf
     again = setup_json(site.operator, site.atlas)
     assert again["change_count"] == 0, again
-    atlas = agent_dsn(site, "atlas")  # type: ignore[arg-type]
+    atlas = agent_dsn(site, "atlas")
     assert sh(site.host, f"psql -X -A -t {atlas!r} -c 'select 1'").strip() == "1"

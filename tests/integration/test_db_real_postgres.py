@@ -36,7 +36,7 @@ from setup.db.tunnel import forward
 from setup.errors import HostError
 from setup.transport import Executor, connect
 from tests import testhost
-from tests.integration.conftest import require_test_hosts
+from tests.harness.site import require_test_hosts
 from tests.postgres import JailPostgres
 from tests.testhost import TestHost, TestNetwork, write_ssh_config
 

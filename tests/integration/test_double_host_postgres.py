@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import require_test_hosts
+from tests.harness.site import require_test_hosts
 from tests.testhost import TestHost, TestNetwork
 
 DATA = "/var/db/postgres/data17"

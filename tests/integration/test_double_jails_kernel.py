@@ -22,6 +22,7 @@ from setup.db import hba
 from setup.domains import JailUser, Location
 from setup.ops import Op, put
 from setup.shell import LIBRARY
+from tests.harness.site import sh
 from tests.testhost import DOUBLE_STATE, TestHost, TestNetwork
 
 JAILS = "/usr/local/bastille/jails"
@@ -63,13 +64,6 @@ for _ in range(100):
         time.sleep(0.05)
 print(c.getsockname()[0])
 """
-
-
-def sh(host: TestHost, command: str) -> str:
-    result = host.exec(command, check=False)
-    out = result.stdout.decode() + result.stderr.decode()
-    assert result.returncode == 0, f"{command}: rc {result.returncode}\n{out}"
-    return result.stdout.decode()
 
 
 def run(host: TestHost, command: str) -> subprocess.CompletedProcess[bytes]:

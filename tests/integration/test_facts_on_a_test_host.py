@@ -11,7 +11,7 @@ import pytest
 
 from setup.facts import gather
 from setup.transport import SSHExecutor
-from tests.integration.test_warden_over_ssh import Operator
+from tests.operator import Operator
 from tests.testhost import TestHost, write_ssh_config
 
 

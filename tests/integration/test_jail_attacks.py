@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import require_test_hosts
-from tests.operator import Operator
+from tests.harness.site import operator_for, require_test_hosts
 from tests.soulhub import soul_hub
 from tests.testhost import TestNetwork
 
@@ -29,8 +28,7 @@ class Site:
     def __init__(self, network: TestNetwork, home: Path) -> None:
         self.host = network.host("h1")
         self.host.write_file("/var/db/llama/model.gguf", "not really a model\n")
-        self.operator = Operator(home, [("h1", self.host, None)])
-        self.operator.known_hosts.write_text(self.host.host_key_line() + "\n")
+        self.operator = operator_for(home, self.host)
         self.hub = soul_hub(home.parent)
         soul = f"WARDEN_SOUL_REPO={self.hub}\nWARDEN_SOUL_REF=main\n"
         self.env = self.operator.env_file("atlas", "10.0.1", extra=ROLES + soul)

@@ -24,32 +24,17 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import require_test_hosts
-from tests.operator import Operator
+from tests.harness.site import agent_dsn, operator_for, require_test_hosts, setup_json, sh
 from tests.soulhub import soul_hub
-from tests.testhost import TestHost, TestNetwork
+from tests.testhost import TestNetwork
 
 ROLES = "WARDEN_ROLES=db,git,cms\nWARDEN_NAMESERVER=192.0.2.53\n"
-
-
-def setup_json(operator: Operator, env: Path) -> dict[str, Any]:
-    result = operator.warden("setup", "--env", str(env), "--yes", "--json", timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
-
-
-def sh(host: TestHost, command: str) -> str:
-    result = host.exec(command, check=False)
-    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
-    return result.stdout.decode()
 
 
 class Site:
     def __init__(self, network: TestNetwork, home: Path) -> None:
         self.host = network.host("h1")
-        self.operator = Operator(home, [("h1", self.host, None)])
-        self.operator.known_hosts.write_text(self.host.host_key_line() + "\n")
+        self.operator = operator_for(home, self.host)
         self.hub = soul_hub(home.parent)
         soul = f"WARDEN_SOUL_REPO={self.hub}\nWARDEN_SOUL_REF=main\n"
         self.env = self.operator.env_file("atlas", "10.0.1", extra=ROLES + soul)
@@ -175,16 +160,6 @@ def test_status_reports_every_jail_and_its_service_healthy(site: Site) -> None:
     checks = {c["check"]: c for c in json.loads(result.stdout)["hosts"][0]["agents"][0]["checks"]}
     for name in ("jail atlasdb", "db service", "jail atlasgit", "git service", "cms service"):
         assert checks[name]["ok"], checks[name]
-
-
-def agent_dsn(site: Site, agent: str = "atlas") -> str:
-    path = f"/usr/local/etc/warden/agents/{agent}/credentials"
-    credentials = site.host.read_file(path).decode()
-    return next(
-        line.split("=", 1)[1].strip("'")
-        for line in credentials.splitlines()
-        if line.startswith("WARDEN_DB_DSN=")
-    )
 
 
 def fresh_postgres_restore(dump: Path, tmp_path: Path) -> str:

@@ -28,7 +28,7 @@ from setup.soul.check import load_manifest
 from setup.soul.ddl import MEMORIES, SKILLS, Table
 from setup.soul.seed import SeedState, plan_seed, read_seeded, soul_rows, soul_seed
 from setup.transport import connect
-from tests.integration.conftest import require_test_hosts
+from tests.harness.site import require_test_hosts
 from tests.postgres import JailPostgres
 from tests.testhost import TestNetwork, write_ssh_config
 

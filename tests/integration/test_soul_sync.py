@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
-import string
 import tarfile
 from pathlib import Path
 
@@ -19,14 +17,10 @@ import pytest
 from setup.config import load_config
 from setup.soul.sync import HostSync, exit_code, sync_hosts
 from setup.transport import Executor, SSHExecutor
+from tests.harness.souls import aws_key
 from tests.operator import Operator
 from tests.soulhub import AGENT, CLONE, HUB_REPO, SoulHosts, build
 from tests.testhost import TestNetwork, generate_key
-
-
-def aws_key() -> str:
-    """An AWS-style access key id (detect-secrets' AWSKeyDetector: AKIA + 16 of [A-Z2-7])."""
-    return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from setup.config import (
     KNOWN_KEYS,
     RESERVED_NAMES,
     ROLES,
-    AgentConfig,
     ConfigError,
     ConfigProblem,
     load_config,
     parse_config,
 )
+from tests.harness.agents import MINIMAL, config_of
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / ".env.example"
@@ -44,7 +44,6 @@ ASSISTANT_LOCALE=sl-SI
 SYSTEM_LOCALE=sl_SI.UTF-8
 """
 
-MINIMAL = {"AGENT_NAME": "atlas", "AGENT_SUBNET_BASE": "10.0.1"}
 SECRET = "sk-ant-api03-DO-NOT-PRINT-THIS-9f8e7d"
 
 
@@ -60,10 +59,6 @@ def write(tmp_path: Path, text: str, name: str = ".env") -> Path:
 
 def env_text(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
-
-
-def config_of(**overrides: str) -> AgentConfig:
-    return parse_config({**MINIMAL, **overrides}, Path("/agents/atlas/.env"))
 
 
 def error_of(tmp_path: Path, text: str) -> tuple[Path, ConfigError]:

@@ -16,8 +16,8 @@ from setup.facts import Facts, Section
 from setup.registry import entry_for, owned_roles
 from setup.steps import db
 from setup.teardown import KEPT_DB, KeptDb, plan_teardown
-from tests.unit.test_jail_steps import ready_host
-from tests.unit.test_steps import agent, with_registered
+from tests.harness.agents import agent, with_registered
+from tests.harness.facts import ready_host
 
 ATLAS = "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=db\nWARDEN_DB_RUNTIME=host\n"
 VEGA = "AGENT_NAME=vega\nAGENT_SUBNET_BASE=10.0.3\nWARDEN_ROLES=db\nWARDEN_DB_RUNTIME=host\n"

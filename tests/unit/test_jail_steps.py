@@ -11,14 +11,15 @@ from setup import bastillefile, jail
 from setup.blocks import broken, with_block
 from setup.config import AgentConfig
 from setup.db.catalog import Catalog
-from setup.domains import Host, JailUser, Location
-from setup.facts import Facts, Section
+from setup.domains import Host, JailUser
+from setup.facts import Section
 from setup.hostsfile import block
 from setup.layout import credentials, template_stamp
 from setup.planner import make_plan
 from setup.render import render
 from setup.steps import cms, db, git, llama_cpp
-from tests.unit.test_steps import BASE, agent, bravo, right_network, with_registered
+from tests.harness.agents import BASE, agent
+from tests.harness.facts import db_ready, jail_done, ready_host
 
 JAIL = "atlasgit"
 
@@ -26,59 +27,6 @@ JAIL = "atlasgit"
 @pytest.fixture
 def config(tmp_path: Path) -> AgentConfig:
     return agent(tmp_path, BASE + "WARDEN_NAMESERVER=192.0.2.53\n")
-
-
-def ready_host(config: AgentConfig, **changes: object) -> Facts:
-    """A host where the host and network steps are done: Bastille, the release, warden0."""
-    facts = right_network(config, with_registered(bravo(), config))
-    facts = replace(
-        facts,
-        bastille_version="1.4.4",
-        packages={"bastille": True},
-        probes={**facts.probes, "host.releases": Section("14.3-RELEASE\n", 0)},
-    )
-    return replace(facts, **changes)  # type: ignore[arg-type]
-
-
-def jail_done(config: AgentConfig, role: str, facts: Facts, service: str = "running") -> Facts:
-    """The role's jail exists, runs, has the right network and the current template."""
-    name = config.jail_names[role]
-    spec = {"git": git.SPEC, "cms": cms.STEP.spec, "db": db.SPEC}[role]
-    tree = bastillefile.rendered(config, role, **spec.context(config))
-    files: dict[str | Location, str | None] = {
-        w: tree[w.path.lstrip("/")] for w in jail.jail_files(config, role)
-    }
-    files[template_stamp(name)] = bastillefile.digest(tree) + "\n"
-    ip = f"{config.role_ips[role]}/24"
-    probe = Section(
-        f"ifconfig_vnet0=inet {ip}\ndefaultrouter={config.gateway}\nservice={service}\n", 0
-    )
-    facts = replace(
-        facts,
-        jails_defined=(*facts.jails_defined, name),
-        jails_running=(*facts.jails_running, name),
-        files={**facts.files, **files},
-        probes={**facts.probes, jail.probe_name(name): probe},
-    )
-    if role == "git":
-        facts = git_keys_pinned(config, facts)
-    return facts
-
-
-def git_keys_pinned(config: AgentConfig, facts: Facts) -> Facts:
-    """Both keys exist and the files the git step writes are what it wants."""
-    keys = {
-        git.agent_pub(config): "ssh-ed25519 AAAAagent warden agent atlas\n",
-        git.host_key_pub(config): "ssh-ed25519 AAAAjail atlasgit\n",
-    }
-    facts = replace(facts, files={**facts.files, **keys})
-    writes = {
-        f.location: f.content
-        for c in git.plan(config, facts).changes
-        for f in c.files
-        if not isinstance(f.domain, Host)
-    }
-    return replace(facts, files={**facts.files, **writes})
 
 
 def summaries(step: object) -> list[str]:
@@ -343,25 +291,6 @@ def test_a_hosts_file_with_a_lone_marker_is_refused_not_guessed_at(config: Agent
 
 
 # --------------------------------------------------------------------------- db
-
-
-def db_ready(config: AgentConfig, state: db.DbState | None) -> Facts:
-    facts = jail_done(config, "db", ready_host(config))
-    ls = "\n".join(
-        [
-            f"drwx------  2 0 0 512 Dec  5 01:00 {db.secrets_dir('atlas')}",
-            f"-rw-------  1 0 0 44 Dec  5 01:00 {db.admin_secret(config)}",
-            f"-rw-------  1 0 0 44 Dec  5 01:00 {db.agent_secret(config)}",
-        ]
-    )
-    facts = replace(facts, probes={**facts.probes, "db.secrets": Section(ls + "\n", 0)})
-    if state is None:
-        return facts
-    where = db.server(config, facts)
-    assert isinstance(where, db.Server)
-    if state.hba is None:  # the jail's pg_hba.conf as warden wrote it
-        state = replace(state, hba=where.hba)
-    return facts.with_extra("db", state)
 
 
 def test_db_generates_both_passwords_once_as_secret_files(config: AgentConfig) -> None:

@@ -10,7 +10,7 @@ import pytest
 from setup.domains import HostUser, JailUser, Location
 from setup.errors import HostError, Refused
 from setup.logs import log_path, safe
-from tests.unit.test_steps import BASE, agent
+from tests.harness.agents import BASE, agent
 
 
 def test_the_agent_log_is_read_as_the_agent_and_a_role_jails_log_inside_its_jail(

@@ -18,8 +18,8 @@ from setup.registry import borrowers, entry_for, load_entries
 from setup.shared import pass_rules
 from setup.steps import db, pf
 from setup.teardown import KEPT_DB, KeptDb, plan_teardown
-from tests.unit.test_jail_steps import db_ready, ready_host
-from tests.unit.test_steps import agent, with_registered
+from tests.harness.agents import agent, with_registered
+from tests.harness.facts import db_ready, ready_host
 
 ATLAS = "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=db,ollama\n"
 VEGA = (

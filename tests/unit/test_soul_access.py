@@ -10,7 +10,7 @@ from setup.plan import StepPlan
 from setup.soul.access import hub_host, hub_known_hosts
 from setup.steps import soul
 from setup.steps.soul import SoulState, _hub_access
-from tests.unit.test_steps import agent
+from tests.harness.agents import agent
 
 
 def test_hub_hosts_are_read_from_ssh_and_scp_urls_only() -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import string
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,15 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from setup.errors import Refused
 from setup.soul import check_soul
 from setup.soul.commands import check_command
+from tests.harness.souls import aws_key
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "souls" / "example"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-
-
-def aws_key() -> str:
-    """A fresh AWS-style access key id (built here, so no key sits in the source)."""
-    return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
 
 
 def openssh_key() -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import string
 import subprocess
 from dataclasses import replace
@@ -23,22 +22,16 @@ import pytest
 from setup.command import cmd
 from setup.config import AgentConfig
 from setup.domains import HostUser, JailUser, Location
-from setup.facts import Facts, Section
+from setup.facts import Section
 from setup.ops import Run
 from setup.plan import Change
 from setup.planner import make_plan
 from setup.shell import LIBRARY
-from setup.soul.pin import pinned
 from setup.steps import soul
-from setup.steps.soul import SoulState
-from tests.unit.test_steps import BASE, agent, bravo, with_registered
+from tests.harness.agents import BASE, agent
+from tests.harness.facts import bravo
+from tests.harness.souls import EXAMPLE, GIT_ENV, git, soul_host, with_state
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "souls" / "example"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
-    "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent",
-}  # fmt: skip
 SHIM_CHROOT = (
     "#!/bin/sh\n# test shim: chroot -u U -g G -G G / CMD... as the caller\n"
     'while getopts u:g:G: o; do :; done; shift $((OPTIND - 1)); [ "$1" = / ] || exit 64\n'
@@ -49,25 +42,6 @@ SHIM_JEXEC = (
     'while getopts lU: o; do :; done; shift $((OPTIND - 1)); shift; exec "$@"\n'
 )
 SHIM_OK = "#!/bin/sh\n# test shim: the agent's user exists, chown to it succeeds\nexit 0\n"
-
-
-def git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **GIT_ENV},
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    return done.stdout.strip()
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> tuple[Path, Path]:
-    """(bare hub, a work tree that pushes to it) holding souls/example on main."""
-    work, bare = tmp_path / "work", tmp_path / "hub.git"
-    shutil.copytree(EXAMPLE, work)
-    git("init", "-q", "-b", "main", str(work))
-    git("add", "-A", cwd=work)
-    git("commit", "-q", "-m", "soul", cwd=work)
-    git("init", "-q", "--bare", str(bare))
-    git("push", "-q", str(bare), "main", cwd=work)
-    return bare, work
 
 
 def commit(work: Path, bare: Path, path: str, text: str) -> str:
@@ -120,23 +94,6 @@ class Never:
         raise AssertionError("the host was contacted")
 
 
-def host(config: AgentConfig, **probes: str) -> Facts:
-    facts = with_registered(bravo(), config)
-    return replace(
-        facts,
-        users={**facts.users, config.agent_user: 2001},
-        groups={**facts.groups, config.agent_user: 2001},
-        packages={**facts.packages, "git": True},
-        probes={**facts.probes, **{k: Section(v, 0) for k, v in probes.items()}},
-    )
-
-
-def with_state(config: AgentConfig, facts: Facts, **extra: object) -> Facts:
-    assert config.soul_repo is not None
-    got = pinned(config.soul_repo, config.soul_ref, config.soul_key, config.agent_name)
-    return facts.with_extra(soul.NAME, SoulState(got, **extra))  # type: ignore[arg-type]
-
-
 def probe(script: str, shims: Path) -> str:
     done = sh(script, shims)
     assert done.returncode == 0, done.stderr
@@ -153,7 +110,7 @@ def test_a_soul_with_an_aws_key_in_user_md_is_refused_before_anything_is_written
     bare, work = hub
     key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
     commit(work, bare, "USER.md", (work / "USER.md").read_text() + f"\nAWS key: {key_id}\n")
-    facts = soul.enrich(Never(), config, host(config))  # type: ignore[arg-type]
+    facts = soul.enrich(Never(), config, soul_host(config))  # type: ignore[arg-type]
     step = soul.plan(config, facts)
     assert step.changes == []
     assert len(step.refusals) == 1
@@ -167,8 +124,8 @@ def test_a_soul_with_an_aws_key_in_user_md_is_refused_before_anything_is_written
 def test_a_fresh_host_gets_the_clone_the_harness_file_the_mirror_and_a_deferred_seed(
     config: AgentConfig,
 ) -> None:
-    facts = with_state(config, host(config, **{"soul.clone": "state=absent\n",
-                                               "soul.mirror": "mirror=present\n"}))  # fmt: skip
+    probes = {"soul.clone": "state=absent\n", "soul.mirror": "mirror=present\n"}
+    facts = with_state(config, soul_host(config, **probes))
     step = soul.plan(config, facts)
     assert step.refusals == []
     assert [c.summary.split(" (")[0] for c in step.changes] == [
@@ -194,7 +151,7 @@ def test_the_clone_is_made_at_the_pinned_commit_and_a_rerun_plans_nothing(
     config: AgentConfig, hub: tuple[Path, Path], tmp_path: Path, shims: Path
 ) -> None:
     bare, work = hub
-    facts = with_state(config, host(config))
+    facts = with_state(config, soul_host(config))
     got = facts.extras[soul.NAME].soul
     dest = tmp_path / "home" / "soul"
     dest.parent.mkdir()
@@ -214,7 +171,7 @@ def test_the_clone_is_made_at_the_pinned_commit_and_a_rerun_plans_nothing(
 
     # the hub moves on: the clean clone is moved to the new commit
     new = commit(work, bare, "SOUL.md", "# Atlas\n\nCalmer now.\n")
-    facts = with_state(config, host(config, **{"soul.clone": seen}))
+    facts = with_state(config, soul_host(config, **{"soul.clone": seen}))
     moved = [c for c in soul.plan(config, facts).changes if "clone" in c.summary]
     assert len(moved) == 1
     assert moved[0].summary.startswith(f"move the clone {soul.clone_dir(config)}")
@@ -226,7 +183,7 @@ def test_the_clone_is_made_at_the_pinned_commit_and_a_rerun_plans_nothing(
 def test_a_clone_with_local_changes_or_commits_is_refused_naming_them(
     config: AgentConfig, tmp_path: Path, shims: Path, hub: tuple[Path, Path]
 ) -> None:
-    facts = with_state(config, host(config))
+    facts = with_state(config, soul_host(config))
     got = facts.extras[soul.NAME].soul
     dest = tmp_path / "home" / "soul"
     dest.parent.mkdir()
@@ -252,7 +209,7 @@ def test_a_clone_with_local_changes_or_commits_is_refused_naming_them(
 def test_the_mirror_gets_the_pinned_commit_owned_by_the_jails_git_user(
     config: AgentConfig, tmp_path: Path, shims: Path
 ) -> None:
-    facts = with_state(config, host(config))
+    facts = with_state(config, soul_host(config))
     got = facts.extras[soul.NAME].soul
     mirror = tmp_path / "srv" / "git" / "atlas-soul.git"
     git("init", "-q", "--bare", "-b", "main", str(mirror))

@@ -24,9 +24,9 @@ from setup.soul.remote import Clone, Probe, ProbeFailed
 from setup.soul.sync import HostSync, clone_of, exit_code, host_key_path, sync_hosts
 from setup.soul.tree import check_tree, tree_paths
 from setup.transport import Executor, Result
+from tests.harness.agents import config_of
+from tests.harness.souls import aws_key
 from tests.portability import scan
-from tests.unit.test_config import config_of
-from tests.unit.test_soul_check import aws_key
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "souls" / "example"

@@ -21,15 +21,16 @@ from setup.soul import reach
 from setup.soul.sync import sync_hosts
 from setup.steps import select, soul
 from setup.transport import Executor, Result
-from tests.unit.test_soul_step import host, hub, with_state  # noqa: F401 (hub: a fixture)
-from tests.unit.test_steps import agent, bravo
+from tests.harness.agents import agent
+from tests.harness.facts import bravo
+from tests.harness.souls import soul_host, with_state
 
 ROOT = Path(__file__).resolve().parents[2]
 BHYVE = "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_RUNTIME=bhyve\nWARDEN_ROLES=none\n"
 
 
 @pytest.fixture
-def config(tmp_path: Path, hub: tuple[Path, Path]) -> AgentConfig:  # noqa: F811
+def config(tmp_path: Path, hub: tuple[Path, Path]) -> AgentConfig:
     return agent(tmp_path, BHYVE + f"WARDEN_SOUL_REPO={hub[0]}\n")
 
 
@@ -37,7 +38,7 @@ def test_a_bhyve_agents_guest_gets_the_clone_and_harness_file_but_no_mirror_or_s
     config: AgentConfig,
 ) -> None:
     assert set(soul.probes(config)) == {"soul.clone", "soul.home"}  # no mirror to read
-    facts = with_state(config, host(config, **{"soul.clone": "state=absent\n"}))
+    facts = with_state(config, soul_host(config, **{"soul.clone": "state=absent\n"}))
     step = soul.plan(config, facts)
     assert step.refusals == []
     assert [c.summary.split(" (")[0] for c in step.changes] == [

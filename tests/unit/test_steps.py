@@ -2,46 +2,26 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from setup.blocks import with_block
 from setup.config import AgentConfig, load_config
-from setup.facts import Facts, Interface, Section, fresh_host
-from setup.hostsfile import block
+from setup.facts import Facts, Interface, Section
 from setup.layout import PF_CONF, PF_WARDEN_CONF, credentials, rc_script
 from setup.pfconf import BEGIN, foreign_lines, with_include
 from setup.planner import make_plan
 from setup.registry import entry_for
 from setup.steps import host, network, pf, service, user
-
-BASE = "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=db,git\n"
-
-
-def agent(tmp_path: Path, text: str = BASE, name: str = ".env") -> AgentConfig:
-    env = tmp_path / name
-    env.write_text(text + "WARDEN_AGENT_COMMAND=claude --resume\n")
-    return load_config(env)
+from tests.harness.agents import BASE, agent, with_registered
+from tests.harness.facts import bravo, right_network
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> AgentConfig:
     return agent(tmp_path)
-
-
-def bravo(**changes: object) -> Facts:
-    return replace(fresh_host("bravo"), assumed=False, **changes)  # type: ignore[arg-type]
-
-
-def with_registered(facts: Facts, *configs: AgentConfig) -> Facts:
-    registry = dict(facts.registry)
-    for one in configs:
-        registry[one.agent_name] = entry_for(one, replace(facts, registry=registry)).to_json()
-    return replace(facts, registry=registry)
 
 
 def summaries(step: object) -> list[str]:
@@ -151,32 +131,6 @@ def test_network_picks_a_bridge_number_free_in_rc_conf(config: AgentConfig) -> N
     commands = [cmd for c in step.changes for cmd in c.commands]
     assert "sysrc cloned_interfaces+=bridge1" in commands
     assert "sysrc ifconfig_bridge1_name=warden0" in commands
-
-
-def right_network(config: AgentConfig, facts: Facts) -> Facts:
-    index = entry_for(config, facts).alias_index
-    bridge = Interface(
-        "warden0",
-        ("UP", "BROADCAST", "RUNNING"),
-        (ipaddress.IPv4Interface(f"{config.gateway}/24"),),
-        groups=("bridge",),
-    )
-    rc = {
-        **facts.rc_conf,
-        "cloned_interfaces": "bridge3",
-        "ifconfig_bridge3_name": "warden0",
-        "ifconfig_warden0": "up",
-        f"ifconfig_warden0_alias{index}": f"inet {config.gateway}/24",
-        "gateway_enable": "YES",
-    }
-    hosts = with_block("127.0.0.1\tlocalhost\n", config.agent_name, block(config))
-    return replace(
-        facts,
-        interfaces={**facts.interfaces, "warden0": bridge},
-        rc_conf=rc,
-        sysctl={**facts.sysctl, "net.inet.ip.forwarding": "1"},
-        files={**facts.files, "/etc/hosts": hosts},
-    )
 
 
 def test_network_already_right_plans_nothing(config: AgentConfig) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from setup.facts import Section
 from setup.registry import entry_for
 from setup.teardown import plan_teardown
-from tests.unit.test_steps import BASE, agent, bravo, with_registered
+from tests.harness.agents import BASE, agent, with_registered
+from tests.harness.facts import bravo
 
 
 def test_an_unregistered_agent_plans_nothing_even_if_its_names_exist(tmp_path: Path) -> None:

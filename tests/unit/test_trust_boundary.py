@@ -36,9 +36,9 @@ from setup.steps.soul import SoulState
 from setup.teardown import files as teardown_files
 from setup.teardown import plan_teardown
 from setup.teardown import probes as teardown_probes
+from tests.harness.agents import agent
+from tests.harness.facts import jail_done, ready_host
 from tests.portability import code_lines
-from tests.unit.test_jail_steps import jail_done, ready_host
-from tests.unit.test_steps import agent
 
 # Paths an agent's user or a jail's root controls: below a home, a jail's root (and the
 # root directory itself), below an agent's tmux socket directory, below /tmp.
