@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.double import freebsd_double
+from tests.double.fbsd.pkg import BASTILLE_CONF_SAMPLE
+from tests.double.fbsd.state import build_default_state
 from tests.double.install import install_double, seed_state
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -40,7 +41,7 @@ WARDEN0 = {
 def host(tmp_path: Path) -> dict[str, Path]:
     if os.geteuid() != 0:
         pytest.fail("the jail tests install packages and switch users: run them as root")
-    interfaces = [*freebsd_double.build_default_state()["interfaces"], WARDEN0]
+    interfaces = [*build_default_state()["interfaces"], WARDEN0]
     seed_state(
         tmp_path / "state",
         {"interfaces": interfaces, "next_ifindex": 4, "bastille": {"version": "1.4.4"}},
@@ -49,7 +50,7 @@ def host(tmp_path: Path) -> dict[str, Path]:
     (root / "usr/local/bastille/releases/14.3-RELEASE").mkdir(parents=True)
     conf = root / "usr/local/etc/bastille/bastille.conf"
     conf.parent.mkdir(parents=True)
-    conf.write_text(freebsd_double.BASTILLE_CONF_SAMPLE)
+    conf.write_text(BASTILLE_CONF_SAMPLE)
     (root / "etc").mkdir()
     (root / "etc/resolv.conf").write_text("nameserver 192.0.2.53\n")
     install_double(tmp_path / "bin", state_dir=str(tmp_path / "state"))
