@@ -3,11 +3,13 @@
 TEST DOUBLE, not FreeBSD.  The double (fbsd/) loads this module for `bastille` (every
 subcommand but --version, list jails and bootstrap), `jexec`, `pkg -j`, and for `pkg`,
 `service` and `sysrc` run inside a jail.  Sources, named next to each behaviour:
-  ref §N      /work/shared/reference/freebsd.md (Bastille 1.4.4 read from source)
-  outputs §N  /work/shared/reference/freebsd-outputs.md
+  reference/freebsd.md §N  tests/double/reference/freebsd.md (Bastille 1.4.4 read from
+                           source)
+  reference/outputs.md §N  tests/double/reference/outputs.md (what Bastille prints)
   create.sh   BastilleBSD/bastille usr/local/share/bastille/create.sh, a 1.x revision
               (option loop, check order, "Valid"/"[WARNING]" texts); where its wording
-              differs from ref §1.2 / outputs §4.3 (which pin 1.4.4), those win.
+              differs from reference/freebsd.md §1.2 / reference/outputs.md §4.3 (which
+              pin 1.4.4), those win.
   common.sh   the same repository's common.sh (set_target, jail_autocomplete texts).
 
 What a jail is here.  A jail is DEFINED when /usr/local/bastille/jails/NAME/jail.conf
@@ -129,15 +131,15 @@ class Svc:
 
 
 PG_SERVERS = tuple(f"postgresql{v}-server" for v in (15, 16, 17, 18))
-# ref §2.8 (rc names, rcvars); extra_commands from each port's rc script [sshd: F14
+# reference/freebsd.md §2.8 (rc names, rcvars); extra_commands from each port's rc script [sshd: F14
 # libexec/rc/rc.d/sshd; nginx: www/nginx files/nginx.in; postgresql: files/postgresql.in].
 SERVICES: dict[str, Svc] = {
     "postgresql": Svc("/usr/local/etc/rc.d/postgresql", PG_SERVERS, ("reload", "initdb")),
     "nginx": Svc("/usr/local/etc/rc.d/nginx", ("nginx",), ("reload",), "/var/run/nginx.pid"),
     "sshd": Svc("/etc/rc.d/sshd", (), ("reload",), "/var/run/sshd.pid"),
     "ollama": Svc("/usr/local/etc/rc.d/ollama", ("ollama",)),
-    # ref §2.8: llama_server_model is required and must be a file [how the port checks
-    # it is unconfirmed; modelled as rc.subr required_files].
+    # reference/freebsd.md §2.8: llama_server_model is required and must be a file [how the
+    # port checks it is unconfirmed; modelled as rc.subr required_files].
     "llama_server": Svc(
         "/usr/local/etc/rc.d/llama_server", ("llama-cpp",), required_var="llama_server_model"
     ),
@@ -154,11 +156,12 @@ RC_PLACEHOLDER = (
 
 
 def info(text: str) -> None:
-    err(text)  # outputs §4: 1.4.x info/warn/errors go to stderr
+    err(text)  # reference/outputs.md §4: 1.4.x info/warn/errors go to stderr
 
 
 def bail(*lines: str) -> NoReturn:
-    """error_exit (outputs §4): message(s) on stderr, a blank line on stdout, exit 1."""
+    """error_exit (reference/outputs.md §4): message(s) on stderr, a blank line on stdout,
+    exit 1."""
     for line in lines:
         err(line)
     out("")
@@ -174,7 +177,7 @@ def jail_root(name: str) -> str:
 
 
 def defined_jails() -> list[str]:
-    """`bastille list jails` (ref §1.4): the jails that have a jail.conf."""
+    """`bastille list jails` (reference/freebsd.md §1.4): the jails that have a jail.conf."""
     pattern = host_path(f"{JAILSDIR}/*/jail.conf")
     return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(pattern))
 
@@ -223,7 +226,8 @@ def jail_ip(name: str) -> str:
 
 
 def resolve(target: str) -> list[str]:
-    """set_target (ref §1.3, common.sh): ALL, names, JIDs, unique prefix, then tags."""
+    """set_target (reference/freebsd.md §1.3, common.sh): ALL, names, JIDs, unique prefix,
+    then tags."""
     names = defined_jails()
     if target in ("ALL", "all"):
         found = list(names)
@@ -252,7 +256,7 @@ def resolve(target: str) -> list[str]:
                 continue
             tagged = [n for n in names if word in _read(f"{jail_dir(n)}/tags").split()]
             if not tagged:
-                bail(f'Jail not found "{word}"')  # outputs §4.3 (#1575, real)
+                bail(f'Jail not found "{word}"')  # reference/outputs.md §4.3 (#1575, real)
             found += tagged
     unique = list(dict.fromkeys(found))
     # list_jail_priority: ascending priority (settings.conf, default 99).
@@ -278,13 +282,14 @@ def _loop_opts(args: list[str], cmd: str, extra: str = "") -> tuple[set[str], li
 
 def _each_running(target: str, auto: bool) -> list[str]:
     """The TARGET jails that are (or, with -a, get) running; a stopped one without -a is
-    skipped with "Jail is not running." and NOT counted (ref §1.4: the exit stays 0)."""
+    skipped with "Jail is not running." and NOT counted (reference/freebsd.md §1.4: the exit
+    stays 0)."""
     result = []
     for name in resolve(target):
         if running(read_state(), name) is None:
             if not auto:
                 info(f"\n[{name}]:")
-                info("Jail is not running.")  # outputs §4.3
+                info("Jail is not running.")  # reference/outputs.md §4.3
                 info("Use [-a|--auto] to auto-start the jail.")
                 continue
             start_jail(name)
@@ -300,7 +305,7 @@ def _jail_conf(name: str) -> str:
 
 
 def _epair_for(name: str, state: State) -> str:
-    """generate_vnet_jail_netblock (ref §1.2): e0a_NAME when it fits 15 chars, else
+    """generate_vnet_jail_netblock (reference/freebsd.md §1.2): e0a_NAME when it fits 15 chars, else
     e0a_bastilleN with N the first number free across jail.conf files and live epairs."""
     if len(f"e0a_{name}") < 16:
         return f"e0a_{name}"
@@ -326,20 +331,21 @@ def _netblock(name: str) -> tuple[str, str]:
 
 
 def start_jail(name: str) -> None:
-    """jail -c NAME with the -B prestart lines (ref §1.2), or its failure, which `bastille
-    start` does not propagate (ref §1.4): the caller's exit stays 0.  Inside a test host
-    the jail also gets its real root and network (jail_kernel.py)."""
+    """jail -c NAME with the -B prestart lines (reference/freebsd.md §1.2), or its failure,
+    which `bastille start` does not propagate (reference/freebsd.md §1.4): the caller's exit
+    stays 0.  Inside a test host the jail also gets its real root and network
+    (jail_kernel.py)."""
     host_epair, bridge_name = _netblock(name)
     conf = _jail_conf(name)
     try:
         with mutate_state() as state:
             if running(state, name):
-                info("Jail is already running.")  # outputs §4.3
+                info("Jail is already running.")  # reference/outputs.md §4.3
                 return
             bridge = find_iface(state, bridge_name)
             problem = None
             if find_iface(state, host_epair):
-                # ref §1.7: a leftover e0a_NAME makes the prestart rename fail.
+                # reference/freebsd.md §1.7: a leftover e0a_NAME makes the prestart rename fail.
                 problem = "ifconfig: ioctl SIOCSIFNAME (set name): File exists"
             elif bridge is None:
                 problem = f"ifconfig: interface {bridge_name} does not exist"
@@ -361,7 +367,7 @@ def start_jail(name: str) -> None:
                     "name": name,
                     "hostname": _conf_value(conf, "host.hostname") or name,
                     "path": path,
-                    "ip4": [],  # outputs §5: a VNET jail has no ip4 on the host side
+                    "ip4": [],  # reference/outputs.md §5: a VNET jail has no ip4 on the host side
                     "vnet": True,
                 }
             )
@@ -470,7 +476,7 @@ def stop_jail(name: str) -> None:
     _kernel_stop(name)
     with mutate_state() as state:
         if not running(state, name):
-            info("Jail is already stopped.")  # outputs §4.3
+            info("Jail is already stopped.")  # reference/outputs.md §4.3
             return
         state["jails"] = [j for j in state["jails"] if j["name"] != name]
         # exec.poststop: ifconfig e0a_NAME destroy (the bridge loses the member).
@@ -489,7 +495,8 @@ def stop_jail(name: str) -> None:
 
 
 def _validate_name(name: str, vnet: bool) -> None:
-    """validate_name (create.sh 1.x texts; the VNET rule of ref §1.2 / outputs §4.3)."""
+    """validate_name (create.sh 1.x texts; the VNET rule of reference/freebsd.md §1.2 /
+    reference/outputs.md §4.3)."""
     sane = re.sub(r"[^a-zA-Z0-9_-]", "", name)
     if sane[:1] in ("-", "_"):
         bail("[ERROR]: Jail names may not begin with (-|_) characters!")
@@ -511,7 +518,7 @@ CREATE_USAGE = "Usage: bastille create [option(s)] NAME RELEASE IP [INTERFACE]"
 
 
 def create(args: list[str]) -> int:
-    """bastille create -B (ref §1.2; option loop and check order of create.sh)."""
+    """bastille create -B (reference/freebsd.md §1.2; option loop and check order of create.sh)."""
     opts: dict[str, str] = {}
     flags: set[str] = set()
     while args and args[0].startswith("-"):
@@ -546,7 +553,7 @@ def create(args: list[str]) -> int:
         bail(CREATE_USAGE)
     name, release, ip = args[0], args[1], args[2]
     interface = args[3] if len(args) == 4 else ""
-    info(f"\nCreating jail: {name}...")  # outputs §4.2 (1.4.4 wording)
+    info(f"\nCreating jail: {name}...")  # reference/outputs.md §4.2 (1.4.4 wording)
     _validate_name(name, vnet=True)
     state = read_state()
     bridges = [i["name"] for i in state["interfaces"] if "bridge" in i["groups"]]
@@ -563,14 +570,14 @@ def create(args: list[str]) -> int:
             raise Unsupported(f"bastille create: IP {ip} (only IPv4 addresses)")
         bail(f"[ERROR]: Invalid: ({ip}).")
     if "/" not in ip:
-        ip += "/24"  # ref §1.2: a VNET jail's missing mask is /24
+        ip += "/24"  # reference/freebsd.md §1.2: a VNET jail's missing mask is /24
     address = ip.split("/")[0]
     in_use = any(a["addr"] == address for i in state["interfaces"] for a in i["inet"])
     if in_use:
         info(f"[WARNING]: IP address in use ({address}).")  # create.sh
     info(f"\nValid IP: {ip}")
     if name in defined_jails():
-        bail(f"[ERROR]: Jail already exists: {name}")  # outputs §4.3
+        bail(f"[ERROR]: Jail already exists: {name}")  # reference/outputs.md §4.3
     gateway = opts.get("-g") or _conf_gateway() or _default_gateway(state)
     _make_jail(name, release, ip, interface, gateway, opts, flags, state)
     start_jail(name)
@@ -581,10 +588,11 @@ def create(args: list[str]) -> int:
     info("Applying template: default/thin...")
     info("Template applied: default/thin")
     info(f"\n[{name}]:")
-    stop_jail(name)  # create ends with a restart (ref §1.2)
+    stop_jail(name)  # create ends with a restart (reference/freebsd.md §1.2)
     start_jail(name)
     if running(read_state(), name) is None:
-        # ref §1.2: a jail that did not come up is destroyed, "Failed to create jail".
+        # reference/freebsd.md §1.2: a jail that did not come up is destroyed, "Failed to
+        # create jail".
         info(f"\n[{name}]:")
         info("Destroying jail...")
         _remove_jail(name)
@@ -599,7 +607,8 @@ def _conf_gateway() -> str:
 
 
 def _default_gateway(state: State) -> str:
-    """ref §1.2 (the trap): without -g, the host's default gateway (netstat -4rn)."""
+    """reference/freebsd.md §1.2 (the trap): without -g, the host's default gateway
+    (netstat -4rn)."""
     route = next((r for r in state["routes"] if r["destination"] == "default"), None)
     return str(route["gateway"]) if route else ""
 
@@ -623,7 +632,7 @@ def _make_jail(
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     # FreeBSD's etc/mtree/BSD.root.dist: "tmp mode=01777" (every user may make its files)
     os.chmod(os.path.join(root, "tmp"), 0o1777)
-    os.chmod(base, 0o700)  # ref §1.1
+    os.chmod(base, 0o700)  # reference/freebsd.md §1.1
     prefix, path = f"{JAILSDIR}/{name}", f"{JAILSDIR}/{name}/root"
     mac = ""
     if "M" in flags:
@@ -668,7 +677,7 @@ def _make_jail(
     if "--tags" in opts:
         _write(f"{base}/tags", "\n".join(t for t in opts["--tags"].split(",") if t) + "\n")
     rc_conf = {
-        # default/vnet + default/base (ref §1.2)
+        # default/vnet + default/base (reference/freebsd.md §1.2)
         f"ifconfig_{jail_epair}_name": "vnet0",
         "ifconfig_vnet0": f"inet {ip}",
         "defaultrouter": gateway,
@@ -685,7 +694,8 @@ def _make_jail(
     if "-n" in opts:
         resolv = "".join(f"nameserver {ns}\n" for ns in opts["-n"].split(","))
     else:
-        resolv = _read(host_path("/etc/resolv.conf"))  # ref §1.2: a copy of the host's
+        # reference/freebsd.md §1.2: a copy of the host's
+        resolv = _read(host_path("/etc/resolv.conf"))
     _write(f"{root}/etc/resolv.conf", resolv)
     _write(f"{root}/etc/hosts", BASE_HOSTS)
     _write(f"{root}/etc/nsswitch.conf", BASE_NSSWITCH)
@@ -717,7 +727,7 @@ def start_stop(cmd: str, args: list[str]) -> int:
             stop_jail(name)
         if cmd in ("start", "restart"):
             start_jail(name)
-    return 0  # ref §1.4: jail -c's result is not propagated
+    return 0  # reference/freebsd.md §1.4: jail -c's result is not propagated
 
 
 def destroy(args: list[str]) -> int:
@@ -735,8 +745,8 @@ def destroy(args: list[str]) -> int:
             info(f"\n[{name}]:")
             stop_jail(name)
         if "y" not in flags:
-            # ref §1.4: without -y a y/n is read from stdin; anything else (an empty
-            # stdin included) is "Invalid input", exit 1.  [prompt wording unconfirmed]
+            # reference/freebsd.md §1.4: without -y a y/n is read from stdin; anything else (an
+            # empty stdin included) is "Invalid input", exit 1.  [prompt wording unconfirmed]
             sys.stdout.write("Are you sure you want to continue? [y|n]:")
             sys.stdout.flush()
             answer = sys.stdin.readline().strip() if sys.stdin else ""
@@ -876,7 +886,8 @@ def _over_jails(
 
 
 def jail_cmd(args: list[str]) -> int:
-    """bastille cmd (ref §1.4): jexec -l -U root; any failure -> "Command failed", rc 1."""
+    """bastille cmd (reference/freebsd.md §1.4): jexec -l -U root; any failure -> "Command
+    failed", rc 1."""
     _, names, command = _over_jails("cmd", args, "", 2)
     failed = 0
     for name in names:
@@ -884,12 +895,13 @@ def jail_cmd(args: list[str]) -> int:
         if run_in_jail(name, command, login=True, user="root") != 0:
             failed += 1
     if failed:
-        bail(f"[ERROR]: Command failed on {failed} jails.")  # outputs §4.3
+        bail(f"[ERROR]: Command failed on {failed} jails.")  # reference/outputs.md §4.3
     return 0
 
 
 def jail_pkg(args: list[str]) -> int:
-    """bastille pkg [-y] [-H] (ref §1.4): the jail's pkg via jexec, or host pkg -j."""
+    """bastille pkg [-y] [-H] (reference/freebsd.md §1.4): the jail's pkg via jexec, or host
+    pkg -j."""
     flags, names, command = _over_jails("pkg", args, "yH", 2)
     env = {"ASSUME_ALWAYS_YES": "yes"} if "-y" in flags else {}
     failed = 0
@@ -901,11 +913,12 @@ def jail_pkg(args: list[str]) -> int:
         else:
             rc = run_in_jail(name, ["/usr/sbin/pkg", *command], True, "root", env)
         failed += rc != 0
-    return 1 if failed else 0  # ref §1.4: exit 1 on failure [message not modelled]
+    return 1 if failed else 0  # reference/freebsd.md §1.4: exit 1 on failure [message not modelled]
 
 
 def jail_tool(cmd: str, args: list[str]) -> int:
-    """bastille service / sysrc (ref §1.4): jexec -l NAME /usr/sbin/service|sysrc ARGS."""
+    """bastille service / sysrc (reference/freebsd.md §1.4): jexec -l NAME
+    /usr/sbin/service|sysrc ARGS."""
     _, names, command = _over_jails(cmd, args, "", 2)
     failed = 0
     for name in names:
@@ -1012,7 +1025,8 @@ def _drop_pidfile(jail: str, svc: str) -> None:
 
 
 def service(args: list[str]) -> int:
-    """service(8) + rc.subr (ref §2.3, the double's rc.subr semantics) inside a jail."""
+    """service(8) + rc.subr (reference/freebsd.md §2.3, the double's rc.subr semantics)
+    inside a jail."""
     if len(args) < 2 or args[0].startswith("-"):
         raise Unsupported(f"service {' '.join(args)} (inside a jail)")
     svc, verb, extra = args[0], args[1], args[2:]
@@ -1054,7 +1068,7 @@ def service(args: list[str]) -> int:
             out(
                 f"Cannot '{action}' {svc}. Set {rcvar} to YES in /etc/rc.conf or use "
                 f"'one{action}' instead of '{action}'."
-            )  # rc.subr, outputs §6
+            )  # rc.subr, reference/outputs.md §6
         return 0
     real = jail_data(state, jail).get("kernel") == "vnet" and root_dir() == "/"
     if svc == "postgresql":
@@ -1070,7 +1084,7 @@ def _real_sshd(jail: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
     """Inside a real "vnet" jail: OpenSSH's sshd for real (the machine's, Debian's),
     started as FreeBSD's rc.d/sshd starts it (`sshd ${sshd_flags}`), with its pid in
     FreeBSD's /var/run/sshd.pid and Debian's privilege separation directory made
-    (FreeBSD's is /var/empty).  Messages and exit codes: rc.subr's (ref §2.3)."""
+    (FreeBSD's is /var/empty).  Messages and exit codes: rc.subr's (reference/freebsd.md §2.3)."""
     pidfile = spec.pidfile or "/var/run/sshd.pid"
 
     def alive() -> int | None:
@@ -1144,7 +1158,7 @@ def _set_running(jail: str, svc: str, running_now: bool) -> int:
 
 
 def _generic(jail: str, svc: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
-    """rc.subr's default methods (ref §2.3) for a command/pidfile service."""
+    """rc.subr's default methods (reference/freebsd.md §2.3) for a command/pidfile service."""
     pid = jail_data(read_state(), jail)["services"].get(svc)
     if action == "status":
         if pid is None:
@@ -1201,7 +1215,8 @@ def _real_postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
 
 def _postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
     """databases/postgresqlNN-server rc script: pg_ctl with postgresql_flags "-w -s -m fast"
-    (ref §2.8; -s: only errors are printed), initdb (fails on a non-empty data dir)."""
+    (reference/freebsd.md §2.8; -s: only errors are printed), initdb (fails on a non-empty
+    data dir)."""
     state = read_state()
     packages = jail_data(state, jail)["packages"]
     data, version = _pg_data(conf, packages)
@@ -1264,7 +1279,7 @@ def _postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
 # ------------------------------------------------------------------ config / limits / mount
 
 
-# jail(8) parameters `bastille config` accepts (ref §1.4: a validated list) and the
+# jail(8) parameters `bastille config` accepts (reference/freebsd.md §1.4: a validated list) and the
 # settings.conf keys.  [The list is the jail(8) parameters the toolkit can need; the
 # real one is longer.]
 JAIL_PARAMS = frozenset(
@@ -1316,16 +1331,17 @@ JAIL_PARAMS = frozenset(
     ]
 )
 SETTINGS = ("boot", "priority", "depend")
-_CONFIG_VALUE = re.compile(r"[A-Za-z0-9._/:| $!&%=(){}-]*")  # ref §1.4
+_CONFIG_VALUE = re.compile(r"[A-Za-z0-9._/:| $!&%=(){}-]*")  # reference/freebsd.md §1.4
 
 
 def config(args: list[str]) -> int:
-    """bastille config T get|set|add|remove PROP [VAL] (ref §1.4, config.sh)."""
+    """bastille config T get|set|add|remove PROP [VAL] (reference/freebsd.md §1.4, config.sh)."""
     if len(args) < 3 or args[1] not in ("get", "set", "add", "remove"):
         raise Unsupported(f"bastille config {' '.join(args)}")
     target, action, prop, value = args[0], args[1], args[2], " ".join(args[3:])
     if prop not in JAIL_PARAMS and prop not in SETTINGS:
-        # ref §1.5: "CONFIG set sysvshm=new" is refused (config.sh validate_property).
+        # reference/freebsd.md §1.5: "CONFIG set sysvshm=new" is refused (config.sh
+        # validate_property).
         bail(f"[ERROR]: Unsupported property: {prop}")
     if action in ("set", "add") and not value:
         raise Unsupported(f"bastille config {action} {prop} without a value")
@@ -1363,7 +1379,7 @@ def config(args: list[str]) -> int:
 
 
 def limits(args: list[str]) -> int:
-    """bastille limits [-a] T add RES VAL | remove RES | list (ref §1.4, §2.6)."""
+    """bastille limits [-a] T add RES VAL | remove RES | list (reference/freebsd.md §1.4, §2.6)."""
     flags, rest = _loop_opts(args, "limits")
     if len(rest) < 2 or rest[1] not in ("add", "remove", "list"):
         raise Unsupported(f"bastille limits {' '.join(args)}")
@@ -1393,14 +1409,15 @@ def limits(args: list[str]) -> int:
         rule = f"jail:{name}:{resource}:deny={operands[1]}/jail"
         if not mine:
             _write(path, "".join(f"{r}\n" for r in [*rules, rule]))
-        # else: ref §1.4 [src]: the update regex "jail: NAME..." has a stray space and
-        # never matches, so a re-add leaves rctl.conf as it was.
+        # else: reference/freebsd.md §1.4 [src]: the update regex "jail: NAME..." has a stray
+        # space and never matches, so a re-add leaves rctl.conf as it was.
         info(f"{resource} {operands[1]}")
     return 0
 
 
 def mount(name: str, words: list[str]) -> int:
-    """bastille mount NAME HOST JAIL [type opts dump pass] (ref §1.4): the fstab line only."""
+    """bastille mount NAME HOST JAIL [type opts dump pass] (reference/freebsd.md §1.4): the
+    fstab line only."""
     if len(words) == 2:
         words = [*words, "nullfs", "ro", "0", "0"]
     if len(words) != 6:
@@ -1426,7 +1443,7 @@ def mount(name: str, words: list[str]) -> int:
 
 
 def template(args: list[str]) -> int:
-    """bastille template [-a] T PATH [--arg K=V]... (ref §1.5)."""
+    """bastille template [-a] T PATH [--arg K=V]... (reference/freebsd.md §1.5)."""
     flags, rest = _loop_opts(args, "template")
     if len(rest) < 2:
         raise Unsupported(f"bastille template {' '.join(args)}")
@@ -1457,13 +1474,15 @@ def template(args: list[str]) -> int:
             text = _substitute(rest_of_line.strip(), values)
             rc = _hook(name, hook, text, os.path.dirname(bastillefile), values)
             if rc != 0:
-                bail(f"[ERROR]: Failed to execute command: {hook}")  # outputs §4.2 (#1356)
+                # reference/outputs.md §4.2 (#1356)
+                bail(f"[ERROR]: Failed to execute command: {hook}")
         info(f"\nTemplate applied: {path}")
     return 0
 
 
 def _bastillefile_lines(text: str) -> list[str]:
-    """Blank and # lines are skipped; a trailing backslash joins the next line (ref §1.5)."""
+    """Blank and # lines are skipped; a trailing backslash joins the next line
+    (reference/freebsd.md §1.5)."""
     result: list[str] = []
     pending = ""
     for raw in text.splitlines():
@@ -1482,7 +1501,7 @@ def _bastillefile_lines(text: str) -> list[str]:
 
 
 def _substitute(text: str, values: dict[str, str]) -> str:
-    """Textual ${NAME} replacement (sed), not shell expansion (ref §1.5)."""
+    """Textual ${NAME} replacement (sed), not shell expansion (reference/freebsd.md §1.5)."""
     for key, value in values.items():
         text = text.replace("${" + key + "}", value)
     return text
@@ -1494,8 +1513,9 @@ def _template_arg(hook: str, spec: str, given: dict[str, str], values: dict[str,
     value = given.get(key, default.strip().strip('"').strip("'") if has_default else "")
     if not value:
         if hook == "arg+":
-            bail(f"[ERROR]: No value provided for arg: {key}")  # ref §1.5: ARG+ mandatory
-        info(f"[WARNING]: No value provided for arg: {key}")  # outputs §4.5
+            # reference/freebsd.md §1.5: ARG+ is mandatory
+            bail(f"[ERROR]: No value provided for arg: {key}")
+        info(f"[WARNING]: No value provided for arg: {key}")  # reference/outputs.md §4.5
     values[key] = value
 
 

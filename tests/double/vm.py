@@ -2,8 +2,9 @@
 
 TEST DOUBLE, not FreeBSD, not bhyve.  The double (fbsd/vm.py) loads this module for `vm`.
 Sources, named next to each behaviour:
-  ref §3.N     /work/shared/reference/freebsd.md §3 (vm-bhyve read from source)
-  outputs §9   /work/shared/reference/freebsd-outputs.md §9 (real `vm` outputs)
+  reference/freebsd.md §3.N  tests/double/reference/freebsd.md §3 (vm-bhyve read from
+                            source)
+  reference/outputs.md §9   tests/double/reference/outputs.md §9 (real `vm` outputs)
   vm-core      freebsd/vm-bhyve lib/vm-core (core::create, create_cloud_init, list)
   vm-util      freebsd/vm-bhyve lib/vm-util (util::setup, util::check_name, util::err)
   vm-cmd       freebsd/vm-bhyve lib/vm-cmd (init = util::setup + switch::init)
@@ -18,7 +19,7 @@ caller's umask, as vm-bhyve's `cp`/`mkdir` do.  Only plain-directory datastores
 
 NOTHING BOOTS.  `vm start` marks the guest running in state["vm"]["running"] (a fake
 pid) and appends {"name", "user_data"} to state["vm"]["boots"]; seed.iso is a copy of
-user-data (the real one is a cd9660 image made by makefs, ref §3.4: built at first
+user-data (the real one is a cd9660 image made by makefs, reference/freebsd.md §3.4: built at first
 start, never rebuilt).  A test that needs a guest to come up plays the hypervisor: it
 reads the boot record and brings its own guest host up from that user-data.
 
@@ -49,7 +50,7 @@ _SIZE = re.compile(r"(\d+)([KMGT]?)", re.IGNORECASE)
 
 
 def _err(message: str) -> None:
-    """vm-util util::err: `$0: ERROR: message` on stderr, exit 1 (outputs §9)."""
+    """vm-util util::err: `$0: ERROR: message` on stderr, exit 1 (reference/outputs.md §9)."""
     die(f"{PROG}: ERROR: {message}", 1)
 
 
@@ -69,7 +70,8 @@ def _path(vm_dir: str, *parts: str) -> str:
 
 
 def _read_conf(path: str) -> dict[str, str]:
-    """A sh-style key="value" file (templates, guest confs, system.conf), ref §3.3."""
+    """A sh-style key="value" file (templates, guest confs, system.conf),
+    reference/freebsd.md §3.3."""
     values: dict[str, str] = {}
     env: dict[str, str] = {}
     try:
@@ -165,7 +167,7 @@ def _init(args: list[str]) -> int:
 
 
 def _group(state: dict[str, Any], bridge: str | None) -> bool:
-    """A manual switch adds its bridge to group vm-switch (ref §3.2)."""
+    """A manual switch adds its bridge to group vm-switch (reference/freebsd.md §3.2)."""
     for iface in state["interfaces"]:
         if iface["name"] == bridge:
             if "vm-switch" not in iface["groups"]:
@@ -183,7 +185,7 @@ def _switch(args: list[str]) -> int:
 
 
 def _switch_list() -> int:
-    """outputs §9: NAME TYPE IFACE ADDRESS PRIVATE MTU VLAN PORTS through column -t."""
+    """reference/outputs.md §9: NAME TYPE IFACE ADDRESS PRIVATE MTU VLAN PORTS through column -t."""
     vm_dir = _vm_dir()
     conf = _read_conf(_path(vm_dir, SWITCH_CONF))
     rows = [["NAME", "TYPE", "IFACE", "ADDRESS", "PRIVATE", "MTU", "VLAN", "PORTS"]]
@@ -208,8 +210,8 @@ def _column(rows: list[list[str]]) -> None:
 
 
 def _switch_create(args: list[str]) -> int:
-    """`vm switch create -t manual -b BRIDGE NAME` (ref §3.2): the bridge joins group
-    vm-switch; members and addresses stay the operator's.  An existing name gives
+    """`vm switch create -t manual -b BRIDGE NAME` (reference/freebsd.md §3.2): the bridge
+    joins group vm-switch; members and addresses stay the operator's.  An existing name gives
     "switch NAME already exists" (exit 1).  Name at most 12 characters (vm.8)."""
     opts, rest = parse_opts(args, "t:b:", "vm switch create")
     flags = dict(opts)
@@ -234,7 +236,7 @@ def _switch_create(args: list[str]) -> int:
 
 
 def _img(args: list[str]) -> int:
-    """`vm img URL`: download into $vm_dir/.img, decompressing .xz (ref §3.4).  The
+    """`vm img URL`: download into $vm_dir/.img, decompressing .xz (reference/freebsd.md §3.4).  The
     double downloads nothing: it writes a stand-in file of that name."""
     if len(args) != 1 or not re.fullmatch(r"https?://\S+/[^/\s]+", args[0]):
         raise Unsupported(f"vm img {' '.join(args)}")
@@ -264,7 +266,7 @@ def _create(args: list[str]) -> int:
     """core::create (vm-core), in its order: name check, existing guest, template,
     -u needs -C and a readable file; then NAME/NAME.conf from the template with uuid,
     network0_mac, -c/-m overrides; disk0 (a sparse file, written from -i IMG with
-    qemu-img, so qemu-tools is needed: ref §3.4); disk0_size scrubbed; with -C the
+    qemu-img, so qemu-tools is needed: reference/freebsd.md §3.4); disk0_size scrubbed; with -C the
     .cloud-init files and the seed.iso disk."""
     opts, rest = parse_opts(args, "t:s:c:m:i:Cu:", "vm create")
     flags = dict(opts)
@@ -340,10 +342,10 @@ def _guests(vm_dir: str) -> list[str]:
 
 
 def _start(args: list[str]) -> int:
-    """core::start (outputs §9): `Starting NAME`, `  * found guest in PATH`; running
+    """core::start (reference/outputs.md §9): `Starting NAME`, `  * found guest in PATH`; running
     already: `  ! guest appears to be running already`, rc 1; unknown: `  ! NAME does
     not seem to be a valid virtual machine`, rc 1.  Runs in the background: returns at
-    once (ref §3.5)."""
+    once (reference/freebsd.md §3.5)."""
     if len(args) != 1 or args[0].startswith("-"):
         raise Unsupported(f"vm start {' '.join(args)}")
     name = args[0]
@@ -369,7 +371,8 @@ def _start(args: list[str]) -> int:
         seed = _path(vm_dir, name, "seed.iso")
         user_data = os.path.join(cloud, "user-data")
         if os.path.isdir(cloud) and not os.path.exists(seed):
-            shutil.copyfile(user_data, seed)  # stand-in for makefs -t cd9660 (ref §3.4)
+            # a stand-in for makefs -t cd9660 (reference/freebsd.md §3.4)
+            shutil.copyfile(user_data, seed)
         vm["running"][name] = 40000 + len(vm["boots"])
         vm["boots"].append({"name": name, "user_data": f"{vm_dir}/{name}/.cloud-init/user-data"})
     return 0
@@ -377,7 +380,7 @@ def _start(args: list[str]) -> int:
 
 def _stop(args: list[str]) -> int:
     """core::stop: an ACPI shutdown, returns at once; not running: a warning, rc 0
-    (ref §3.5).  The double's guest is down when stop returns."""
+    (reference/freebsd.md §3.5).  The double's guest is down when stop returns."""
     if len(args) != 1 or args[0].startswith("-"):
         raise Unsupported(f"vm stop {' '.join(args)}")
     name = args[0]
@@ -395,7 +398,7 @@ def _stop(args: list[str]) -> int:
 
 
 def _list(args: list[str]) -> int:
-    """core::list (outputs §9): NAME DATASTORE LOADER CPU MEMORY VNC AUTO STATE;
+    """core::list (reference/outputs.md §9): NAME DATASTORE LOADER CPU MEMORY VNC AUTO STATE;
     AUTO is `Yes [N]` for the N-th name of rc.conf's vm_list, STATE `Running (pid)` or
     `Stopped`."""
     if args:
@@ -423,7 +426,7 @@ def _list(args: list[str]) -> int:
 
 
 def _info(args: list[str]) -> int:
-    """info::guest, its first lines (outputs §9)."""
+    """info::guest, its first lines (reference/outputs.md §9)."""
     if len(args) != 1:
         raise Unsupported(f"vm info {' '.join(args)}")
     name = args[0]

@@ -1,4 +1,4 @@
-"""The double's lockf(1) really locks (FreeBSD 14 usr.bin/lockf, outputs §11)."""
+"""The double's lockf(1) really locks (FreeBSD 14 usr.bin/lockf, reference/outputs.md §11)."""
 
 from __future__ import annotations
 

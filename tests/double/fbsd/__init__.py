@@ -17,9 +17,10 @@ says what a jail is here: real inside a test host, with jail_kernel.py and
 jail_postgres.py, else jexec runs commands on the HOST's filesystem).  A host `pkg
 install postgresqlNN-server` leaves the port's account and an rc.d script whose
 `service postgresql` is a real PostgreSQL (host_postgres.py); `vm` is vm.py.
-What each one accepts is listed in its handler; the output formats come from
-/work/shared/reference/freebsd-outputs.md ("outputs §N") and freebsd.md ("ref §N"), or
-from the FreeBSD source file named in the comment.
+What each one accepts is listed in its handler; the output formats come from the
+notes in tests/double/reference/, cited as "reference/outputs.md §N" (what the commands
+print) and "reference/freebsd.md §N" (how the tools behave), or from the FreeBSD source
+file named in the comment.
 
 THE EXIT-64 RULE: any command, subcommand, flag or argument form that is not
 modelled here prints "freebsd-double: ..." on stderr and exits 64 (EX_USAGE),

@@ -25,14 +25,16 @@ def cmd_bastille(args: list[str]) -> int:
         die("bastille: not found", 127)
     version = state["bastille"]["version"]
     if args in (["-v"], ["--version"]):
-        # outputs §4: 1.4.x prints the version via info to STDERR; 1.0-1.3 echoed to stdout.
+        # reference/outputs.md §4: 1.4.x prints the version via info to STDERR; 1.0-1.3
+        # echoed it to stdout.
         if _version_tuple(version) >= (1, 4):
             err(version)
         else:
             out(version)
         return 0
     if args == ["list", "jails"]:
-        # ref §1.4: one name per line, jails that have a jail.conf, rc 0 even if none.
+        # reference/freebsd.md §1.4: one name per line, jails that have a jail.conf, rc 0
+        # even if none.
         pattern = host_path("/usr/local/bastille/jails/*/jail.conf")
         for conf in sorted(glob.glob(pattern)):
             out(os.path.basename(os.path.dirname(conf)))
@@ -54,7 +56,7 @@ def _bastille_bootstrap(state: State, release: str) -> int:
     bastille.conf is sourced first (a missing one fails like sh's `.`); a release whose
     MANIFEST cannot be fetched is "Unable to fetch MANIFEST"; a complete release (its
     COPYRIGHT exists) is "Bootstrap appears complete." via error_notify, which in
-    1.4.x prints and exits 1. Messages go to stderr (info/error_notify, ref §1.1).
+    1.4.x prints and exits 1. Messages go to stderr (info/error_notify, reference/freebsd.md §1.1).
     """
     conf = host_path("/usr/local/etc/bastille/bastille.conf")
     if not os.path.isfile(conf):

@@ -11,7 +11,7 @@ from .state import read_state
 
 def cmd_freebsd_version(args: list[str]) -> int:
     # freebsd-version(1): -k installed kernel, -r running kernel, -u userland; several
-    # flags print one line each in k, r, u order; none = userland (outputs §8).
+    # flags print one line each in k, r, u order; none = userland (reference/outputs.md §8).
     opts, rest = parse_opts(args, "kru", "freebsd-version")
     if rest:
         raise Unsupported(f"freebsd-version: operand {rest[0]!r} (-j not modelled)")

@@ -33,7 +33,7 @@ def if_flags(iface: dict[str, Any]) -> list[str]:
         names = ["BROADCAST", "SIMPLEX", "MULTICAST"]
         if up:
             names += ["UP", "RUNNING"]
-            # outputs §1.1: a 14.x bridge with members shows LOWER_UP (inferred: not
+            # reference/outputs.md §1.1: a 14.x bridge with members shows LOWER_UP (inferred: not
             # shown for a bridge without members).
             if kind != "bridge" or iface["members"]:
                 names.append("LOWER_UP")
@@ -46,7 +46,7 @@ def _flags_text(names: list[str], bits: list[tuple[str, int]]) -> str:
 
 
 def _inet_line(iface: dict[str, Any], addr: dict[str, Any]) -> str:
-    # outputs §1.2/§1.3: "inet A netmask 0xffffff00 broadcast B"; lo0 has no broadcast.
+    # reference/outputs.md §1.2/§1.3: "inet A netmask 0xffffff00 broadcast B"; lo0 has no broadcast.
     net = ipaddress.IPv4Interface(f"{addr['addr']}/{addr['prefixlen']}").network
     line = f"\tinet {addr['addr']} netmask 0x{int(net.netmask):08x}"
     if iface["kind"] != "loopback":
@@ -55,7 +55,8 @@ def _inet_line(iface: dict[str, Any], addr: dict[str, Any]) -> str:
 
 
 def render_interface(state: State, iface: dict[str, Any], only_inet: bool = False) -> list[str]:
-    """One `ifconfig IF` block, line order from outputs §1.3 (ifconfig_netlink.c status_nl)."""
+    """One `ifconfig IF` block, line order from reference/outputs.md §1.3 (ifconfig_netlink.c
+    status_nl)."""
     flags = if_flags(iface)
     lines = [f"{iface['name']}: flags={_flags_text(flags, IFF_BITS)} metric 0 mtu {iface['mtu']}"]
     if only_inet:
@@ -65,9 +66,9 @@ def render_interface(state: State, iface: dict[str, Any], only_inet: bool = Fals
         lines.append(f"\tdescription: {iface['description']}")
     options = {
         "ether": "4c07bb<RXCSUM,TXCSUM,VLAN_MTU,VLAN_HWTAGGING,JUMBO_MTU,VLAN_HWCSUM,TSO4,"
-        "TSO6,LRO,VLAN_HWTSO,LINKSTATE,TXCSUM_IPV6>",  # outputs §1.3 vtnet0
+        "TSO6,LRO,VLAN_HWTSO,LINKSTATE,TXCSUM_IPV6>",  # reference/outputs.md §1.3 vtnet0
         "loopback": "680003<RXCSUM,TXCSUM,LINKSTATE,RXCSUM_IPV6,TXCSUM_IPV6>",
-        "bridge": "0",  # outputs §1.1
+        "bridge": "0",  # reference/outputs.md §1.1
         "epair": "8<VLAN_MTU>",
     }[kind]
     lines.append(f"\toptions={options}")
@@ -75,7 +76,7 @@ def render_interface(state: State, iface: dict[str, Any], only_inet: bool = Fals
         lines.append(f"\tether {iface['ether']}")
     lines += [_inet_line(iface, a) for a in iface["inet"]]
     if kind == "bridge":
-        # outputs §1.1/§1.2; member block format from ifbridge.c bridge_status (§1.3).
+        # reference/outputs.md §1.1/§1.2; member block format from ifbridge.c bridge_status (§1.3).
         lines += [
             "\tid 00:00:00:00:00:00 priority 32768 hellotime 2 fwddelay 15",
             "\tmaxage 20 holdcnt 6 proto rstp maxaddr 2000 timeout 1200",
@@ -105,7 +106,7 @@ def find_iface(state: State, name: str) -> dict[str, Any] | None:
 
 
 def _no_such(name: str) -> NoReturn:
-    die(f"ifconfig: interface {name} does not exist")  # outputs §1.6
+    die(f"ifconfig: interface {name} does not exist")  # reference/outputs.md §1.6
 
 
 def new_iface(state: State, name: str, kind: str, groups: list[str]) -> dict[str, Any]:
@@ -142,7 +143,7 @@ def _create(state: State, target: str) -> tuple[dict[str, Any], bool]:
     if unit:
         wanted = target + ("a" if cloner == "epair" else "")
         if wanted in names:
-            die(f"ifconfig: interface {target} already exists")  # outputs §1.6 (#712)
+            die(f"ifconfig: interface {target} already exists")  # reference/outputs.md §1.6 (#712)
         number = int(unit)
     else:
         number = 0
@@ -151,7 +152,8 @@ def _create(state: State, target: str) -> tuple[dict[str, Any], bool]:
     if cloner == "bridge":
         iface = new_iface(state, f"bridge{number}", "bridge", ["bridge"])
     else:
-        # outputs §1.4: `ifconfig epair create` makes epairNa/epairNb, prints only the a end.
+        # reference/outputs.md §1.4: `ifconfig epair create` makes epairNa/epairNb, prints
+        # only the a end.
         iface = new_iface(state, f"epair{number}a", "epair", ["epair"])
         peer = new_iface(state, f"epair{number}b", "epair", ["epair"])
         iface["peer"], peer["peer"] = peer["name"], iface["name"]
@@ -182,7 +184,7 @@ def _parse_inet(words: list[str], i: int, state: State) -> tuple[str, int | None
         raise Unsupported(f"ifconfig: inet address {addr!r}") from exc
     if prefix is None and action != "remove":
         if userland_major(state) >= 15:
-            # outputs §1.6 (#1361, 15.0): errx(1, ...).
+            # reference/outputs.md §1.6 (#1361, 15.0): errx(1, ...).
             die("ifconfig: ERROR: setting interface address without mask is no longer supported.")
         prefix = 32  # 14.x: accepted; modelled as /32 (see module report)
     return addr, prefix, action, i
@@ -246,7 +248,7 @@ def _set_address(iface: dict[str, Any], addr: str, prefix: int | None, action: s
         iface["inet"] = [a for a in iface["inet"] if a["addr"] != addr]
         return
     if addr in current:
-        # [unconfirmed] re-adding a present address (ref §2.2 says "may error").
+        # [unconfirmed] re-adding a present address (reference/freebsd.md §2.2 says "may error").
         die("ifconfig: ioctl (SIOCAIFADDR): File exists")
     entry = {"addr": addr, "prefixlen": prefix}
     if action == "set" and iface["inet"]:
@@ -263,7 +265,8 @@ def _destroy(state: State, iface: dict[str, Any]) -> None:
 
 
 def cmd_ifconfig(args: list[str]) -> int:
-    # sbin/ifconfig (FreeBSD 14); formats per outputs §1, probes per ref §2.2.
+    # sbin/ifconfig (FreeBSD 14); formats per reference/outputs.md §1, probes per
+    # reference/freebsd.md §2.2.
     if not args or args == ["-a"]:
         state = read_state()
         for iface in state["interfaces"]:
@@ -271,11 +274,11 @@ def cmd_ifconfig(args: list[str]) -> int:
                 out(line)
         return 0
     if args == ["-l"]:
-        # outputs §1.5: interface-index order, single spaces.
+        # reference/outputs.md §1.5: interface-index order, single spaces.
         out(" ".join(i["name"] for i in read_state()["interfaces"]))
         return 0
     if args[0] == "-g" and len(args) == 2:
-        # outputs §1.5: the members of a group, one per line.
+        # reference/outputs.md §1.5: the members of a group, one per line.
         for iface in read_state()["interfaces"]:
             if args[1] in iface["groups"]:
                 out(iface["name"])
@@ -286,7 +289,8 @@ def cmd_ifconfig(args: list[str]) -> int:
         raise Unsupported(f"ifconfig: {' '.join(args)}")
     name, ops = words[0], words[1:]
     if not ops or ops == ["inet"]:
-        # `ifconfig [-n] IF` prints it; ref §2.2: -n IF is the existence probe (rc 0/1).
+        # `ifconfig [-n] IF` prints it; reference/freebsd.md §2.2: -n IF is the existence
+        # probe (rc 0/1).
         state = read_state()
         iface = find_iface(state, name)
         if iface is None:
@@ -310,6 +314,7 @@ def cmd_ifconfig(args: list[str]) -> int:
         jails_module().mirror_bridges()  # in a test host: the real bridge follows (jails.py)
     if printed:
         # ifconfig.c printifname: a clone whose name differs from the argument, or a
-        # rename, prints the final name once (outputs §1.4: bridge0, epair0a, new name).
+        # rename, prints the final name once (reference/outputs.md §1.4: bridge0, epair0a,
+        # new name).
         out(iface["name"])
     return 0

@@ -23,12 +23,12 @@ def _jail_param(jail: dict[str, Any], param: str) -> str:
     if param == "path":
         return str(jail["path"])
     if param == "ip4.addr":
-        return ",".join(jail.get("ip4", [])) or "-"  # outputs §5: the address or "-"
+        return ",".join(jail.get("ip4", [])) or "-"  # reference/outputs.md §5: the address or "-"
     die(f"jls: unknown parameter: {param}")
 
 
 def cmd_jls(args: list[str]) -> int:
-    # usr.sbin/jls/jls.c; formats in outputs §5.
+    # usr.sbin/jls/jls.c; formats in reference/outputs.md §5.
     opts, params = parse_opts(args, "j:", "jls")
     jails = read_state()["jails"]
     if opts:
@@ -37,7 +37,7 @@ def cmd_jls(args: list[str]) -> int:
         jails = [j for j in jails if str(j[key]) == wanted]
         if not jails:
             if not params:
-                out(JLS_HEADER)  # the header is printed before the error (outputs §5)
+                out(JLS_HEADER)  # the header is printed before the error (reference/outputs.md §5)
             die(f'jls: jail "{wanted}" not found')
     if params:
         for jail in jails:

@@ -43,7 +43,7 @@ def cmd_kldstat(args: list[str]) -> int:
             return 1
         if quiet:
             return 0
-    # Right-aligned %8x size as in the 13-CURRENT sample, outputs §8.
+    # Right-aligned %8x size as in the 13-CURRENT sample, reference/outputs.md §8.
     out("Id Refs Address                Size Name")
     for kld in klds:
         out(f"{kld['id']:2d} {kld['refs']:4d} {kld['address']} {kld['size']:8x} {kld['name']}")

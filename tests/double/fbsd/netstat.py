@@ -54,7 +54,7 @@ def _routes(state: State) -> list[tuple[str, str, str, str]]:
 
 
 def cmd_netstat(args: list[str]) -> int:
-    # netstat -rn [-f inet | -4]: outputs §10 (14.3 transcript).  Only the Internet
+    # netstat -rn [-f inet | -4]: reference/outputs.md §10 (14.3 transcript).  Only the Internet
     # table is modelled (the state holds no IPv6), so -rn prints just that table.
     opts, rest = parse_opts(args, "rn4f:", "netstat")
     flags = {flag for flag, _ in opts}

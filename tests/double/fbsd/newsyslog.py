@@ -35,7 +35,7 @@ from .state import read_state, state_dir
 # signals.
 
 NEWSYSLOG_CONF = "/etc/newsyslog.conf"  # pathnames.h _PATH_CONF
-# FreeBSD 14's /etc/newsyslog.conf ends with these includes (ref §2.7).  When the
+# FreeBSD 14's /etc/newsyslog.conf ends with these includes (reference/freebsd.md §2.7).  When the
 # host has no /etc/newsyslog.conf the double reads just these two lines: the base
 # entries (/var/log/messages ...) would rotate the Linux test host's own logs.
 NEWSYSLOG_DEFAULT_CONF = (

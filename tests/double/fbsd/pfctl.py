@@ -49,22 +49,23 @@ def _pfctl_enable_disable(enable: bool, quiet: bool) -> int:
         pf = state["pf"]
         if enable:
             if pf["enabled"]:
-                die("pfctl: pf already enabled")  # outputs §3.4
+                die("pfctl: pf already enabled")  # reference/outputs.md §3.4
             pf["enabled"], pf["enabled_at"] = True, time.time()
             message = "pf enabled"
         else:
             if not pf["enabled"]:
-                die("pfctl: pf not enabled")  # outputs §3.4
+                die("pfctl: pf not enabled")  # reference/outputs.md §3.4
             pf["enabled"], pf["enabled_at"] = False, None
             message = "pf disabled"
     if not quiet:
-        err(message)  # on stderr (outputs §3.4)
+        err(message)  # on stderr (reference/outputs.md §3.4)
     return 0
 
 
 def cmd_pfctl(args: list[str]) -> int:
-    # sbin/pfctl/pfctl.c main() (FreeBSD 14); outputs §3. Modelled flags: -d -e -f -n -P
-    # -q -s -t -T -v; the rest of "a:AdD:eqf:F:ghi:k:K:mMnNOo:Pp:rRs:St:T:vx:z" exits 64.
+    # sbin/pfctl/pfctl.c main() (FreeBSD 14); reference/outputs.md §3. Modelled flags: -d -e
+    # -f -n -P -q -s -t -T -v; the rest of "a:AdD:eqf:F:ghi:k:K:mMnNOo:Pp:rRs:St:T:vx:z"
+    # exits 64.
     opts, rest = parse_opts(args, "def:nPqs:t:T:v", "pfctl")
     given = dict(opts)  # a repeated flag: the last one wins, as in the getopt loop
     modes = {f for f in given if f in ("-d", "-e", "-f", "-s", "-t", "-T")}
@@ -86,7 +87,7 @@ def cmd_pfctl(args: list[str]) -> int:
             if "pf" not in loaded_modules(state):
                 die("pfctl: /dev/pf: No such file or directory")  # open(/dev/pf): err(1)
             if verbose:
-                # pfctl_test_altqsupport(): GENERIC has no ALTQ (outputs §3.1).
+                # pfctl_test_altqsupport(): GENERIC has no ALTQ (reference/outputs.md §3.1).
                 err("No ALTQ support in kernel")
                 err("ALTQ related functions disabled")
         # Under -n pfctl.c opens /dev/pf only if it can (PF_OPT_DUMMYACTION), so a parse

@@ -64,7 +64,7 @@ from .pfctl_show import (
 # rule); a token parse.y itself rejects is "FILE:LINE: syntax error".
 #
 # Approximate (documented, not copied from a paste): the -s rules/-s nat normal form is
-# print_rule() applied to what this parser builds (outputs §3.2 shows the shape); port
+# print_rule() applied to what this parser builds (reference/outputs.md §3.2 shows the shape); port
 # names come from the small FreeBSD /etc/services excerpt in PF_SERVICES; "-T show" sorts
 # entries by address (the kernel walks its radix tree); DNS names are not resolved (a
 # word that is neither an address nor an interface name of state.json is "no IP address
@@ -1369,7 +1369,7 @@ def pf_parse_ruleset(
         table = conf.tables.get(name, {"flags": [], "entries": None})
         # pf_table.c pfr_setflags_ktable(): a table neither persistent nor referenced by
         # a rule is not active ("Table does not exist."); a definition without a list
-        # keeps the entries the table already had (ref §2.5).
+        # keeps the entries the table already had (reference/freebsd.md §2.5).
         if "persist" not in table["flags"] and name not in conf.refs:
             continue
         entries = table["entries"]

@@ -245,7 +245,7 @@ def show(show: str, numeric: bool) -> int:
         # pfctl.c pfctl_show_running: prints Enabled/Disabled, returns !running.
         out("Enabled" if pf["enabled"] else "Disabled")
         return 0 if pf["enabled"] else 1
-    # pfctl_parser.c print_status (outputs §3.1): "%-44s" status, "%15s" debug.
+    # pfctl_parser.c print_status (reference/outputs.md §3.1): "%-44s" status, "%15s" debug.
     if pf["enabled"]:
         runtime = int(time.time() - (pf.get("enabled_at") or time.time()))
         days, rem = divmod(runtime, 86400)

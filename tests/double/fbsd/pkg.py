@@ -35,7 +35,7 @@ PKG_ORIGINS = {
     "tmux": "sysutils/tmux",
     "git": "devel/git",
     "vm-bhyve": "sysutils/vm-bhyve",
-    # ollama, llama-cpp, gitea: ref §2.8; the rest are port paths [unconfirmed].
+    # ollama, llama-cpp, gitea: reference/freebsd.md §2.8; the rest are port paths [unconfirmed].
     "postgresql16-client": "databases/postgresql16-client",
     "postgresql17-client": "databases/postgresql17-client",
     "postgresql18-client": "databases/postgresql18-client",
@@ -70,16 +70,16 @@ def cmd_pkg(args: list[str]) -> int:
         raise Unsupported("pkg info: exactly one package name is modelled")
     name = rest[0]
     if opts:
-        # pkg-info(8) -e: no output, rc 0 installed / 1 not (outputs §7).
+        # pkg-info(8) -e: no output, rc 0 installed / 1 not (reference/outputs.md §7).
         return 0 if name in packages else 1
     if name not in packages:
-        err(f"pkg: No package(s) matching {name}")  # outputs §7, pkg >= 1.16
+        err(f"pkg: No package(s) matching {name}")  # reference/outputs.md §7, pkg >= 1.16
         return 1
     entry = packages[name]
     version = _pkg_version(entry)
     origin = entry.get("origin") if isinstance(entry, dict) else None
     major = userland_major(state)
-    # Head of `pkg info NAME`, outputs §7 (wazuh #10713) [trimmed there, so here too].
+    # Head of `pkg info NAME`, reference/outputs.md §7 (wazuh #10713) [trimmed there, so here too].
     out(f"{name}-{version}")
     out(f"Name           : {name}")
     out(f"Version        : {version}")
@@ -95,7 +95,7 @@ def _pkg_version(entry: Any) -> str:
 
 # pkg install (pkg-install(8), freebsd/pkg src/install.c).  Installable packages and
 # their versions; state["pkg_catalog"] (name -> version) replaces this when set.
-# bastille, tmux, git and vm-bhyve versions: ref §0/§1; the others are placeholders
+# bastille, tmux, git and vm-bhyve versions: reference/freebsd.md §0/§1; the others are placeholders
 # [unconfirmed], seed pkg_catalog when a test depends on a version.
 PKG_CATALOG: dict[str, str] = {
     "bastille": "1.4.4",
@@ -118,7 +118,7 @@ PKG_CATALOG: dict[str, str] = {
     "llama-cpp": "6210",
     "gitea": "1.24.5",
 }
-# bastille.conf.sample values of ref §1.1 (BastilleBSD/bastille
+# bastille.conf.sample values of reference/freebsd.md §1.1 (BastilleBSD/bastille
 # usr/local/etc/bastille/bastille.conf.sample); the port's pkg-plist has
 # "@sample etc/bastille/bastille.conf.sample", which copies it to bastille.conf
 # when that file is missing.
@@ -226,7 +226,7 @@ def _pkg_install(args: list[str]) -> int:
     installed = jails_module().package_set(state) if in_jail() else state["packages"]
     todo = sorted({n for n in names if n not in installed})
     if not todo:
-        # outputs §7 (pkg #2698; #2625: the last line also with -q), rc 0.
+        # reference/outputs.md §7 (pkg #2698; #2625: the last line also with -q), rc 0.
         if not quiet:
             out("Checking integrity... done (0 conflicting)")
         out("The most recent versions of packages are already installed")
@@ -265,7 +265,7 @@ def _pkg_install(args: list[str]) -> int:
             # the port's account and its rc.d script, run by the host's `service`
             sibling("host_postgres").after_install(servers)
     if not quiet:
-        # outputs §7 (FreeBSD Journal 2023 transcript, fetch lines left out).
+        # reference/outputs.md §7 (FreeBSD Journal 2023 transcript, fetch lines left out).
         out("Checking integrity... done (0 conflicting)")
         for i, name in enumerate(todo, 1):
             out(f"[{i}/{len(todo)}] Installing {name}-{catalog[name]}...")

@@ -11,7 +11,7 @@ from .state import read_state
 
 
 def cmd_route(args: list[str]) -> int:
-    # route -n get [-inet] default: outputs §10 (FreeBSD 15.0 sample).
+    # route -n get [-inet] default: reference/outputs.md §10 (FreeBSD 15.0 sample).
     if args not in (
         ["-n", "get", "default"],
         ["-n", "get", "-inet", "default"],

@@ -28,13 +28,13 @@ def state_dir() -> str:
 def build_default_state() -> State:
     """A fresh FreeBSD 14.3-RELEASE amd64 host (install.default_state returns this)."""
     return {
-        # freebsd-version(1) -k/-r/-u; outputs §8 (14.3 transcript).
+        # freebsd-version(1) -k/-r/-u; reference/outputs.md §8 (14.3 transcript).
         "freebsd_version": {
             "kernel": "14.3-RELEASE",
             "running": "14.3-RELEASE",
             "userland": "14.3-RELEASE",
         },
-        # uname -a of the 14.3 transcript, outputs §8.
+        # uname -a of the 14.3 transcript, reference/outputs.md §8.
         "uname": {
             "sysname": "FreeBSD",
             "nodename": "testhost",
@@ -43,12 +43,13 @@ def build_default_state() -> State:
             "machine": "amd64",
             "processor": "amd64",
         },
-        # access: rw | ro | tunable (read-only tunable, outputs §8);
+        # access: rw | ro | tunable (read-only tunable, reference/outputs.md §8);
         # module: the oid exists only while that kernel module is loaded.
         "sysctl": {
             "kern.racct.enable": {"value": "0", "access": "tunable", "module": None},
             "net.inet.ip.forwarding": {"value": "0", "access": "rw", "module": None},
-            # if_bridge.c defaults (ref §1.6): 1/1/1, present only with if_bridge loaded.
+            # if_bridge.c defaults (reference/freebsd.md §1.6): 1/1/1, present only with
+            # if_bridge loaded.
             "net.link.bridge.pfil_member": {"value": "1", "access": "rw", "module": "if_bridge"},
             "net.link.bridge.pfil_bridge": {"value": "1", "access": "rw", "module": "if_bridge"},
             "net.link.bridge.pfil_onlyip": {"value": "1", "access": "rw", "module": "if_bridge"},

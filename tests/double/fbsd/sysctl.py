@@ -58,7 +58,7 @@ def cmd_sysctl(args: list[str]) -> int:
             if "-i" in flags:
                 continue
             if "-q" not in flags:
-                err(f"sysctl: unknown oid '{name}'")  # outputs §8
+                err(f"sysctl: unknown oid '{name}'")  # reference/outputs.md §8
             failures += 1
             continue
         for row in rows:
@@ -77,7 +77,7 @@ def _sysctl_set(state: State, arg: str, ignore_unknown: bool) -> int:
         err(f"sysctl: unknown oid '{name}'")
         return 1
     if entry["access"] == "tunable":
-        # outputs §8 (cbsd/cbsd #138).
+        # reference/outputs.md §8 (cbsd/cbsd #138).
         err(f"sysctl: oid '{name}' is a read only tunable")
         err("sysctl: Tunable values are set in /boot/loader.conf")
         return 1
@@ -92,5 +92,5 @@ def _sysctl_set(state: State, arg: str, ignore_unknown: bool) -> int:
         state["uname"]["nodename"] = new
     else:
         state["sysctl"][name]["value"] = new
-    out(f"{name}: {old} -> {new}")  # outputs §8
+    out(f"{name}: {old} -> {new}")  # reference/outputs.md §8
     return 0

@@ -184,9 +184,10 @@ def _sysrc_set_file(path: str, name: str, new: str, found: bool) -> bool:
                 content = fh.read()
                 if content and not content.endswith("\n"):
                     fh.write("\n")
-                fh.write(f'{name}="{new}"\n')  # outputs §2: the file holds name="value"
+                # reference/outputs.md §2: the file holds name="value"
+                fh.write(f'{name}="{new}"\n')
         except OSError as exc:
-            # outputs §2 (#712): the sh redirection error of a missing -f directory.
+            # reference/outputs.md §2 (#712): the sh redirection error of a missing -f directory.
             err(f"/usr/sbin/sysrc: cannot create {path}: {os.strerror(exc.errno or 0)}")
             return False
         return True
@@ -262,7 +263,8 @@ def _list_edit(before: str, arg: str, append: bool) -> str:
 
 
 def cmd_sysrc(args: list[str]) -> int:
-    # usr.sbin/sysrc/sysrc (FreeBSD 14, SYSRC_VERSION 7.2) and outputs §2 / ref §2.1.
+    # usr.sbin/sysrc/sysrc (FreeBSD 14, SYSRC_VERSION 7.2) and reference/outputs.md §2 /
+    # reference/freebsd.md §2.1.
     if not args:
         err("Usage: sysrc [OPTIONS] {name[[+|-]=value] ... | -a | -A | -l | -L [name ...]}")
         err("Try `sysrc --help' for more information.")
@@ -348,7 +350,7 @@ def _sysrc_operands(conf: RcConf, names: list[str], flags: set[str], view: Sysrc
             else:
                 new = rhs
             if check:
-                # -c NAME=VALUE: 0 only if set and already equal (outputs §2).  14.x
+                # -c NAME=VALUE: 0 only if set and already equal (reference/outputs.md §2).  14.x
                 # compares the raw VALUE; 15.x compares the +=/-= result (sysrc in main).
                 target = new if major >= 15 else rhs
                 if conf.get(name) is None or target != before:
@@ -371,13 +373,13 @@ def _sysrc_operands(conf: RcConf, names: list[str], flags: set[str], view: Sysrc
             conf = RcConf(conf.explicit)
             after = (conf.find(name) or "") if show_file else (conf.get(name) or "")
             head = name + view.sep if view.show_name else ""
-            # outputs §2: "test_enable:  -> YES" (two spaces when unset).
+            # reference/outputs.md §2: "test_enable:  -> YES" (two spaces when unset).
             quote = view.quote
             mark = '" #' if quote else ""
             out(f"{head}{before}{mark} -> {quote}{after}{quote}")
             continue
         if name.startswith("-") or conf.get(name) is None:
-            # outputs §2: unknown variable on stderr, rc 1 (also rc 1 with -i/-q).
+            # reference/outputs.md §2: unknown variable on stderr, rc 1 (also rc 1 with -i/-q).
             if not (ignore or quiet):
                 err(f"sysrc: unknown variable '{name}'")
             status = 1
