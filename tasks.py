@@ -181,11 +181,11 @@ def test(c: Context, unit: bool = False, pytest_args: str = "") -> None:
         print("error: invoke's --dry/-R does not apply to warden; use --dry-run", file=sys.stderr)
         raise Exit(code=2)
     if unit:
-        paths = ["tests/unit"]
+        paths = ["tests/unit", "tests/double/tests"]  # the double's own tests: no root either
     elif sys.platform.startswith("linux"):
         paths = ["tests"]
     else:  # FreeBSD: no throwaway Linux hosts; the real-host cases instead
-        paths = ["tests/unit", "tests/freebsd"]
+        paths = ["tests/unit", "tests/double/tests", "tests/freebsd"]
     args = [sys.executable, "-m", "pytest", *paths, *pytest_args.split()]
     env = dict(os.environ)
     code = subprocess.call(args, env=env)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.double.install import seed_state
 
-DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
+DOUBLE = Path(__file__).resolve().parents[1] / "freebsd_double.py"
 LOCK = "/var/run/warden.lock"
 
 Lockf = Callable[..., subprocess.CompletedProcess[str]]

@@ -20,7 +20,7 @@ from tests.double.install import (
     seed_state,
 )
 
-DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
+DOUBLE = Path(__file__).resolve().parents[1] / "freebsd_double.py"
 
 
 @pytest.fixture
