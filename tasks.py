@@ -182,11 +182,11 @@ def test(c: Context, unit: bool = False, quick: bool = False, pytest_args: str =
         print("error: invoke's --dry/-R does not apply to warden; use --dry-run", file=sys.stderr)
         raise Exit(code=2)
     if unit:
-        paths = ["tests/unit"]
+        paths = ["tests/unit", "tests/double/tests"]  # the double's own tests: no root either
     elif sys.platform.startswith("linux"):
         paths = ["tests"]
     else:  # FreeBSD: no throwaway Linux hosts; the real-host cases instead
-        paths = ["tests/unit", "tests/freebsd"]
+        paths = ["tests/unit", "tests/double/tests", "tests/freebsd"]
     marks = ["-m", "not slow"] if quick else []
     args = [sys.executable, "-m", "pytest", *paths, *marks, *pytest_args.split()]
     env = dict(os.environ)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from tests.double.freebsd_double import COMMANDS
+from tests.double.fbsd.dispatch import COMMANDS
 
 # Only what the double really implements is exempt: it checks those flags itself. And
 # programs that are the same upstream code on FreeBSD (a package, not a base tool whose

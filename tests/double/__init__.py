@@ -1,1 +1,1 @@
-"""Test double for the FreeBSD commands the toolkit runs (see freebsd_double.py)."""
+"""Test double for the FreeBSD commands the toolkit runs (see README.md and fbsd/)."""

@@ -31,7 +31,8 @@ import os
 import re
 import sys
 
-import freebsd_double as fd  # type: ignore[import-not-found]  # a sibling, on sys.path
+from fbsd.common import host_path  # type: ignore[import-not-found]  # the package next to this file
+from fbsd.state import atomic_write, read_state  # type: ignore[import-not-found]
 
 PORT_UID = PORT_GID = 770  # databases/postgresqlNN-server: USERS=postgres GROUPS=postgres
 PORT_HOME = "/var/db/postgres"
@@ -128,7 +129,7 @@ def _replace_entry(path: str, line: str) -> None:
         text = ""
     kept = [ln for ln in text.splitlines() if ln.split(":", 1)[0] != name]
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd.atomic_write(path, "\n".join([*kept, line]) + "\n", 0o644)
+    atomic_write(path, "\n".join([*kept, line]) + "\n", 0o644)
 
 
 def port_account(root: str) -> None:
@@ -150,7 +151,7 @@ def port_account(root: str) -> None:
 def after_install(servers: list[str]) -> None:
     """Host `pkg install` of SERVERS (postgresqlNN-server names): the account and the rc.d
     script of the first one (the port's %%PG_VERSION%% is in the script's data dir)."""
-    port_account(fd.host_path("/"))
+    port_account(host_path("/"))
     version = servers[0][len("postgresql") : -len("-server")]
     script = RC_SCRIPT.format(
         version=version,
@@ -158,9 +159,9 @@ def after_install(servers: list[str]) -> None:
         fallback=SYSTEM_PYTHON,
         program=_sh_word(os.path.abspath(__file__)),
     )
-    path = fd.host_path(RC_PATH)
+    path = host_path(RC_PATH)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd.atomic_write(path, script, 0o555)
+    atomic_write(path, script, 0o555)
 
 
 def _sh_word(path: str) -> str:
@@ -190,7 +191,7 @@ def main(argv: list[str]) -> int:
         # On FreeBSD the agents' gateways are on warden0 from the network step on; in a
         # test host the double makes that bridge real only at the first jail start, so a
         # server listening on a gateway makes it real here (before any jail).
-        for iface in fd.read_state()["interfaces"]:
+        for iface in read_state()["interfaces"]:
             if iface["kind"] == "bridge":
                 jk.sync_bridge(iface["name"], iface["inet"], create=True)
     sys.stdout.flush()

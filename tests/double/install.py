@@ -2,10 +2,10 @@
 
 `install_double` writes one POSIX sh wrapper per command into a bin dir (put it
 first on PATH of the throwaway host; on a test host each wrapper execs client.c,
-which asks the host's server.py, and runs the double itself when there is none); `install_base_system` puts the stub
-/etc/rc.subr, /etc/defaults/rc.conf and stub base rc.d scripts under a root (a
-test host's overlay); `seed_state` writes state.json; `read_calls` reads back
-calls.log so a test can prove which commands ran.
+which asks the host's server.py, and runs the double itself when there is none);
+`install_base_system` puts the stub /etc/rc.subr, /etc/defaults/rc.conf and stub
+base rc.d scripts under a root (a test host's overlay); `seed_state` writes
+state.json; `read_calls` reads back calls.log so a test can prove which commands ran.
 """
 
 from __future__ import annotations
@@ -23,11 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.double import freebsd_double
+from tests.double.fbsd import dispatch
+from tests.double.fbsd.state import build_default_state, deep_merge
+from tests.double.fbsd.sysrc import RC_DEFAULTS
 
-DOUBLE = Path(freebsd_double.__file__).resolve()
+#: The entry script (`python freebsd_double.py COMMAND ARGS...`).
+DOUBLE = Path(__file__).resolve().parent / "freebsd_double.py"
+#: The double itself, a package next to the entry script: copied as a whole tree.
+PACKAGE = DOUBLE.parent / "fbsd"
 #: Loaded by the double on demand (bastille jails, jexec, a jail's kernel part, the real
-#: PostgreSQL of a jail and of the host): shipped next to it.
+#: PostgreSQL of a jail and of the host, vm-bhyve) and the server: shipped next to it.
 JAILS = DOUBLE.parent / "jails.py"
 MODULES = (
     JAILS,
@@ -49,7 +54,7 @@ RC_SUBR = DOUBLE.parent / "rc.subr"
 RC_D = DOUBLE.parent / "rc.d"
 
 #: Every command the double answers.
-COMMANDS: tuple[str, ...] = freebsd_double.COMMANDS
+COMMANDS: tuple[str, ...] = dispatch.COMMANDS
 
 
 def install_double(
@@ -60,11 +65,11 @@ def install_double(
 ) -> None:
     """Write an executable sh wrapper per command: `exec PYTHON freebsd_double.py CMD "$@"`.
 
-    With `seen_as` (bin_dir's path inside a test host), the program (and the modules
-    it loads) is copied next to bin_dir and the wrappers name it by that path: a
-    test host hides /tmp, where a checkout may live. The interpreter is the real file
-    behind sys.executable (a venv's python is a symlink into the base install), as the
-    double needs only the stdlib.
+    With `seen_as` (bin_dir's path inside a test host), the program (the entry script,
+    the fbsd package and the modules they load) is copied next to bin_dir and the
+    wrappers name it by that path: a test host hides /tmp, where a checkout may live.
+    The interpreter is the real file behind sys.executable (a venv's python is a
+    symlink into the base install), as the double needs only the stdlib.
     """
     python = python or os.path.realpath(sys.executable)
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +77,11 @@ def install_double(
     client = None
     if seen_as is not None:
         shutil.copy2(DOUBLE, bin_dir.parent / DOUBLE.name)
-        for module in MODULES:  # freebsd_double imports them
+        package = bin_dir.parent / PACKAGE.name
+        if package.exists():
+            shutil.rmtree(package)  # a re-install: no module of an older tree stays
+        shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+        for module in MODULES:  # the package imports them (server.py: the package)
             shutil.copy2(module, bin_dir.parent / module.name)
         program = f"{Path(seen_as).parent}/{DOUBLE.name}"
         built = client_binary()
@@ -140,7 +149,7 @@ def install_base_system(root: Path) -> None:
 
     root/etc/rc.subr (0444): tests/double/rc.subr, the rc.subr stand-in;
     root/etc/defaults/rc.conf (0444): the defaults the double's sysrc knows
-    (freebsd_double.RC_DEFAULTS), so rc.subr's load_rc_config and sysrc agree;
+    (fbsd/sysrc.py RC_DEFAULTS), so rc.subr's load_rc_config and sysrc agree;
     root/etc/rc.d/NAME (0555): every stub script of tests/double/rc.d (devfs).
     """
     etc = root / "etc"
@@ -163,9 +172,9 @@ def _defaults_rc_conf() -> str:
     """/etc/defaults/rc.conf: name="value" lines, as FreeBSD 14 libexec/rc/rc.conf writes them."""
     lines = [
         "# /etc/defaults/rc.conf: TEST DOUBLE (tests/double/install.py), not FreeBSD.",
-        "# The defaults the double's sysrc knows (freebsd_double.RC_DEFAULTS).",
+        "# The defaults the double's sysrc knows (fbsd/sysrc.py RC_DEFAULTS).",
     ]
-    for name, value in freebsd_double.RC_DEFAULTS.items():
+    for name, value in RC_DEFAULTS.items():
         quoted = "".join("\\" + c if c in '"\\$`' else c for c in value)
         lines.append(f'{name}="{quoted}"')
     return "\n".join(lines) + "\n"
@@ -192,12 +201,12 @@ def runner(state_dir: Path, root: Path) -> Run:
 
 def default_state() -> dict[str, Any]:
     """A fresh FreeBSD 14.3-RELEASE amd64 host: testhost, vtnet0 192.0.2.10/24, no bastille."""
-    return freebsd_double.build_default_state()
+    return build_default_state()
 
 
 def seed_state(state_dir: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deep-merge overrides into default_state() and write state_dir/state.json."""
-    state = freebsd_double.deep_merge(default_state(), overrides or {})
+    state = deep_merge(default_state(), overrides or {})
     state_dir.mkdir(parents=True, exist_ok=True)
     tmp = state_dir / "state.json.tmp"
     tmp.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")

@@ -17,12 +17,13 @@ it ends with the host: the mounts with its mount namespace, the jail namespaces
 (bound under its private /run/netns) and the veths with its network namespace, the
 jail processes with its PID namespace.  Jail stop/destroy also undo it at once.
 
-The thin root (ref §1.2: a thin jail nullfs-mounts the release at root/.bastille and
-its base directories are symlinks into it; ref §2.x "/bin/sh is a symlink into the
-unmounted base" of a stopped thin jail): here the "release" is the test host's own
-userland, /usr mounted read-only at root/.bastille/usr, root/usr/X -> ../.bastille/usr/X
-for every X but `local` (the jail's own /usr/local, where packages go, as on FreeBSD),
-and /bin /sbin /lib /lib64 as on the host (symlinks into usr on a merged-/usr Debian).
+The thin root (reference/freebsd.md §1.2: a thin jail nullfs-mounts the release at
+root/.bastille and its base directories are symlinks into it; reference/freebsd.md §2.1:
+/bin/sh is a symlink into the unmounted base of a stopped thin jail): here the
+"release" is the test host's own userland, /usr mounted read-only at
+root/.bastille/usr, root/usr/X -> ../.bastille/usr/X for every X but `local` (the
+jail's own /usr/local, where packages go, as on FreeBSD), and /bin /sbin /lib /lib64
+as on the host (symlinks into usr on a merged-/usr Debian).
 /dev is the host's (mount.devfs).  Two test-only mounts make the double itself work
 inside: its program directory (read-only, at the same path) and its state directory
 (read-write), so `pkg`, `service`, `sysrc` and `pw` in the jail are the double and
@@ -144,7 +145,7 @@ def mount_root(root: str, fstab: list[tuple[str, str, bool]], double_dir: str, s
 
 
 def bind_into(source: str, target: str, read_only: bool) -> None:
-    """`bastille mount` on a running jail: mount now as well (ref §1.4)."""
+    """`bastille mount` on a running jail: mount now as well (reference/freebsd.md §1.4)."""
     _bind(source, target, read_only)
 
 

@@ -1,13 +1,15 @@
 """freebsd-double, jails part: Bastille 1.4.4 jails, jexec, and what runs inside a jail.
 
-TEST DOUBLE, not FreeBSD.  freebsd_double.py loads this module for `bastille` (every
+TEST DOUBLE, not FreeBSD.  The double (fbsd/) loads this module for `bastille` (every
 subcommand but --version, list jails and bootstrap), `jexec`, `pkg -j`, and for `pkg`,
 `service` and `sysrc` run inside a jail.  Sources, named next to each behaviour:
-  ref §N      /work/shared/reference/freebsd.md (Bastille 1.4.4 read from source)
-  outputs §N  /work/shared/reference/freebsd-outputs.md
+  reference/freebsd.md §N  tests/double/reference/freebsd.md (Bastille 1.4.4 read from
+                           source)
+  reference/outputs.md §N  tests/double/reference/outputs.md (what Bastille prints)
   create.sh   BastilleBSD/bastille usr/local/share/bastille/create.sh, a 1.x revision
               (option loop, check order, "Valid"/"[WARNING]" texts); where its wording
-              differs from ref §1.2 / outputs §4.3 (which pin 1.4.4), those win.
+              differs from reference/freebsd.md §1.2 / reference/outputs.md §4.3 (which
+              pin 1.4.4), those win.
   common.sh   the same repository's common.sh (set_target, jail_autocomplete texts).
 
 What a jail is here.  A jail is DEFINED when /usr/local/bastille/jails/NAME/jail.conf
@@ -61,8 +63,28 @@ import sys
 import time
 from typing import Any, NoReturn
 
-import freebsd_double as fd
 import jail_kernel as jk
+from fbsd.common import (
+    ENTRY,
+    EX_SOFTWARE,
+    Exit,
+    State,
+    Unsupported,
+    die,
+    err,
+    host_path,
+    make_mac,
+    out,
+    parse_opts,
+    root_dir,
+)
+from fbsd.dispatch import COMMANDS
+from fbsd.ifconfig import find_iface, new_iface
+from fbsd.pkg import cmd_pkg
+from fbsd.service import SERVICE_KEEP, SERVICE_YES, service_rc_conf
+from fbsd.state import atomic_write, mutate_state, read_state, state_dir
+from fbsd.sysctl import sysctl_table
+from fbsd.sysrc import RcConf, source_rc
 
 PREFIX = "/usr/local/bastille"
 JAILSDIR = f"{PREFIX}/jails"
@@ -74,7 +96,7 @@ LOGIN_PATH = "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin"
 # Where FreeBSD keeps the commands the double stands in for (jexec maps them).
 FREEBSD_BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin")
 # A fresh jail's /etc/passwd and /etc/group (FreeBSD base etc/master.passwd, reduced to
-# what tests need), in the Linux format the double's pw writes (freebsd_double, pw).
+# what tests need), in the Linux format the double's pw writes (fbsd/pw.py).
 BASE_PASSWD = (
     "root:x:0:0:Charlie &:/root:/bin/sh\n"
     "daemon:x:1:1:Owner of many system processes:/root:/usr/sbin/nologin\n"
@@ -109,15 +131,15 @@ class Svc:
 
 
 PG_SERVERS = tuple(f"postgresql{v}-server" for v in (15, 16, 17, 18))
-# ref §2.8 (rc names, rcvars); extra_commands from each port's rc script [sshd: F14
+# reference/freebsd.md §2.8 (rc names, rcvars); extra_commands from each port's rc script [sshd: F14
 # libexec/rc/rc.d/sshd; nginx: www/nginx files/nginx.in; postgresql: files/postgresql.in].
 SERVICES: dict[str, Svc] = {
     "postgresql": Svc("/usr/local/etc/rc.d/postgresql", PG_SERVERS, ("reload", "initdb")),
     "nginx": Svc("/usr/local/etc/rc.d/nginx", ("nginx",), ("reload",), "/var/run/nginx.pid"),
     "sshd": Svc("/etc/rc.d/sshd", (), ("reload",), "/var/run/sshd.pid"),
     "ollama": Svc("/usr/local/etc/rc.d/ollama", ("ollama",)),
-    # ref §2.8: llama_server_model is required and must be a file [how the port checks
-    # it is unconfirmed; modelled as rc.subr required_files].
+    # reference/freebsd.md §2.8: llama_server_model is required and must be a file [how the
+    # port checks it is unconfirmed; modelled as rc.subr required_files].
     "llama_server": Svc(
         "/usr/local/etc/rc.d/llama_server", ("llama-cpp",), required_var="llama_server_model"
     ),
@@ -134,36 +156,37 @@ RC_PLACEHOLDER = (
 
 
 def info(text: str) -> None:
-    fd.err(text)  # outputs §4: 1.4.x info/warn/errors go to stderr
+    err(text)  # reference/outputs.md §4: 1.4.x info/warn/errors go to stderr
 
 
 def bail(*lines: str) -> NoReturn:
-    """error_exit (outputs §4): message(s) on stderr, a blank line on stdout, exit 1."""
+    """error_exit (reference/outputs.md §4): message(s) on stderr, a blank line on stdout,
+    exit 1."""
     for line in lines:
-        fd.err(line)
-    fd.out("")
-    raise fd.Exit(1)
+        err(line)
+    out("")
+    raise Exit(1)
 
 
 def jail_dir(name: str) -> str:
-    return fd.host_path(f"{JAILSDIR}/{name}")
+    return host_path(f"{JAILSDIR}/{name}")
 
 
 def jail_root(name: str) -> str:
-    return fd.host_path(f"{JAILSDIR}/{name}/root")
+    return host_path(f"{JAILSDIR}/{name}/root")
 
 
 def defined_jails() -> list[str]:
-    """`bastille list jails` (ref §1.4): the jails that have a jail.conf."""
-    pattern = fd.host_path(f"{JAILSDIR}/*/jail.conf")
+    """`bastille list jails` (reference/freebsd.md §1.4): the jails that have a jail.conf."""
+    pattern = host_path(f"{JAILSDIR}/*/jail.conf")
     return sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(pattern))
 
 
-def running(state: fd.State, name: str) -> dict[str, Any] | None:
+def running(state: State, name: str) -> dict[str, Any] | None:
     return next((j for j in state["jails"] if j["name"] == name), None)
 
 
-def jail_data(state: fd.State, name: str) -> dict[str, Any]:
+def jail_data(state: State, name: str) -> dict[str, Any]:
     return state.setdefault("jail_data", {}).setdefault(name, {"packages": {}, "services": {}})
 
 
@@ -177,12 +200,12 @@ def _read(path: str) -> str:
 
 def _write(path: str, text: str, mode: int = 0o644) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd.atomic_write(path, text, mode)
+    atomic_write(path, text, mode)
 
 
 def _settings(name: str) -> dict[str, str]:
     env: dict[str, str] = {}
-    fd.source_rc(f"{JAILSDIR}/{name}/settings.conf", env)
+    source_rc(f"{JAILSDIR}/{name}/settings.conf", env)
     return env
 
 
@@ -194,7 +217,7 @@ def _conf_value(text: str, key: str) -> str | None:
 def jail_ip(name: str) -> str:
     """The IPv4 of ifconfig_vnet0 in the jail's rc.conf (Bastille reads it live via jexec)."""
     env: dict[str, str] = {}
-    fd.source_rc(f"{JAILSDIR}/{name}/root/etc/rc.conf", env)
+    source_rc(f"{JAILSDIR}/{name}/root/etc/rc.conf", env)
     match = re.search(r"inet\s+([0-9.]+)", env.get("ifconfig_vnet0", ""))
     return match.group(1) if match else ""
 
@@ -203,13 +226,14 @@ def jail_ip(name: str) -> str:
 
 
 def resolve(target: str) -> list[str]:
-    """set_target (ref §1.3, common.sh): ALL, names, JIDs, unique prefix, then tags."""
+    """set_target (reference/freebsd.md §1.3, common.sh): ALL, names, JIDs, unique prefix,
+    then tags."""
     names = defined_jails()
     if target in ("ALL", "all"):
         found = list(names)
     else:
         found = []
-        state = fd.read_state()
+        state = read_state()
         for word in target.split():
             if re.fullmatch(r"[0-9]+", word) and not os.path.isdir(jail_dir(word)):
                 jail = next((j for j in state["jails"] if str(j["jid"]) == word), None)
@@ -232,7 +256,7 @@ def resolve(target: str) -> list[str]:
                 continue
             tagged = [n for n in names if word in _read(f"{jail_dir(n)}/tags").split()]
             if not tagged:
-                bail(f'Jail not found "{word}"')  # outputs §4.3 (#1575, real)
+                bail(f'Jail not found "{word}"')  # reference/outputs.md §4.3 (#1575, real)
             found += tagged
     unique = list(dict.fromkeys(found))
     # list_jail_priority: ascending priority (settings.conf, default 99).
@@ -251,20 +275,21 @@ def _loop_opts(args: list[str], cmd: str, extra: str = "") -> tuple[set[str], li
         elif word == "-H" and "H" in extra:
             flags.add("-H")
         else:
-            raise fd.Unsupported(f"bastille {cmd}: option {word}")
+            raise Unsupported(f"bastille {cmd}: option {word}")
         args = args[1:]
     return flags, args
 
 
 def _each_running(target: str, auto: bool) -> list[str]:
     """The TARGET jails that are (or, with -a, get) running; a stopped one without -a is
-    skipped with "Jail is not running." and NOT counted (ref §1.4: the exit stays 0)."""
+    skipped with "Jail is not running." and NOT counted (reference/freebsd.md §1.4: the exit
+    stays 0)."""
     result = []
     for name in resolve(target):
-        if running(fd.read_state(), name) is None:
+        if running(read_state(), name) is None:
             if not auto:
                 info(f"\n[{name}]:")
-                info("Jail is not running.")  # outputs §4.3
+                info("Jail is not running.")  # reference/outputs.md §4.3
                 info("Use [-a|--auto] to auto-start the jail.")
                 continue
             start_jail(name)
@@ -279,13 +304,13 @@ def _jail_conf(name: str) -> str:
     return _read(f"{jail_dir(name)}/jail.conf")
 
 
-def _epair_for(name: str, state: fd.State) -> str:
-    """generate_vnet_jail_netblock (ref §1.2): e0a_NAME when it fits 15 chars, else
+def _epair_for(name: str, state: State) -> str:
+    """generate_vnet_jail_netblock (reference/freebsd.md §1.2): e0a_NAME when it fits 15 chars, else
     e0a_bastilleN with N the first number free across jail.conf files and live epairs."""
     if len(f"e0a_{name}") < 16:
         return f"e0a_{name}"
     used: set[int] = set()
-    for conf in glob.glob(fd.host_path(f"{JAILSDIR}/*/jail.conf")):
+    for conf in glob.glob(host_path(f"{JAILSDIR}/*/jail.conf")):
         used |= {int(n) for n in re.findall(r"bastille([0-9]+)", _read(conf))}
     for iface in state["interfaces"]:
         match = re.fullmatch(r"e0a_bastille([0-9]+)", iface["name"])
@@ -306,29 +331,30 @@ def _netblock(name: str) -> tuple[str, str]:
 
 
 def start_jail(name: str) -> None:
-    """jail -c NAME with the -B prestart lines (ref §1.2), or its failure, which `bastille
-    start` does not propagate (ref §1.4): the caller's exit stays 0.  Inside a test host
-    the jail also gets its real root and network (jail_kernel.py)."""
+    """jail -c NAME with the -B prestart lines (reference/freebsd.md §1.2), or its failure,
+    which `bastille start` does not propagate (reference/freebsd.md §1.4): the caller's exit
+    stays 0.  Inside a test host the jail also gets its real root and network
+    (jail_kernel.py)."""
     host_epair, bridge_name = _netblock(name)
     conf = _jail_conf(name)
     try:
-        with fd.mutate_state() as state:
+        with mutate_state() as state:
             if running(state, name):
-                info("Jail is already running.")  # outputs §4.3
+                info("Jail is already running.")  # reference/outputs.md §4.3
                 return
-            bridge = fd.find_iface(state, bridge_name)
+            bridge = find_iface(state, bridge_name)
             problem = None
-            if fd.find_iface(state, host_epair):
-                # ref §1.7: a leftover e0a_NAME makes the prestart rename fail.
+            if find_iface(state, host_epair):
+                # reference/freebsd.md §1.7: a leftover e0a_NAME makes the prestart rename fail.
                 problem = "ifconfig: ioctl SIOCSIFNAME (set name): File exists"
             elif bridge is None:
                 problem = f"ifconfig: interface {bridge_name} does not exist"
             if problem:
-                fd.err(problem)
-                fd.err(f"jail: {name}: exec.prestart failed")  # [unconfirmed wording]
+                err(problem)
+                err(f"jail: {name}: exec.prestart failed")  # [unconfirmed wording]
                 return
             assert bridge is not None
-            iface = fd._new_iface(state, host_epair, "epair", ["epair"])
+            iface = new_iface(state, host_epair, "epair", ["epair"])
             iface["up"] = True
             iface["description"] = f"vnet0 host interface for Bastille jail {name}"
             bridge["members"].append(host_epair)
@@ -341,7 +367,7 @@ def start_jail(name: str) -> None:
                     "name": name,
                     "hostname": _conf_value(conf, "host.hostname") or name,
                     "path": path,
-                    "ip4": [],  # outputs §5: a VNET jail has no ip4 on the host side
+                    "ip4": [],  # reference/outputs.md §5: a VNET jail has no ip4 on the host side
                     "vnet": True,
                 }
             )
@@ -349,12 +375,12 @@ def start_jail(name: str) -> None:
             data.pop("kernel", None)
             kernel = jk.mode()
             if kernel:
-                _kernel_start(name, kernel, fd.host_path(path), host_epair, bridge)
+                _kernel_start(name, kernel, host_path(path), host_epair, bridge)
                 data["kernel"] = kernel
     except jk.KernelError as exc:
-        fd.err(f"jail: {name}: {exc}")  # the jail is not created [wording of ours]
+        err(f"jail: {name}: {exc}")  # the jail is not created [wording of ours]
         return
-    fd.err(f"{name}: created")  # jail(8) -c
+    err(f"{name}: created")  # jail(8) -c
 
 
 def check_path(name: str, path: str) -> None:
@@ -368,7 +394,7 @@ def check_path(name: str, path: str) -> None:
     for part in path[len(jail_path) + 1 :].split("/"):
         walked = f"{walked}/{part}"
         try:
-            st = os.lstat(fd.host_path(walked))
+            st = os.lstat(host_path(walked))
         except OSError as exc:
             raise jk.KernelError(f"mount.fstab: {walked}: {exc.strerror}") from None
         if stat.S_ISLNK(st.st_mode):
@@ -383,12 +409,12 @@ def _fstab_mounts(name: str, root: str) -> list[tuple[str, str, bool]]:
         if len(words) < 4 or words[0].startswith("#"):
             continue
         check_path(name, words[1])
-        target = fd.host_path(words[1])
+        target = host_path(words[1])
         if os.path.realpath(target) == os.path.realpath(f"{root}/.bastille"):
             continue
         if words[2] != "nullfs":
-            raise fd.Unsupported(f"jail fstab: a {words[2]} mount (only nullfs)")
-        mounts.append((fd.host_path(words[0]), target, "ro" in words[3].split(",")))
+            raise Unsupported(f"jail fstab: a {words[2]} mount (only nullfs)")
+        mounts.append((host_path(words[0]), target, "ro" in words[3].split(",")))
     return mounts
 
 
@@ -396,14 +422,14 @@ def _kernel_start(name: str, kernel: str, root: str, host_epair: str, bridge: An
     """The real part of jail -c (jail_kernel.py): root mounts, then the VNET."""
     bin_dir = os.environ.get("FREEBSD_DOUBLE_BIN", "")
     double_dir = os.path.dirname(os.path.realpath(bin_dir)) if bin_dir else ""
-    state_dir = os.path.realpath(fd.state_dir())
-    jk.mount_root(root, _fstab_mounts(name, root), double_dir, state_dir)
+    state_path = os.path.realpath(state_dir())
+    jk.mount_root(root, _fstab_mounts(name, root), double_dir, state_path)
     if kernel != "vnet":
         return
     try:
         jail_side = _conf_value(_jail_conf(name), "vnet.interface") or f"e0b_{name}"
         rc: dict[str, str] = {}
-        fd.source_rc(f"{JAILSDIR}/{name}/root/etc/rc.conf", rc)
+        source_rc(f"{JAILSDIR}/{name}/root/etc/rc.conf", rc)
         ifname = rc.get(f"ifconfig_{jail_side}_name", "") or jail_side
         router = rc.get("defaultrouter", "")
         jk.sync_bridge(bridge["name"], bridge["inet"], create=True)
@@ -430,13 +456,13 @@ def _cidr(ifconfig_value: str) -> str:
 def _kernel_stop(name: str) -> None:
     """The real part of jail -r: rc.shutdown stops the jail's PostgreSQL (pg_ctl stop
     -m fast), what still runs is killed, the VNET and the mounts go."""
-    state = fd.read_state()
+    state = read_state()
     jail = running(state, name)
     data = jail_data(state, name)
     kernel = data.get("kernel")
     if jail is None or not kernel:
         return
-    root = fd.host_path(jail["path"])
+    root = host_path(jail["path"])
     if kernel == "vnet" and "postgresql" in data["services"]:
         run_in_jail(name, ["/usr/sbin/service", "postgresql", "onestop"], True, "root", quiet=True)
     jk.kill_jail_processes(root)
@@ -448,9 +474,9 @@ def _kernel_stop(name: str) -> None:
 def stop_jail(name: str) -> None:
     host_epair, _bridge = _netblock(name)
     _kernel_stop(name)
-    with fd.mutate_state() as state:
+    with mutate_state() as state:
         if not running(state, name):
-            info("Jail is already stopped.")  # outputs §4.3
+            info("Jail is already stopped.")  # reference/outputs.md §4.3
             return
         state["jails"] = [j for j in state["jails"] if j["name"] != name]
         # exec.poststop: ifconfig e0a_NAME destroy (the bridge loses the member).
@@ -462,14 +488,15 @@ def stop_jail(name: str) -> None:
             _drop_pidfile(name, svc)
         data["services"] = {}  # the jail's processes die with it
         data.pop("kernel", None)
-    fd.err(f"{name}: removed")  # jail(8) -r
+    err(f"{name}: removed")  # jail(8) -r
 
 
 # --------------------------------------------------------------------------- create
 
 
 def _validate_name(name: str, vnet: bool) -> None:
-    """validate_name (create.sh 1.x texts; the VNET rule of ref §1.2 / outputs §4.3)."""
+    """validate_name (create.sh 1.x texts; the VNET rule of reference/freebsd.md §1.2 /
+    reference/outputs.md §4.3)."""
     sane = re.sub(r"[^a-zA-Z0-9_-]", "", name)
     if sane[:1] in ("-", "_"):
         bail("[ERROR]: Jail names may not begin with (-|_) characters!")
@@ -491,7 +518,7 @@ CREATE_USAGE = "Usage: bastille create [option(s)] NAME RELEASE IP [INTERFACE]"
 
 
 def create(args: list[str]) -> int:
-    """bastille create -B (ref §1.2; option loop and check order of create.sh)."""
+    """bastille create -B (reference/freebsd.md §1.2; option loop and check order of create.sh)."""
     opts: dict[str, str] = {}
     flags: set[str] = set()
     while args and args[0].startswith("-"):
@@ -519,38 +546,38 @@ def create(args: list[str]) -> int:
         elif re.fullmatch(r"-[BM]+", word):
             flags |= set(word[1:])
         else:
-            raise fd.Unsupported(f"bastille create: option {word}")
+            raise Unsupported(f"bastille create: option {word}")
     if "B" not in flags:
-        raise fd.Unsupported("bastille create without -B (only bridged VNET jails)")
+        raise Unsupported("bastille create without -B (only bridged VNET jails)")
     if len(args) not in (3, 4):
         bail(CREATE_USAGE)
     name, release, ip = args[0], args[1], args[2]
     interface = args[3] if len(args) == 4 else ""
-    info(f"\nCreating jail: {name}...")  # outputs §4.2 (1.4.4 wording)
+    info(f"\nCreating jail: {name}...")  # reference/outputs.md §4.2 (1.4.4 wording)
     _validate_name(name, vnet=True)
-    state = fd.read_state()
+    state = read_state()
     bridges = [i["name"] for i in state["interfaces"] if "bridge" in i["groups"]]
     if interface not in bridges:  # `ifconfig -g bridge | grep -owq IF`
         bail(f"[ERROR]: Interface is not a bridge: {interface}")
     if not re.fullmatch(r"[1-9][0-9]\.[0-9](-RELEASE|-RC[1-9]|-BETA[1-9])", release, re.I):
-        fd.err("Unknown Release.")
+        err("Unknown Release.")
         bail(CREATE_USAGE)
     release = release.upper()
-    if not os.path.isdir(fd.host_path(f"{RELEASESDIR}/{release}")):
+    if not os.path.isdir(host_path(f"{RELEASESDIR}/{release}")):
         bail("[ERROR]: Release must be bootstrapped first.", "See 'bastille bootstrap'.")
     if not _valid_ip4(ip):
         if ip.upper() in ("DHCP", "SYNCDHCP", "SLAAC", "0.0.0.0") or ":" in ip:
-            raise fd.Unsupported(f"bastille create: IP {ip} (only IPv4 addresses)")
+            raise Unsupported(f"bastille create: IP {ip} (only IPv4 addresses)")
         bail(f"[ERROR]: Invalid: ({ip}).")
     if "/" not in ip:
-        ip += "/24"  # ref §1.2: a VNET jail's missing mask is /24
+        ip += "/24"  # reference/freebsd.md §1.2: a VNET jail's missing mask is /24
     address = ip.split("/")[0]
     in_use = any(a["addr"] == address for i in state["interfaces"] for a in i["inet"])
     if in_use:
         info(f"[WARNING]: IP address in use ({address}).")  # create.sh
     info(f"\nValid IP: {ip}")
     if name in defined_jails():
-        bail(f"[ERROR]: Jail already exists: {name}")  # outputs §4.3
+        bail(f"[ERROR]: Jail already exists: {name}")  # reference/outputs.md §4.3
     gateway = opts.get("-g") or _conf_gateway() or _default_gateway(state)
     _make_jail(name, release, ip, interface, gateway, opts, flags, state)
     start_jail(name)
@@ -561,10 +588,11 @@ def create(args: list[str]) -> int:
     info("Applying template: default/thin...")
     info("Template applied: default/thin")
     info(f"\n[{name}]:")
-    stop_jail(name)  # create ends with a restart (ref §1.2)
+    stop_jail(name)  # create ends with a restart (reference/freebsd.md §1.2)
     start_jail(name)
-    if running(fd.read_state(), name) is None:
-        # ref §1.2: a jail that did not come up is destroyed, "Failed to create jail".
+    if running(read_state(), name) is None:
+        # reference/freebsd.md §1.2: a jail that did not come up is destroyed, "Failed to
+        # create jail".
         info(f"\n[{name}]:")
         info("Destroying jail...")
         _remove_jail(name)
@@ -574,12 +602,13 @@ def create(args: list[str]) -> int:
 
 def _conf_gateway() -> str:
     env: dict[str, str] = {}
-    fd.source_rc(CONF, env)
+    source_rc(CONF, env)
     return env.get("bastille_network_gateway", "")
 
 
-def _default_gateway(state: fd.State) -> str:
-    """ref §1.2 (the trap): without -g, the host's default gateway (netstat -4rn)."""
+def _default_gateway(state: State) -> str:
+    """reference/freebsd.md §1.2 (the trap): without -g, the host's default gateway
+    (netstat -4rn)."""
     route = next((r for r in state["routes"] if r["destination"] == "default"), None)
     return str(route["gateway"]) if route else ""
 
@@ -592,7 +621,7 @@ def _make_jail(
     gateway: str,
     opts: dict[str, str],
     flags: set[str],
-    state: fd.State,
+    state: State,
 ) -> None:
     base = jail_dir(name)
     root = jail_root(name)
@@ -603,12 +632,12 @@ def _make_jail(
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     # FreeBSD's etc/mtree/BSD.root.dist: "tmp mode=01777" (every user may make its files)
     os.chmod(os.path.join(root, "tmp"), 0o1777)
-    os.chmod(base, 0o700)  # ref §1.1
+    os.chmod(base, 0o700)  # reference/freebsd.md §1.1
     prefix, path = f"{JAILSDIR}/{name}", f"{JAILSDIR}/{name}/root"
     mac = ""
     if "M" in flags:
-        bridge_iface = fd.find_iface(state, bridge) or {}
-        mac = fd._mac(str(bridge_iface.get("ether", "")) + bridge + name)[:-1]
+        bridge_iface = find_iface(state, bridge) or {}
+        mac = make_mac(str(bridge_iface.get("ether", "")) + bridge + name)[:-1]
     lines = [
         f"{name} {{",
         "  enforce_statfs = 2;",
@@ -648,7 +677,7 @@ def _make_jail(
     if "--tags" in opts:
         _write(f"{base}/tags", "\n".join(t for t in opts["--tags"].split(",") if t) + "\n")
     rc_conf = {
-        # default/vnet + default/base (ref §1.2)
+        # default/vnet + default/base (reference/freebsd.md §1.2)
         f"ifconfig_{jail_epair}_name": "vnet0",
         "ifconfig_vnet0": f"inet {ip}",
         "defaultrouter": gateway,
@@ -665,7 +694,8 @@ def _make_jail(
     if "-n" in opts:
         resolv = "".join(f"nameserver {ns}\n" for ns in opts["-n"].split(","))
     else:
-        resolv = _read(fd.host_path("/etc/resolv.conf"))  # ref §1.2: a copy of the host's
+        # reference/freebsd.md §1.2: a copy of the host's
+        resolv = _read(host_path("/etc/resolv.conf"))
     _write(f"{root}/etc/resolv.conf", resolv)
     _write(f"{root}/etc/hosts", BASE_HOSTS)
     _write(f"{root}/etc/nsswitch.conf", BASE_NSSWITCH)
@@ -679,9 +709,9 @@ def _remove_jail(name: str) -> None:
     if jk.mounted_under(jail_dir(name)):
         jk.unmount_root(jail_dir(name))
         if jk.mounted_under(jail_dir(name)):  # never rmtree through a mount (/dev!)
-            fd.die(f"freebsd-double: {jail_dir(name)} has mounts left; kept", fd.EX_SOFTWARE)
+            die(f"freebsd-double: {jail_dir(name)} has mounts left; kept", EX_SOFTWARE)
     shutil.rmtree(jail_dir(name), ignore_errors=True)
-    with fd.mutate_state() as state:
+    with mutate_state() as state:
         state.get("jail_data", {}).pop(name, None)
 
 
@@ -690,14 +720,14 @@ def _remove_jail(name: str) -> None:
 
 def start_stop(cmd: str, args: list[str]) -> int:
     if len(args) != 1 or args[0].startswith("-"):
-        raise fd.Unsupported(f"bastille {cmd} {' '.join(args)}")
+        raise Unsupported(f"bastille {cmd} {' '.join(args)}")
     for name in resolve(args[0]):
         info(f"\n[{name}]:")
         if cmd in ("stop", "restart"):
             stop_jail(name)
         if cmd in ("start", "restart"):
             start_jail(name)
-    return 0  # ref §1.4: jail -c's result is not propagated
+    return 0  # reference/freebsd.md §1.4: jail -c's result is not propagated
 
 
 def destroy(args: list[str]) -> int:
@@ -705,18 +735,18 @@ def destroy(args: list[str]) -> int:
     while args and re.fullmatch(r"-[afy]+", args[0]):
         flags |= set(args.pop(0)[1:])
     if len(args) != 1:
-        raise fd.Unsupported(f"bastille destroy {' '.join(args)}")
+        raise Unsupported(f"bastille destroy {' '.join(args)}")
     for name in resolve(args[0]):
-        if running(fd.read_state(), name):
+        if running(read_state(), name):
             if "a" not in flags:
                 info(f"\n[{name}]:")
-                fd.err("Jail is running.")
+                err("Jail is running.")
                 bail("Use [-a|--auto] to auto-stop the jail.")
             info(f"\n[{name}]:")
             stop_jail(name)
         if "y" not in flags:
-            # ref §1.4: without -y a y/n is read from stdin; anything else (an empty
-            # stdin included) is "Invalid input", exit 1.  [prompt wording unconfirmed]
+            # reference/freebsd.md §1.4: without -y a y/n is read from stdin; anything else (an
+            # empty stdin included) is "Invalid input", exit 1.  [prompt wording unconfirmed]
             sys.stdout.write("Are you sure you want to continue? [y|n]:")
             sys.stdout.flush()
             answer = sys.stdin.readline().strip() if sys.stdin else ""
@@ -744,11 +774,11 @@ def _passwd(root: str, user: str) -> tuple[int, int, str, str] | None:
 def _argv(argv: list[str]) -> list[str]:
     """A double command (bare, or by its FreeBSD path) runs as the double."""
     base = os.path.basename(argv[0])
-    if base in fd.COMMANDS and ("/" not in argv[0] or os.path.dirname(argv[0]) in FREEBSD_BIN_DIRS):
+    if base in COMMANDS and ("/" not in argv[0] or os.path.dirname(argv[0]) in FREEBSD_BIN_DIRS):
         bin_dir = os.environ.get("FREEBSD_DOUBLE_BIN")
         if bin_dir:
             return [os.path.join(bin_dir, base), *argv[1:]]
-        return [sys.executable, os.path.abspath(fd.__file__), base, *argv[1:]]
+        return [sys.executable, ENTRY, base, *argv[1:]]
     return argv
 
 
@@ -773,19 +803,19 @@ def run_in_jail(
     """jexec [-l] [-U user] NAME argv (see the module docstring: a real jail inside a
     test host, else the host's filesystem with FREEBSD_DOUBLE_ROOT at the jail root)."""
     if os.environ.get("FREEBSD_DOUBLE_JAIL"):
-        raise fd.Unsupported("jexec inside a jail (nested jails)")
-    state = fd.read_state()
+        raise Unsupported("jexec inside a jail (nested jails)")
+    state = read_state()
     jail = running(state, name)
     if jail is None:
-        fd.die(f'jexec: jail "{name}" not found')  # jexec.c: errx(1, "%s", jail_errmsg)
+        die(f'jexec: jail "{name}" not found')  # jexec.c: errx(1, "%s", jail_errmsg)
     kernel = jail_data(state, name).get("kernel")
-    root = fd.host_path(jail["path"])
+    root = host_path(jail["path"])
     account = _passwd(root, user or "root")
     if account is None:
         if user is None:
             account = (0, 0, "/root", "/bin/sh")
         else:
-            fd.die(f"jexec: {user}: no such user")  # jexec.c get_user_info [from memory]
+            die(f"jexec: {user}: no such user")  # jexec.c get_user_info [from memory]
     uid, gid, home, shell = account
     if login:
         # jexec -l: a clean environment but HOME SHELL TERM USER, plus login.conf's path.
@@ -793,7 +823,7 @@ def run_in_jail(
         env.update(HOME=home, SHELL=shell, USER=user or "root", PATH=LOGIN_PATH)
     else:
         env = dict(os.environ)
-    for key in fd.SERVICE_KEEP:
+    for key in SERVICE_KEEP:
         if key in os.environ:
             env[key] = os.environ[key]
     if env.get("FREEBSD_DOUBLE_BIN"):
@@ -813,7 +843,7 @@ def run_in_jail(
             done = subprocess.run(command, env=env, preexec_fn=entry, stdout=sink, stderr=sink,
                                   check=False)  # fmt: skip
         except OSError as exc:
-            fd.err(f"jexec: execvp: {argv[0]}: {os.strerror(exc.errno or 2)}")  # jexec.c err(1)
+            err(f"jexec: execvp: {argv[0]}: {os.strerror(exc.errno or 2)}")  # jexec.c err(1)
             return 1
         finally:
             entry.close()
@@ -824,19 +854,19 @@ def run_in_jail(
     try:
         done = subprocess.run(command, env=env, cwd=root, stdout=sink, stderr=sink, check=False)
     except OSError as exc:
-        fd.err(f"jexec: execvp: {argv[0]}: {os.strerror(exc.errno or 2)}")
+        err(f"jexec: execvp: {argv[0]}: {os.strerror(exc.errno or 2)}")
         return 1
     return 128 - done.returncode if done.returncode < 0 else done.returncode
 
 
 def cmd_jexec(args: list[str]) -> int:
     # usr.sbin/jexec/jexec.c: jexec [-l] [-d dir] [[-u user] | [-U user]] jail command ...
-    opts, rest = fd.parse_opts(args, "lU:", "jexec")
+    opts, rest = parse_opts(args, "lU:", "jexec")
     if len(rest) < 2:
-        raise fd.Unsupported("jexec without a command")
+        raise Unsupported("jexec without a command")
     user = next((v for f, v in opts if f == "-U"), None)
     name = rest[0]
-    state = fd.read_state()
+    state = read_state()
     if re.fullmatch(r"[0-9]+", name):
         jail = next((j for j in state["jails"] if str(j["jid"]) == name), None)
         name = jail["name"] if jail else name
@@ -851,12 +881,13 @@ def _over_jails(
 ) -> tuple[set[str], list[str], list[str]]:
     flags, rest = _loop_opts(args, cmd, extra)
     if len(rest) < min_args:
-        raise fd.Unsupported(f"bastille {cmd}: {' '.join(args)}")
+        raise Unsupported(f"bastille {cmd}: {' '.join(args)}")
     return flags, _each_running(rest[0], "-a" in flags), rest[1:]
 
 
 def jail_cmd(args: list[str]) -> int:
-    """bastille cmd (ref §1.4): jexec -l -U root; any failure -> "Command failed", rc 1."""
+    """bastille cmd (reference/freebsd.md §1.4): jexec -l -U root; any failure -> "Command
+    failed", rc 1."""
     _, names, command = _over_jails("cmd", args, "", 2)
     failed = 0
     for name in names:
@@ -864,12 +895,13 @@ def jail_cmd(args: list[str]) -> int:
         if run_in_jail(name, command, login=True, user="root") != 0:
             failed += 1
     if failed:
-        bail(f"[ERROR]: Command failed on {failed} jails.")  # outputs §4.3
+        bail(f"[ERROR]: Command failed on {failed} jails.")  # reference/outputs.md §4.3
     return 0
 
 
 def jail_pkg(args: list[str]) -> int:
-    """bastille pkg [-y] [-H] (ref §1.4): the jail's pkg via jexec, or host pkg -j."""
+    """bastille pkg [-y] [-H] (reference/freebsd.md §1.4): the jail's pkg via jexec, or host
+    pkg -j."""
     flags, names, command = _over_jails("pkg", args, "yH", 2)
     env = {"ASSUME_ALWAYS_YES": "yes"} if "-y" in flags else {}
     failed = 0
@@ -881,11 +913,12 @@ def jail_pkg(args: list[str]) -> int:
         else:
             rc = run_in_jail(name, ["/usr/sbin/pkg", *command], True, "root", env)
         failed += rc != 0
-    return 1 if failed else 0  # ref §1.4: exit 1 on failure [message not modelled]
+    return 1 if failed else 0  # reference/freebsd.md §1.4: exit 1 on failure [message not modelled]
 
 
 def jail_tool(cmd: str, args: list[str]) -> int:
-    """bastille service / sysrc (ref §1.4): jexec -l NAME /usr/sbin/service|sysrc ARGS."""
+    """bastille service / sysrc (reference/freebsd.md §1.4): jexec -l NAME
+    /usr/sbin/service|sysrc ARGS."""
     _, names, command = _over_jails(cmd, args, "", 2)
     failed = 0
     for name in names:
@@ -909,24 +942,24 @@ def _env(values: dict[str, str]) -> Any:
 
 
 def _host_pkg_j(name: str, args: list[str]) -> int:
-    jail = running(fd.read_state(), name)
+    jail = running(read_state(), name)
     if jail is None:
-        fd.die(f'pkg: jail "{name}" not found')  # pkg main.c: errx(EXIT_FAILURE, jail_errmsg)
-    with _env({"FREEBSD_DOUBLE_ROOT": fd.host_path(jail["path"]), "FREEBSD_DOUBLE_JAIL": name}):
-        return fd.cmd_pkg(args)
+        die(f'pkg: jail "{name}" not found')  # pkg main.c: errx(EXIT_FAILURE, jail_errmsg)
+    with _env({"FREEBSD_DOUBLE_ROOT": host_path(jail["path"]), "FREEBSD_DOUBLE_JAIL": name}):
+        return cmd_pkg(args)
 
 
 def pkg_j(args: list[str]) -> int:
     """pkg -j JAIL ARGS (pkg(8)): the jail's package database, from the host."""
     if os.environ.get("FREEBSD_DOUBLE_JAIL"):
-        raise fd.Unsupported("pkg -j inside a jail")
+        raise Unsupported("pkg -j inside a jail")
     if args[0] == "-j" and len(args) >= 2:
         name, rest = args[1], args[2:]
     elif args[0].startswith("-j") and len(args[0]) > 2:
         name, rest = args[0][2:], args[1:]
     else:
-        raise fd.Unsupported(f"pkg {' '.join(args)}")
-    state = fd.read_state()
+        raise Unsupported(f"pkg {' '.join(args)}")
+    state = read_state()
     if re.fullmatch(r"[0-9]+", name):
         jail = next((j for j in state["jails"] if str(j["jid"]) == name), None)
         name = jail["name"] if jail else name
@@ -939,12 +972,12 @@ def mirror_bridges() -> None:
     addresses (the agents' gateways).  The real bridge is made at the first jail start."""
     if jk.mode() != "vnet":
         return
-    for iface in fd.read_state()["interfaces"]:
+    for iface in read_state()["interfaces"]:
         if iface["kind"] == "bridge":
             jk.sync_bridge(iface["name"], iface["inet"], create=False)
 
 
-def package_set(state: fd.State) -> dict[str, Any]:
+def package_set(state: State) -> dict[str, Any]:
     """The package set pkg acts on: the jail's when FREEBSD_DOUBLE_JAIL is set."""
     name = os.environ.get("FREEBSD_DOUBLE_JAIL")
     packages: dict[str, Any] = jail_data(state, name)["packages"] if name else state["packages"]
@@ -955,16 +988,16 @@ def after_install(names: list[str]) -> None:
     """What an installed package leaves in the jail: rc.d scripts, the postgres account."""
     for svc, spec in SERVICES.items():
         if any(n in spec.packages for n in names):
-            path = fd.host_path(spec.script)
+            path = host_path(spec.script)
             _write(path, RC_PLACEHOLDER.format(name=svc, path=spec.script), 0o555)
     if any(n in PG_SERVERS for n in names):
         # databases/postgresqlNN-server: user/group postgres 770, home /var/db/postgres.
-        passwd, group = fd.host_path("/etc/passwd"), fd.host_path("/etc/group")
-        if _passwd(fd.host_path("/"), "postgres") is None:
+        passwd, group = host_path("/etc/passwd"), host_path("/etc/group")
+        if _passwd(host_path("/"), "postgres") is None:
             line = "postgres:x:770:770:PostgreSQL Daemon:/var/db/postgres:/bin/sh\n"
             _write(passwd, _read(passwd) + line)
             _write(group, _read(group) + "postgres:x:770:\n")
-        home = fd.host_path("/var/db/postgres")
+        home = host_path("/var/db/postgres")
         os.makedirs(home, exist_ok=True)
         os.chown(home, 770, 770)  # postgres' home, owned by it (the port's UIDs/GIDs)
 
@@ -972,7 +1005,7 @@ def after_install(names: list[str]) -> None:
 # --------------------------------------------------------------------------- service in a jail
 
 
-def _pid(state: fd.State, name: str) -> int:
+def _pid(state: State, name: str) -> int:
     pid = int(state.get("next_pid", 4000))
     state["next_pid"] = pid + 1
     return pid
@@ -986,57 +1019,58 @@ def _pg_data(conf: dict[str, str], packages: dict[str, Any]) -> tuple[str, str]:
 
 def _drop_pidfile(jail: str, svc: str) -> None:
     if svc == "postgresql":
-        root = fd.host_path("/") if os.environ.get("FREEBSD_DOUBLE_JAIL") else jail_root(jail)
+        root = host_path("/") if os.environ.get("FREEBSD_DOUBLE_JAIL") else jail_root(jail)
         for path in glob.glob(f"{root.rstrip('/')}/var/db/postgres/data*/postmaster.pid"):
             os.unlink(path)
 
 
 def service(args: list[str]) -> int:
-    """service(8) + rc.subr (ref §2.3, the double's rc.subr semantics) inside a jail."""
+    """service(8) + rc.subr (reference/freebsd.md §2.3, the double's rc.subr semantics)
+    inside a jail."""
     if len(args) < 2 or args[0].startswith("-"):
-        raise fd.Unsupported(f"service {' '.join(args)} (inside a jail)")
+        raise Unsupported(f"service {' '.join(args)} (inside a jail)")
     svc, verb, extra = args[0], args[1], args[2:]
     jail = os.environ["FREEBSD_DOUBLE_JAIL"]
-    local_startup = fd.RcConf(None).get("local_startup") or ""
+    local_startup = RcConf(None).get("local_startup") or ""
     spec = SERVICES.get(svc)
-    script = fd.host_path(spec.script) if spec else ""
+    script = host_path(spec.script) if spec else ""
     if spec is None or not os.access(script, os.X_OK):
         dirs = ["/etc/rc.d", *local_startup.split()]
-        if spec is None and any(os.access(fd.host_path(f"{d}/{svc}"), os.X_OK) for d in dirs):
-            raise fd.Unsupported(f"service {svc} (no model of that rc.d script in a jail)")
-        fd.out(f"{svc} does not exist in /etc/rc.d or the local startup")  # service.sh
-        fd.out(f"directories ({local_startup}), or is not executable")
+        if spec is None and any(os.access(host_path(f"{d}/{svc}"), os.X_OK) for d in dirs):
+            raise Unsupported(f"service {svc} (no model of that rc.d script in a jail)")
+        out(f"{svc} does not exist in /etc/rc.d or the local startup")  # service.sh
+        out(f"directories ({local_startup}), or is not executable")
         return 1
     if extra:
-        raise fd.Unsupported(f"service {svc} {verb} with arguments")
+        raise Unsupported(f"service {svc} {verb} with arguments")
     prefix = next((p for p in ("one", "force", "quiet", "fast") if verb.startswith(p)), "")
     action = verb[len(prefix) :]
     keywords = ["start", "stop", "restart", "status", "enabled", *spec.extra]
     if action not in keywords:
         if action in ("rcvar", "enable", "disable", "delete", "describe", "poll", "extracommands"):
-            raise fd.Unsupported(f"service {svc} {verb} (inside a jail)")
-        fd.err(f"{spec.script}: unknown directive '{verb}'.")  # rc.subr
-        fd.err(f"Usage: {spec.script} [fast|force|one|quiet](" + "|".join(keywords) + ")")
+            raise Unsupported(f"service {svc} {verb} (inside a jail)")
+        err(f"{spec.script}: unknown directive '{verb}'.")  # rc.subr
+        err(f"Usage: {spec.script} [fast|force|one|quiet](" + "|".join(keywords) + ")")
         return 1
     if prefix in ("force", "fast"):
-        raise fd.Unsupported(f"service {svc} {verb}: the {prefix} prefix")
-    conf = fd._service_rc_conf(svc, local_startup.split())
+        raise Unsupported(f"service {svc} {verb}: the {prefix} prefix")
+    conf = service_rc_conf(svc, local_startup.split())
     rcvar = f"{svc}_enable"
-    enabled = prefix == "one" or bool(fd._SERVICE_YES.fullmatch(conf.get(rcvar, "")))
+    enabled = prefix == "one" or bool(SERVICE_YES.fullmatch(conf.get(rcvar, "")))
     if action == "enabled":
-        return 0 if fd._SERVICE_YES.fullmatch(conf.get(rcvar, "")) else 1
-    state = fd.read_state()
+        return 0 if SERVICE_YES.fullmatch(conf.get(rcvar, "")) else 1
+    state = read_state()
     pid = jail_data(state, jail)["services"].get(svc)
     has_pid = pid is not None and svc != "postgresql"  # pg: rc_pid of pg_ctl is never set
     checked = action not in ("status",) and not (action == "stop" and has_pid)
     if checked and not enabled:
         if prefix != "quiet":
-            fd.out(
+            out(
                 f"Cannot '{action}' {svc}. Set {rcvar} to YES in /etc/rc.conf or use "
                 f"'one{action}' instead of '{action}'."
-            )  # rc.subr, outputs §6
+            )  # rc.subr, reference/outputs.md §6
         return 0
-    real = jail_data(state, jail).get("kernel") == "vnet" and fd.root_dir() == "/"
+    real = jail_data(state, jail).get("kernel") == "vnet" and root_dir() == "/"
     if svc == "postgresql":
         if real:
             return _real_postgresql(jail, action, conf)
@@ -1050,7 +1084,7 @@ def _real_sshd(jail: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
     """Inside a real "vnet" jail: OpenSSH's sshd for real (the machine's, Debian's),
     started as FreeBSD's rc.d/sshd starts it (`sshd ${sshd_flags}`), with its pid in
     FreeBSD's /var/run/sshd.pid and Debian's privilege separation directory made
-    (FreeBSD's is /var/empty).  Messages and exit codes: rc.subr's (ref §2.3)."""
+    (FreeBSD's is /var/empty).  Messages and exit codes: rc.subr's (reference/freebsd.md §2.3)."""
     pidfile = spec.pidfile or "/var/run/sshd.pid"
 
     def alive() -> int | None:
@@ -1064,35 +1098,35 @@ def _real_sshd(jail: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
 
     pid = alive()
     if action == "status":
-        fd.out(f"sshd is running as pid {pid}." if pid else "sshd is not running.")
+        out(f"sshd is running as pid {pid}." if pid else "sshd is not running.")
         return 0 if pid else 1
     if action == "reload":
         if pid is None:
-            fd.err(f"sshd not running? (check {pidfile}).")
+            err(f"sshd not running? (check {pidfile}).")
             return 1
         os.kill(pid, signal.SIGHUP)
         return 0
     if action in ("stop", "restart"):
         if pid is None:
-            fd.err(f"sshd not running? (check {pidfile}).")
+            err(f"sshd not running? (check {pidfile}).")
             if action == "stop":
                 return 1
         else:
-            fd.out("Stopping sshd.")
+            out("Stopping sshd.")
             os.kill(pid, signal.SIGTERM)
             for _ in range(100):
                 if alive() is None:
                     break
                 time.sleep(0.05)
-            fd.out(f"Waiting for PIDS: {pid}.")
+            out(f"Waiting for PIDS: {pid}.")
             pid = None
     if action in ("start", "restart"):
         if pid is not None:
-            fd.err(f"sshd already running?  (pid={pid}).")
+            err(f"sshd already running?  (pid={pid}).")
             return 1
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         os.makedirs(os.path.dirname(pidfile), exist_ok=True)
-        fd.out("Starting sshd.")
+        out("Starting sshd.")
         argv = ["/usr/sbin/sshd", *shlex.split(conf.get("sshd_flags", "")), "-o",
                 f"PidFile={pidfile}"]  # fmt: skip
         sys.stdout.flush()
@@ -1103,7 +1137,7 @@ def _real_sshd(jail: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
             if alive() is not None:
                 break
             time.sleep(0.05)
-    with fd.mutate_state() as state:
+    with mutate_state() as state:
         services = jail_data(state, jail)["services"]
         now = alive()
         if now is None:
@@ -1114,7 +1148,7 @@ def _real_sshd(jail: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
 
 
 def _set_running(jail: str, svc: str, running_now: bool) -> int:
-    with fd.mutate_state() as state:
+    with mutate_state() as state:
         services = jail_data(state, jail)["services"]
         if running_now:
             services[svc] = _pid(state, jail)
@@ -1124,41 +1158,41 @@ def _set_running(jail: str, svc: str, running_now: bool) -> int:
 
 
 def _generic(jail: str, svc: str, spec: Svc, action: str, conf: dict[str, str]) -> int:
-    """rc.subr's default methods (ref §2.3) for a command/pidfile service."""
-    pid = jail_data(fd.read_state(), jail)["services"].get(svc)
+    """rc.subr's default methods (reference/freebsd.md §2.3) for a command/pidfile service."""
+    pid = jail_data(read_state(), jail)["services"].get(svc)
     if action == "status":
         if pid is None:
-            fd.out(f"{svc} is not running.")
+            out(f"{svc} is not running.")
             return 1
-        fd.out(f"{svc} is running as pid {pid}.")
+        out(f"{svc} is running as pid {pid}.")
         return 0
     if action in ("stop", "restart"):
         if pid is None:
             check = f" (check {spec.pidfile})." if spec.pidfile else ""
-            fd.err(f"{svc} not running?{check}")
+            err(f"{svc} not running?{check}")
             if action == "stop":
                 return 1
         else:
-            fd.out(f"Stopping {svc}.")
-            fd.out(f"Waiting for PIDS: {pid}.")
+            out(f"Stopping {svc}.")
+            out(f"Waiting for PIDS: {pid}.")
             _set_running(jail, svc, False)
             pid = None
     if action == "reload":
         if pid is None:
             check = f" (check {spec.pidfile})." if spec.pidfile else ""
-            fd.err(f"{svc} not running?{check}")
+            err(f"{svc} not running?{check}")
             return 1
         return 0
     if action in ("start", "restart"):
         if pid is not None:
-            fd.err(f"{svc} already running?  (pid={pid}).")  # rc.subr: two spaces
+            err(f"{svc} already running?  (pid={pid}).")  # rc.subr: two spaces
             return 1
         if spec.required_var:
             model = conf.get(spec.required_var, "")
-            if not model or not os.path.isfile(fd.host_path(model)):
-                fd.err(f"{spec.script}: WARNING: {model} is not readable.")  # required_files
+            if not model or not os.path.isfile(host_path(model)):
+                err(f"{spec.script}: WARNING: {model} is not readable.")  # required_files
                 return 1
-        fd.out(f"Starting {svc}.")
+        out(f"Starting {svc}.")
         _set_running(jail, svc, True)
     return 0
 
@@ -1167,10 +1201,10 @@ def _real_postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
     """Inside a real "vnet" jail: Debian's PostgreSQL 15 for real (jail_postgres.py)."""
     import jail_postgres  # only here: it needs the jail's root
 
-    data, _version = _pg_data(conf, jail_data(fd.read_state(), jail)["packages"])
+    data, _version = _pg_data(conf, jail_data(read_state(), jail)["packages"])
     rc = jail_postgres.rc_command(action, data, conf)
     pid = jail_postgres.server_pid(data)
-    with fd.mutate_state() as state:
+    with mutate_state() as state:
         services = jail_data(state, jail)["services"]
         if pid is None:
             services.pop("postgresql", None)
@@ -1181,17 +1215,18 @@ def _real_postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
 
 def _postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
     """databases/postgresqlNN-server rc script: pg_ctl with postgresql_flags "-w -s -m fast"
-    (ref §2.8; -s: only errors are printed), initdb (fails on a non-empty data dir)."""
-    state = fd.read_state()
+    (reference/freebsd.md §2.8; -s: only errors are printed), initdb (fails on a non-empty
+    data dir)."""
+    state = read_state()
     packages = jail_data(state, jail)["packages"]
     data, version = _pg_data(conf, packages)
-    real = fd.host_path(data)
+    real = host_path(data)
     pid = jail_data(state, jail)["services"].get("postgresql")
     pidfile = f"{data}/postmaster.pid"
     if action == "initdb":
         if os.path.isdir(real) and os.listdir(real):
-            fd.err(f'initdb: error: directory "{data}" exists but is not empty')
-            fd.err(
+            err(f'initdb: error: directory "{data}" exists but is not empty')
+            err(
                 "initdb: hint: If you want to create a new database system, either remove or "
                 f'empty the directory "{data}" or run initdb with an argument other than "{data}".'
             )
@@ -1202,20 +1237,20 @@ def _postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
         _write(f"{real}/pg_hba.conf", "# pg_hba.conf (freebsd-double initdb)\n", 0o600)
         for path in (real, f"{real}/PG_VERSION", f"{real}/postgresql.conf", f"{real}/pg_hba.conf"):
             os.chown(path, 770, 770)
-        fd.out('The files belonging to this database system will be owned by user "postgres".')
-        fd.out("Success. You can now start the database server using:")
+        out('The files belonging to this database system will be owned by user "postgres".')
+        out("Success. You can now start the database server using:")
         return 0
     if action == "status":
         if pid is None:
-            fd.out("pg_ctl: no server running")
+            out("pg_ctl: no server running")
             return 3  # pg_ctl status: 3 when no server runs
-        fd.out(f"pg_ctl: server is running (PID: {pid})")
-        fd.out(f'/usr/local/bin/postgres "-D" "{data}"')
+        out(f"pg_ctl: server is running (PID: {pid})")
+        out(f'/usr/local/bin/postgres "-D" "{data}"')
         return 0
     if action in ("stop", "reload") or (action == "restart" and pid is not None):
         if pid is None:
-            fd.err(f'pg_ctl: PID file "{pidfile}" does not exist')
-            fd.err("Is server running?")
+            err(f'pg_ctl: PID file "{pidfile}" does not exist')
+            err("Is server running?")
             return 1
         if action == "reload":
             return 0
@@ -1227,14 +1262,14 @@ def _postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
     # start / restart
     if not os.path.isfile(f"{real}/PG_VERSION"):
         if not os.path.isdir(real):
-            fd.err(f'pg_ctl: directory "{data}" does not exist')
+            err(f'pg_ctl: directory "{data}" does not exist')
         else:
-            fd.err(f'pg_ctl: directory "{data}" is not a database cluster directory')
+            err(f'pg_ctl: directory "{data}" is not a database cluster directory')
         return 1
     if pid is not None:
-        fd.err("pg_ctl: another server might be running; trying to start server anyway")
-        fd.err("pg_ctl: could not start server")
-        fd.err("Examine the log output.")
+        err("pg_ctl: another server might be running; trying to start server anyway")
+        err("pg_ctl: could not start server")
+        err("Examine the log output.")
         return 1
     new = _set_running(jail, "postgresql", True)
     _write(f"{real}/postmaster.pid", f"{new}\n{data}\n", 0o600)
@@ -1244,7 +1279,7 @@ def _postgresql(jail: str, action: str, conf: dict[str, str]) -> int:
 # ------------------------------------------------------------------ config / limits / mount
 
 
-# jail(8) parameters `bastille config` accepts (ref §1.4: a validated list) and the
+# jail(8) parameters `bastille config` accepts (reference/freebsd.md §1.4: a validated list) and the
 # settings.conf keys.  [The list is the jail(8) parameters the toolkit can need; the
 # real one is longer.]
 JAIL_PARAMS = frozenset(
@@ -1296,28 +1331,29 @@ JAIL_PARAMS = frozenset(
     ]
 )
 SETTINGS = ("boot", "priority", "depend")
-_CONFIG_VALUE = re.compile(r"[A-Za-z0-9._/:| $!&%=(){}-]*")  # ref §1.4
+_CONFIG_VALUE = re.compile(r"[A-Za-z0-9._/:| $!&%=(){}-]*")  # reference/freebsd.md §1.4
 
 
 def config(args: list[str]) -> int:
-    """bastille config T get|set|add|remove PROP [VAL] (ref §1.4, config.sh)."""
+    """bastille config T get|set|add|remove PROP [VAL] (reference/freebsd.md §1.4, config.sh)."""
     if len(args) < 3 or args[1] not in ("get", "set", "add", "remove"):
-        raise fd.Unsupported(f"bastille config {' '.join(args)}")
+        raise Unsupported(f"bastille config {' '.join(args)}")
     target, action, prop, value = args[0], args[1], args[2], " ".join(args[3:])
     if prop not in JAIL_PARAMS and prop not in SETTINGS:
-        # ref §1.5: "CONFIG set sysvshm=new" is refused (config.sh validate_property).
+        # reference/freebsd.md §1.5: "CONFIG set sysvshm=new" is refused (config.sh
+        # validate_property).
         bail(f"[ERROR]: Unsupported property: {prop}")
     if action in ("set", "add") and not value:
-        raise fd.Unsupported(f"bastille config {action} {prop} without a value")
+        raise Unsupported(f"bastille config {action} {prop} without a value")
     if not _CONFIG_VALUE.fullmatch(value):
         bail(f"[ERROR]: Invalid value: {value}")  # [wording unconfirmed]
     for name in resolve(target):
         if prop in SETTINGS:
             path = f"{jail_dir(name)}/settings.conf"
             env: dict[str, str] = {}
-            fd.source_rc(f"{JAILSDIR}/{name}/settings.conf", env)
+            source_rc(f"{JAILSDIR}/{name}/settings.conf", env)
             if action == "get":
-                fd.out(env.get(prop, "not set"))
+                out(env.get(prop, "not set"))
                 continue
             lines = [ln for ln in _read(path).splitlines() if not ln.startswith(f"{prop}=")]
             if action in ("set", "add"):
@@ -1330,7 +1366,7 @@ def config(args: list[str]) -> int:
         if action == "get":
             found = _conf_value(text, prop)
             flag = "enabled" if line_re.search(text) else "not set"
-            fd.out(found if found is not None else flag)
+            out(found if found is not None else flag)
             continue
         if action in ("set", "remove"):
             text = line_re.sub("", text)
@@ -1343,15 +1379,15 @@ def config(args: list[str]) -> int:
 
 
 def limits(args: list[str]) -> int:
-    """bastille limits [-a] T add RES VAL | remove RES | list (ref §1.4, §2.6)."""
+    """bastille limits [-a] T add RES VAL | remove RES | list (reference/freebsd.md §1.4, §2.6)."""
     flags, rest = _loop_opts(args, "limits")
     if len(rest) < 2 or rest[1] not in ("add", "remove", "list"):
-        raise fd.Unsupported(f"bastille limits {' '.join(args)}")
+        raise Unsupported(f"bastille limits {' '.join(args)}")
     action, operands = rest[1], rest[2:]
     wanted = {"add": 2, "remove": 1, "list": 0}[action]
     if len(operands) != wanted or (action == "add" and operands[0] == "cpu"):
-        raise fd.Unsupported(f"bastille limits {' '.join(args)}")
-    racct = fd.sysctl_table(fd.read_state()).get("kern.racct.enable", {}).get("value")
+        raise Unsupported(f"bastille limits {' '.join(args)}")
+    racct = sysctl_table(read_state()).get("kern.racct.enable", {}).get("value")
     if racct != "1":
         bail(
             "[ERROR]: Racct not enabled. Append 'kern.racct.enable=1' to /boot/loader.conf "
@@ -1363,7 +1399,7 @@ def limits(args: list[str]) -> int:
         rules = _read(path).splitlines()
         if action == "list":
             for rule in rules:
-                fd.out(rule)
+                out(rule)
             continue
         resource = operands[0]
         mine = [r for r in rules if r.startswith(f"jail:{name}:{resource}:")]
@@ -1373,18 +1409,19 @@ def limits(args: list[str]) -> int:
         rule = f"jail:{name}:{resource}:deny={operands[1]}/jail"
         if not mine:
             _write(path, "".join(f"{r}\n" for r in [*rules, rule]))
-        # else: ref §1.4 [src]: the update regex "jail: NAME..." has a stray space and
-        # never matches, so a re-add leaves rctl.conf as it was.
+        # else: reference/freebsd.md §1.4 [src]: the update regex "jail: NAME..." has a stray
+        # space and never matches, so a re-add leaves rctl.conf as it was.
         info(f"{resource} {operands[1]}")
     return 0
 
 
 def mount(name: str, words: list[str]) -> int:
-    """bastille mount NAME HOST JAIL [type opts dump pass] (ref §1.4): the fstab line only."""
+    """bastille mount NAME HOST JAIL [type opts dump pass] (reference/freebsd.md §1.4): the
+    fstab line only."""
     if len(words) == 2:
         words = [*words, "nullfs", "ro", "0", "0"]
     if len(words) != 6:
-        raise fd.Unsupported(f"bastille mount {' '.join(words)}")
+        raise Unsupported(f"bastille mount {' '.join(words)}")
     host, inside = words[0], words[1]
     fstab = f"{jail_dir(name)}/fstab"
     target = f"{JAILSDIR}/{name}/root/{inside.lstrip('/')}"
@@ -1392,13 +1429,13 @@ def mount(name: str, words: list[str]) -> int:
         info(f"[WARNING]: Mountpoint already present in {fstab}: {target}")  # [wording unconfirmed]
         return 0
     if words[2] == "nullfs":
-        os.makedirs(fd.host_path(host), exist_ok=True)
-    os.makedirs(fd.host_path(target), exist_ok=True)
+        os.makedirs(host_path(host), exist_ok=True)
+    os.makedirs(host_path(target), exist_ok=True)
     _write(fstab, _read(fstab) + " ".join([host, target, *words[2:]]) + "\n")
-    if jail_data(fd.read_state(), name).get("kernel"):
+    if jail_data(read_state(), name).get("kernel"):
         if words[2] != "nullfs":
-            raise fd.Unsupported(f"bastille mount: a {words[2]} mount in a real jail")
-        jk.bind_into(fd.host_path(host), fd.host_path(target), "ro" in words[3].split(","))
+            raise Unsupported(f"bastille mount: a {words[2]} mount in a real jail")
+        jk.bind_into(host_path(host), host_path(target), "ro" in words[3].split(","))
     return 0
 
 
@@ -1406,21 +1443,21 @@ def mount(name: str, words: list[str]) -> int:
 
 
 def template(args: list[str]) -> int:
-    """bastille template [-a] T PATH [--arg K=V]... (ref §1.5)."""
+    """bastille template [-a] T PATH [--arg K=V]... (reference/freebsd.md §1.5)."""
     flags, rest = _loop_opts(args, "template")
     if len(rest) < 2:
-        raise fd.Unsupported(f"bastille template {' '.join(args)}")
+        raise Unsupported(f"bastille template {' '.join(args)}")
     target, path, tail = rest[0], rest[1], rest[2:]
     given: dict[str, str] = {}
     while tail:
         if tail[0] != "--arg" or len(tail) < 2 or "=" not in tail[1]:
-            raise fd.Unsupported(f"bastille template: {' '.join(tail)}")
+            raise Unsupported(f"bastille template: {' '.join(tail)}")
         key, value = tail[1].split("=", 1)
         given[key] = value
         tail = tail[2:]
     if "/" not in path:
-        raise fd.Unsupported("bastille template project/name (only a path to a directory)")
-    bastillefile = os.path.join(fd.host_path(path) if os.path.isabs(path) else path, "Bastillefile")
+        raise Unsupported("bastille template project/name (only a path to a directory)")
+    bastillefile = os.path.join(host_path(path) if os.path.isabs(path) else path, "Bastillefile")
     if not os.path.isfile(bastillefile):
         bail(f"[ERROR]: Template not found: {path}")  # [wording unconfirmed]
     lines = _bastillefile_lines(_read(bastillefile))
@@ -1437,13 +1474,15 @@ def template(args: list[str]) -> int:
             text = _substitute(rest_of_line.strip(), values)
             rc = _hook(name, hook, text, os.path.dirname(bastillefile), values)
             if rc != 0:
-                bail(f"[ERROR]: Failed to execute command: {hook}")  # outputs §4.2 (#1356)
+                # reference/outputs.md §4.2 (#1356)
+                bail(f"[ERROR]: Failed to execute command: {hook}")
         info(f"\nTemplate applied: {path}")
     return 0
 
 
 def _bastillefile_lines(text: str) -> list[str]:
-    """Blank and # lines are skipped; a trailing backslash joins the next line (ref §1.5)."""
+    """Blank and # lines are skipped; a trailing backslash joins the next line
+    (reference/freebsd.md §1.5)."""
     result: list[str] = []
     pending = ""
     for raw in text.splitlines():
@@ -1462,7 +1501,7 @@ def _bastillefile_lines(text: str) -> list[str]:
 
 
 def _substitute(text: str, values: dict[str, str]) -> str:
-    """Textual ${NAME} replacement (sed), not shell expansion (ref §1.5)."""
+    """Textual ${NAME} replacement (sed), not shell expansion (reference/freebsd.md §1.5)."""
     for key, value in values.items():
         text = text.replace("${" + key + "}", value)
     return text
@@ -1474,8 +1513,9 @@ def _template_arg(hook: str, spec: str, given: dict[str, str], values: dict[str,
     value = given.get(key, default.strip().strip('"').strip("'") if has_default else "")
     if not value:
         if hook == "arg+":
-            bail(f"[ERROR]: No value provided for arg: {key}")  # ref §1.5: ARG+ mandatory
-        info(f"[WARNING]: No value provided for arg: {key}")  # outputs §4.5
+            # reference/freebsd.md §1.5: ARG+ is mandatory
+            bail(f"[ERROR]: No value provided for arg: {key}")
+        info(f"[WARNING]: No value provided for arg: {key}")  # reference/outputs.md §4.5
     values[key] = value
 
 
@@ -1492,7 +1532,7 @@ def _hook(name: str, hook: str, text: str, tpl_dir: str, values: dict[str, str])
         return run_in_jail(name, [f"/usr/sbin/{hook}", *words], True, "root")
     if hook == "cp":
         if not 1 <= len(words) <= 2:
-            raise fd.Unsupported(f"CP {text}")
+            raise Unsupported(f"CP {text}")
         src = os.path.join(tpl_dir, words[0])
         dst = os.path.join(root, (words[1] if len(words) > 1 else "/").lstrip("/"))
         if os.path.isdir(dst):
@@ -1503,16 +1543,16 @@ def _hook(name: str, hook: str, text: str, tpl_dir: str, values: dict[str, str])
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy2(src, dst)
         else:
-            fd.err(f"cp: {src}: No such file or directory")
+            err(f"cp: {src}: No such file or directory")
             return 1
         return 0
     if hook == "render":
         if len(words) != 1:
-            raise fd.Unsupported(f"RENDER {text}")
+            raise Unsupported(f"RENDER {text}")
         return _render(os.path.join(root, words[0].lstrip("/")), values)
     if hook in ("line_in_file", "lif"):
         if len(words) != 2:
-            raise fd.Unsupported(f"LINE_IN_FILE {text}")
+            raise Unsupported(f"LINE_IN_FILE {text}")
         path = os.path.join(root, words[1].lstrip("/"))
         if words[0] not in _read(path).splitlines():  # grep -x
             existing = _read(path)
@@ -1529,7 +1569,7 @@ def _hook(name: str, hook: str, text: str, tpl_dir: str, values: dict[str, str])
         return limits([name, "add", *words])
     if hook == "mount":
         return mount(name, words)
-    raise fd.Unsupported(f"Bastillefile hook {hook.upper()}")
+    raise Unsupported(f"Bastillefile hook {hook.upper()}")
 
 
 def _rewrite(path: str, text: str) -> None:
@@ -1539,7 +1579,7 @@ def _rewrite(path: str, text: str) -> None:
     except FileNotFoundError:
         _write(path, text)
         return
-    fd.atomic_write(path, text, st.st_mode & 0o7777)
+    atomic_write(path, text, st.st_mode & 0o7777)
     os.chown(path, st.st_uid, st.st_gid)
 
 
@@ -1552,7 +1592,7 @@ def _render(path: str, values: dict[str, str]) -> int:
             dirs[:] = [d for d in dirs if d != ".git"]
             files += [os.path.join(top, n) for n in names]
     else:
-        fd.err(f"[ERROR]: Path not found for render: {path}")  # [wording unconfirmed]
+        err(f"[ERROR]: Path not found for render: {path}")  # [wording unconfirmed]
         return 1
     for file in files:
         text = _read(file)
@@ -1588,9 +1628,9 @@ def cmd_bastille(args: list[str]) -> int:
     if sub == "mount":
         flags, operands = _loop_opts(rest, "mount")
         if not operands:
-            raise fd.Unsupported("bastille mount")
+            raise Unsupported("bastille mount")
         for name in _each_running(operands[0], "-a" in flags):
             if mount(name, operands[1:]) != 0:
                 return 1
         return 0
-    raise fd.Unsupported(f"bastille {' '.join(args)}")
+    raise Unsupported(f"bastille {' '.join(args)}")

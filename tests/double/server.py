@@ -18,15 +18,17 @@ runs there as before: `lockf` holds its lock while its child runs, `jexec`,
 whose processes belong to the caller's tree, `newsyslog` runs a compressor. So
 is every call from inside a jail or another root or namespace.
 
-Usage: server.py SOCKET (the double's modules next to this file).
+Usage: server.py SOCKET (the double's package, fbsd/, and its modules next to this file).
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import importlib
 import io
 import os
+import pkgutil
 import resource
 import selectors
 import signal
@@ -143,21 +145,29 @@ def work(caller: Caller, double: Any) -> int:
     sys.stderr = io.TextIOWrapper(
         io.FileIO(2, "w", closefd=False), errors="backslashreplace", line_buffering=True
     )
-    sys.argv = [double.__file__ or "freebsd_double.py", *caller.argv]
-    double.CALLER_PID = caller.pid
-    rc: int = double.main(sys.argv)
+    sys.argv = [double.common.ENTRY, *caller.argv]
+    double.faults.CALLER_PID = caller.pid  # the attribute the fault hook reads
+    rc: int = double.dispatch.main(sys.argv)
     sys.stdout.flush()
     sys.stderr.flush()
     return rc
 
 
-def serve(path: str) -> None:
+def preload() -> Any:
+    """Import the double once: the package (every command module), then the sibling
+    modules the commands import on demand.  Returns the package."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
-    import freebsd_double  # the double's own directory, not the project's
-
+    fbsd = importlib.import_module("fbsd")  # the double's own directory, not the project's
+    for module in pkgutil.iter_modules(fbsd.__path__):  # every command module
+        importlib.import_module(f"fbsd.{module.name}")
     for sibling in ("jails", "vm"):  # imported on demand by the commands; once here
-        freebsd_double._sibling(sibling)
+        fbsd.common.sibling(sibling)
+    return fbsd
+
+
+def serve(path: str) -> None:
+    double = preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staging = f"{path}.{os.getpid()}"
     listener.bind(staging)
@@ -175,7 +185,7 @@ def serve(path: str) -> None:
         for key, _ in selector.select():
             if key.fileobj is listener:
                 conn, _addr = listener.accept()
-                _dispatch(conn, listener, wake_r, wake_w, waiting, freebsd_double)
+                _dispatch(conn, listener, wake_r, wake_w, waiting, double)
             else:
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 4096)

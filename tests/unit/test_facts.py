@@ -1,4 +1,4 @@
-"""The facts parsers read what FreeBSD really prints (samples: reference/freebsd-outputs.md)."""
+"""The facts parsers read what FreeBSD really prints (tests/double/reference/outputs.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from setup.facts import (
     split_output,
 )
 
-# freebsd-outputs.md §1.2 (indentation as pasted) and the 14.3 vtnet0 lines of §1.3
+# tests/double/reference/outputs.md §1.2 (indentation as pasted) and the 14.3 vtnet0 lines of §1.3
 IFCONFIG = """\
 vtnet0: flags=1008843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST,LOWER_UP> metric 0 mtu 1500
 \toptions=4c07bb<RXCSUM,TXCSUM>
@@ -38,7 +38,7 @@ lo0: flags=1008049<UP,LOOPBACK,RUNNING,MULTICAST,LOWER_UP> metric 0 mtu 16384
 \tinet 127.0.0.1 netmask 0xff000000
 """
 
-# freebsd-outputs.md §10
+# tests/double/reference/outputs.md §10
 NETSTAT = """\
 Routing tables
 

@@ -17,7 +17,7 @@ import pytest
 from tests.double.install import Run, read_calls, runner, seed_state
 
 LOG = "/var/log/warden/a3.log"
-# ref §2.7's example line.
+# reference/freebsd.md §2.7's example line.
 WARDEN_CONF = f"{LOG}  agent3:agent3 640 14 10240 @T00 JN\n"
 
 

@@ -1,4 +1,4 @@
-"""The double's ifconfig/netstat/route speak FreeBSD 14 formats (outputs §1, §10)."""
+"""The double's ifconfig/netstat/route speak FreeBSD 14 formats (reference/outputs.md §1, §10)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.double.install import Run, runner, seed_state
 
-DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
+DOUBLE = Path(__file__).resolve().parents[1] / "freebsd_double.py"
 
 
 IFF = {
@@ -72,7 +72,7 @@ def parse_ifconfig(text: str) -> dict[str, dict[str, list[str]]]:
 
 
 def build_warden0(run: Run) -> None:
-    """The ref §2.2 runtime recipe plus one Bastille-style epair member."""
+    """The reference/freebsd.md §2.2 runtime recipe plus one Bastille-style epair member."""
     assert run("ifconfig", "-n", "warden0").returncode == 1
     assert run("ifconfig", "bridge", "create").stdout == "bridge0\n"
     assert run("ifconfig", "bridge0", "name", "warden0").stdout == "warden0\n"

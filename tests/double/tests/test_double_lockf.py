@@ -1,4 +1,4 @@
-"""The double's lockf(1) really locks (FreeBSD 14 usr.bin/lockf, outputs §11)."""
+"""The double's lockf(1) really locks (FreeBSD 14 usr.bin/lockf, reference/outputs.md §11)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from tests.double.install import seed_state
 
-DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
+DOUBLE = Path(__file__).resolve().parents[1] / "freebsd_double.py"
 LOCK = "/var/run/warden.lock"
 
 Lockf = Callable[..., subprocess.CompletedProcess[str]]

@@ -15,7 +15,7 @@ import pytest
 
 from tests.double.install import seed_state
 
-DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
+DOUBLE = Path(__file__).resolve().parents[1] / "freebsd_double.py"
 PkgRun = Callable[..., subprocess.CompletedProcess[str]]
 
 UPDATE = [

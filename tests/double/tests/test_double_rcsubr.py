@@ -72,7 +72,7 @@ def test_checkyesno_refuses_no_false_off_and_0_silently(value: str) -> None:
 
 
 def test_checkyesno_warns_about_any_other_value_as_rc_subr_does() -> None:
-    # rc.subr checkyesno; outputs §6 shows the same warning from a real host
+    # rc.subr checkyesno; reference/outputs.md §6 shows the same warning from a real host
     result = sh('v="maybe"; checkyesno v')
     assert result.returncode == 1
     assert result.stderr == "sh: WARNING: $v is not set properly - see rc.conf(5).\n"
@@ -101,7 +101,7 @@ def test_set_rcvar_names_the_enable_variable() -> None:
 
 
 def test_a_disabled_service_cannot_start_and_the_verb_still_exits_0() -> None:
-    # outputs §6 (netdata #3469): the exact text, on stdout, status 0
+    # reference/outputs.md §6 (netdata #3469): the exact text, on stdout, status 0
     result = sh('name=x; rcvar=x_enable; x_enable=NO; start_cmd=":"; run_rc_command start')
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == (

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.double import freebsd_double
+from tests.double.fbsd.pkg import BASTILLE_CONF_SAMPLE
+from tests.double.fbsd.state import build_default_state
 from tests.double.install import install_double, seed_state
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -40,7 +41,7 @@ WARDEN0 = {
 def host(tmp_path: Path) -> dict[str, Path]:
     if os.geteuid() != 0:
         pytest.fail("the jail tests install packages and switch users: run them as root")
-    interfaces = [*freebsd_double.build_default_state()["interfaces"], WARDEN0]
+    interfaces = [*build_default_state()["interfaces"], WARDEN0]
     seed_state(
         tmp_path / "state",
         {"interfaces": interfaces, "next_ifindex": 4, "bastille": {"version": "1.4.4"}},
@@ -49,7 +50,7 @@ def host(tmp_path: Path) -> dict[str, Path]:
     (root / "usr/local/bastille/releases/14.3-RELEASE").mkdir(parents=True)
     conf = root / "usr/local/etc/bastille/bastille.conf"
     conf.parent.mkdir(parents=True)
-    conf.write_text(freebsd_double.BASTILLE_CONF_SAMPLE)
+    conf.write_text(BASTILLE_CONF_SAMPLE)
     (root / "etc").mkdir()
     (root / "etc/resolv.conf").write_text("nameserver 192.0.2.53\n")
     install_double(tmp_path / "bin", state_dir=str(tmp_path / "state"))
@@ -114,7 +115,7 @@ def test_create_writes_the_jail_files_and_leaves_a_running_vnet_jail_on_the_brid
     assert jail_file(host, "a3db", "settings.conf") == 'boot="on"\npriority="99"\n'
     assert "nullfs ro 0 0" in jail_file(host, "a3db", "fstab")
     assert (host["root"] / JAILS / "a3db").stat().st_mode & 0o777 == 0o700
-    # JID 2: create starts the jail, then restarts it (ref §1.2)
+    # JID 2: create starts the jail, then restarts it (reference/freebsd.md §1.2)
     jls = run("jls").stdout.splitlines()
     assert jls[1].split() == ["2", "a3db", "/usr/local/bastille/jails/a3db/root"]
     assert run("jls", "-j", "a3db", "jid").stdout == "2\n"
@@ -181,7 +182,7 @@ def test_create_warns_when_the_ip_is_already_on_an_interface(run: Run) -> None:
 def test_create_without_g_takes_the_hosts_default_gateway(run: Run, host: dict[str, Path]) -> None:
     result = run("bastille", "create", "-B", "a3db", "14.3-RELEASE", "10.77.3.10/24", "warden0")
     assert result.returncode == 0
-    # the trap of ref §1.2: the host's gateway (192.0.2.1), not the agent's .1
+    # the trap of reference/freebsd.md §1.2: the host's gateway (192.0.2.1), not the agent's .1
     assert 'defaultrouter="192.0.2.1"' in jail_file(host, "a3db", "root/etc/rc.conf")
 
 
@@ -263,11 +264,11 @@ def test_stop_of_a_stopped_jail_exits_0_saying_so(run: Run) -> None:
 def test_a_failed_jail_start_still_exits_0(run: Run, host: dict[str, Path]) -> None:
     create(run)
     run("bastille", "stop", "a3db")
-    # ref §1.7: a leftover e0a_a3db makes the prestart rename fail
+    # reference/freebsd.md §1.7: a leftover e0a_a3db makes the prestart rename fail
     assert run("ifconfig", "epair7", "create").returncode == 0
     assert run("ifconfig", "epair7a", "name", "e0a_a3db").returncode == 0
     result = run("bastille", "start", "a3db")
-    assert result.returncode == 0  # ref §1.4: jail -c's result is not propagated
+    assert result.returncode == 0  # reference/freebsd.md §1.4: jail -c's result is not propagated
     assert "File exists" in result.stderr
     assert run("jls", "-j", "a3db", "jid").returncode == 1
 
@@ -327,7 +328,7 @@ def test_cmd_a_starts_a_stopped_jail_and_runs_the_command(run: Run) -> None:
 def test_cmd_that_fails_reports_command_failed_and_exits_1(run: Run) -> None:
     create(run)
     result = run("bastille", "cmd", "a3db", "sh", "-c", "exit 7")
-    assert result.returncode == 1  # the real code (7) is lost (ref §1.4)
+    assert result.returncode == 1  # the real code (7) is lost (reference/freebsd.md §1.4)
     assert "[ERROR]: Command failed on 1 jails." in result.stderr
 
 
@@ -404,7 +405,7 @@ def test_limits_add_writes_rctl_conf_and_a_re_add_does_not_update_it(
     create(run)
     assert run("bastille", "limits", "a3db", "add", "memoryuse", "2G").returncode == 0
     assert run("bastille", "limits", "a3db", "add", "memoryuse", "4G").returncode == 0
-    # ref §1.4: the update regex never matches, so the first value stays
+    # reference/freebsd.md §1.4: the update regex never matches, so the first value stays
     assert jail_file(host, "a3db", "rctl.conf") == "jail:a3db:memoryuse:deny=2G/jail\n"
     assert run("bastille", "limits", "a3db", "remove", "memoryuse").returncode == 0
     assert jail_file(host, "a3db", "rctl.conf") == ""
@@ -474,7 +475,7 @@ def test_template_on_a_stopped_jail_exits_0_with_jail_is_not_running(
     run("bastille", "stop", "a3db")
     tpl = bastillefile(host, "SYSRC a_var=1\n")
     result = run("bastille", "template", "a3db", tpl)
-    assert result.returncode == 0  # the trap of ref §1.5
+    assert result.returncode == 0  # the trap of reference/freebsd.md §1.5
     assert "Jail is not running." in result.stderr
     assert "a_var" not in jail_file(host, "a3db", "root/etc/rc.conf")
 

@@ -20,7 +20,7 @@ from tests.double.install import (
     seed_state,
 )
 
-DOUBLE = Path(__file__).resolve().parents[1] / "double" / "freebsd_double.py"
+DOUBLE = Path(__file__).resolve().parents[1] / "freebsd_double.py"
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def reseed(host: dict[str, Path], overrides: dict[str, Any]) -> None:
     seed_state(host["state"], overrides)
 
 
-# ---------------------------------------------------------------- sysrc (outputs §2)
+# ---------------------------------------------------------------- sysrc (reference/outputs.md §2)
 
 SYSRC_CONF = 'test_enable="NO"\ntest2_list=""\ntest_list="item1"\ntest1_enable="YES"\n'
 
@@ -196,7 +196,7 @@ def test_sysrc_refuses_names_with_characters_not_allowed_in_shell(run: Run) -> N
 
 
 def test_sysrc_treats_options_after_a_name_as_unknown_names(run: Run) -> None:
-    # outputs §2 (salt #25530): options must come first.
+    # reference/outputs.md §2 (salt #25530): options must come first.
     assert "sysrc: unknown variable '-f'" in run("sysrc", "sshd_enable", "-f", "x").stderr
 
 

@@ -1,6 +1,6 @@
 """The double's pfctl parses a pf.conf subset like sbin/pfctl/parse.y; kldload; argv faults.
 
-Expected texts come from freebsd-outputs.md §3 (real pastes) or from the FreeBSD source
+Expected texts come from reference/outputs.md §3 (real pastes) or from the FreeBSD source
 named in the double's comments (parse.y, pfctl.c, pfctl_parser.c, pfctl_table.c,
 kldload.c).
 """
@@ -133,7 +133,7 @@ def test_loading_it_shows_the_expanded_translation_rules_and_the_table(
     with_pf_loaded(host)
     load = run("pfctl", "-f", "/etc/pf.conf")
     assert (load.stdout, load.stderr, load.returncode) == ("", "", 0)
-    # outputs §3.2: macros expanded; (IF:0) is not DYNIF_MULTIADDR, so no round-robin.
+    # reference/outputs.md §3.2: macros expanded; (IF:0) is not DYNIF_MULTIADDR, so no round-robin.
     assert run("pfctl", "-s", "nat").stdout.splitlines() == [
         "nat on vtnet0 inet from 192.168.50.0/24 to any -> (vtnet0:0)",
         "nat on vtnet0 inet from <warden_agents> to any -> (vtnet0:0)",
@@ -253,7 +253,7 @@ def test_a_missing_include_is_reported_by_pushfile_then_by_the_include_rule(
     )
 
 
-# ---------------------------------------------------------------- errors (outputs §3.3)
+# ------------------------------------------------------- errors (reference/outputs.md §3.3)
 
 
 def test_an_undefined_macro_is_reported_then_the_line_is_a_syntax_error(
