@@ -104,6 +104,6 @@ def test_quick_leaves_out_the_slow_cases(monkeypatch: pytest.MonkeyPatch) -> Non
     tasks.test(Context(), unit=True, pytest_args="-x")
     tasks.test(Context(), unit=True, quick=True, pytest_args="-x")
     assert [args[3:] for args in ran] == [
-        ["tests/unit", "-x"],
-        ["tests/unit", "-m", "not slow", "-x"],
+        ["tests/unit", "tests/double/tests", "-x"],
+        ["tests/unit", "tests/double/tests", "-m", "not slow", "-x"],
     ]
