@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 from .common import Unsupported, die, err, host_path, out, parse_opts, userland_major
 from .state import atomic_write, locked, read_state_unlocked
@@ -269,8 +270,10 @@ def cmd_sysrc(args: list[str]) -> int:
         err("Usage: sysrc [OPTIONS] {name[[+|-]=value] ... | -a | -A | -l | -L [name ...]}")
         err("Try `sysrc --help' for more information.")
         return 1
-    opts, names = parse_opts(args, "acef:FiNnqx", "sysrc")
+    opts, names = parse_opts(args, "acef:FiNnqvx", "sysrc")
     flags = {flag for flag, _ in opts}
+    if "-v" in flags and flags & {"-c", "-x"}:
+        raise Unsupported("sysrc: -v with -c or -x (their verbose messages)")
     files = [value for flag, value in opts if flag == "-f"] or None
     show_all, check, delete = "-a" in flags, "-c" in flags, "-x" in flags
     show_file = "-F" in flags
@@ -283,6 +286,7 @@ def cmd_sysrc(args: list[str]) -> int:
     view = SysrcView(
         show_name, show_value, show_file, '="' if show_equals else ": ", '"' if show_equals else ""
     )
+    view.verbose = "-v" in flags
     # sysrc: every operand's name is checked before anything runs.
     for arg in names:
         name = re.sub(r":[+=-].*", "", arg, count=1)
@@ -300,7 +304,7 @@ def cmd_sysrc(args: list[str]) -> int:
         if show_all:
             # -a: non-default variables, sorted like sh's `set`.
             for name in sorted(set(conf.assigned)):
-                view.show(conf, name)
+                view.show(conf, name, listing=True)
             return 0
         return _sysrc_operands(conf, names, flags, view)
 
@@ -313,14 +317,27 @@ class SysrcView:
     ) -> None:
         self.show_name, self.show_value, self.show_file = show_name, show_value, show_file
         self.sep, self.quote = sep, quote
+        #: -v: each line starts with the file holding the variable (usr.sbin/sysrc/sysrc
+        #: at 09711ccb, "If verbose, prefix line with where the directive lives"); with -e
+        #: as ": FILE; ". community.general's sysrc module reads `-f FILE -v -n NAME`.
+        self.verbose = False
 
-    def show(self, conf: RcConf, name: str) -> None:
+    def where(self, path: str, listing: bool = False) -> str:
+        """The -v prefix; a -a/-A listing always uses "FILE: "."""
+        if not self.verbose:
+            return ""
+        return f": {path}; " if self.quote and not listing else f"{path}: "
+
+    def show(self, conf: RcConf, name: str, listing: bool = False) -> None:
         if self.show_file:
             out((f"{name}: " if self.show_name else "") + (conf.find(name) or ""))
-        elif not self.show_value:
-            out(name)
+            return
+        prefix = self.where(conf.find(name) or "", listing)
+        if not self.show_value:
+            out(prefix + name)
         else:
-            out(f"{name + self.sep if self.show_name else ''}{conf.get(name)}{self.quote}")
+            out(f"{prefix}{name + self.sep if self.show_name else ''}{conf.get(name)}{self.quote}")
+
 
 
 def _sysrc_operands(conf: RcConf, names: list[str], flags: set[str], view: SysrcView) -> int:
@@ -359,6 +376,7 @@ def _sysrc_operands(conf: RcConf, names: list[str], flags: set[str], view: Sysrc
             where = conf.find(name)
             found = where is not None and where != RC_DEFAULTS_PATH
             path = where if found and where else conf.first_file()
+            sys.stdout.write(view.where(path))  # -v: before the set, with no newline
             if show_file:
                 before = where or ""
             if not show_value:

@@ -60,6 +60,29 @@ def test_sysrc_prints_the_name_and_value_of_a_set_variable(run: Run, conf: Path)
     assert (result.stdout, result.stderr, result.returncode) == ("test_enable: NO\n", "", 0)
 
 
+@pytest.mark.parametrize(
+    ("argv", "printed"),
+    [
+        # the form community.general's sysrc module reads: "PATH: value"
+        (("-v", "-n", "test_enable"), f"{F}: NO\n"),
+        (("-v", "test_enable"), f"{F}: test_enable: NO\n"),
+        (("-v", "-e", "test_enable"), f': {F}; test_enable="NO"\n'),
+        (("-v", "test_enable=YES"), f"{F}: test_enable: NO -> YES\n"),
+        (("-v", "-N", "test_enable"), f"{F}: test_enable\n"),
+    ],
+)
+def test_sysrc_v_prefixes_each_line_with_the_file_that_holds_the_variable(
+    run: Run, conf: Path, argv: tuple[str, ...], printed: str
+) -> None:
+    result = run("sysrc", "-f", F, *argv)
+    assert (result.stdout, result.returncode) == (printed, 0)
+
+
+def test_sysrc_v_with_c_or_x_is_not_modelled(run: Run, conf: Path) -> None:
+    assert run("sysrc", "-f", F, "-v", "-c", "test_enable=NO").returncode == 64
+    assert run("sysrc", "-f", F, "-v", "-x", "test_enable").returncode == 64
+
+
 def test_sysrc_prints_an_empty_value_after_the_colon_and_a_space(run: Run, conf: Path) -> None:
     assert run("sysrc", "-f", F, "test2_list").stdout == "test2_list: \n"
 
