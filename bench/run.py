@@ -113,7 +113,7 @@ class Site:
     ) -> None:
         from bench.doubletime import instrument
         from bench.proxy import DelayProxy
-        from tests.integration.test_agents_on_one_host import prepared
+        from tests.harness.site import prepared
 
         self.work = Path(tempfile.mkdtemp(prefix=f"{alias}-", dir=work))
         self.alias = alias
