@@ -21,6 +21,8 @@ from tests.operator import Operator
 from tests.soulhub import soul_hub
 from tests.testhost import TestHost
 
+pytestmark = pytest.mark.slow
+
 AGENT = "atlas"
 HOME = f"/home/{AGENT}"
 

@@ -34,6 +34,8 @@ from tests.harness.site import (
 from tests.operator import Operator
 from tests.testhost import DOUBLE_STATE, TestHost
 
+pytestmark = pytest.mark.slow
+
 
 def double_state(host: TestHost) -> dict[str, Any]:
     state: dict[str, Any] = json.loads(host.read_file(f"{DOUBLE_STATE}/state.json"))

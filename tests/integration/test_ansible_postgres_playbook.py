@@ -34,6 +34,8 @@ from tests.harness.site import require_test_hosts
 from tests.postgres import JailPostgres
 from tests.testhost import TestHost, TestNetwork, write_ssh_config
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / ".venv-ansible" / "bin"
 PLAYBOOK = ROOT / "infra" / "ansible" / "playbooks" / "postgres.yml"

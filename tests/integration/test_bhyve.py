@@ -28,12 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import paramiko
+import pytest
 import yaml
 
 from tests.double import install
 from tests.operator import Operator
 from tests.soulhub import soul_hub
 from tests.testhost import DOUBLE_STATE, TestHost
+
+pytestmark = pytest.mark.slow
 
 VM_DIR = "/usr/local/vm"
 

@@ -17,6 +17,8 @@ import pytest
 from tests.harness.site import agent_dsn, operator_for, require_test_hosts, setup_json, sh
 from tests.testhost import TestNetwork
 
+pytestmark = pytest.mark.slow
+
 ON_HOST = "WARDEN_ROLES=db\nWARDEN_DB_RUNTIME=host\n"
 
 

@@ -18,6 +18,8 @@ from tests.harness.site import operator_for, require_test_hosts
 from tests.soulhub import soul_hub
 from tests.testhost import TestNetwork
 
+pytestmark = pytest.mark.slow
+
 ROLES = (
     "WARDEN_ROLES=git,llama-cpp\nWARDEN_NAMESERVER=192.0.2.53\n"
     "WARDEN_LLAMA_MODEL=/var/db/llama/model.gguf\n"

@@ -28,6 +28,8 @@ from tests.harness.site import agent_dsn, operator_for, require_test_hosts, setu
 from tests.soulhub import soul_hub
 from tests.testhost import TestNetwork
 
+pytestmark = pytest.mark.slow
+
 ROLES = "WARDEN_ROLES=db,git,cms\nWARDEN_NAMESERVER=192.0.2.53\n"
 
 

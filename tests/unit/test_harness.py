@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # tests/harness instead (then delete its line here).
 PENDING = {
     ("tests/faults.py", "tests.integration.test_agents_on_one_host"),
-    ("bench/run.py", "tests.integration.test_agents_on_one_host"),
     ("tests/integration/test_faults.py", "tests.integration.conftest"),
 }
 
