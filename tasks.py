@@ -188,11 +188,18 @@ def test(c: Context, unit: bool = False, quick: bool = False, pytest_args: str =
     else:  # FreeBSD: no throwaway Linux hosts; the real-host cases instead
         paths = ["tests/unit", "tests/double/tests", "tests/freebsd"]
     marks = ["-m", "not slow"] if quick else []
-    args = [sys.executable, "-m", "pytest", *paths, *marks, *pytest_args.split()]
+    args = [sys.executable, "-m", "pytest", *paths, *test_workers(), *marks, *pytest_args.split()]
     env = dict(os.environ)
     code = subprocess.call(args, env=env)
     if code:
         raise Exit(code=code)
+
+
+def test_workers() -> list[str]:
+    """pytest-xdist: one worker per core and one more, each taking whole files (a module's
+    test hosts stay together); the end-to-end cases wait on SSH and sshd as much as they
+    compute. `--pytest-args "-n 0"` runs them in this process."""
+    return ["-n", str((os.cpu_count() or 1) + 1), "--dist", "loadfile"]
 
 
 def _refuse_help_as_value(name: str, value: str | None) -> None:

@@ -53,7 +53,8 @@ def python_files() -> list[Path]:
         p
         for top in ("tests", "bench")
         for p in (ROOT / top).rglob("*.py")
-        if "__pycache__" not in p.parts
+        # the project's own files: not caches, not a venv (bench/.venv holds Ansible)
+        if not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(ROOT).parts)
     )
 
 
@@ -102,7 +103,8 @@ def test_quick_leaves_out_the_slow_cases(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(subprocess, "call", call)
     tasks.test(Context(), unit=True, pytest_args="-x")
     tasks.test(Context(), unit=True, quick=True, pytest_args="-x")
+    workers = tasks.test_workers()
     assert [args[3:] for args in ran] == [
-        ["tests/unit", "tests/double/tests", "-x"],
-        ["tests/unit", "tests/double/tests", "-m", "not slow", "-x"],
+        ["tests/unit", "tests/double/tests", *workers, "-x"],
+        ["tests/unit", "tests/double/tests", *workers, "-m", "not slow", "-x"],
     ]
