@@ -54,7 +54,7 @@ def python_files() -> list[Path]:
         for top in ("tests", "bench")
         for p in (ROOT / top).rglob("*.py")
         # the project's own files: not caches, not a venv (bench/.venv holds Ansible)
-        if not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(ROOT).parts)
+        if not any(part.startswith((".", "__pycache__")) for part in p.relative_to(ROOT).parts)
     )
 
 
