@@ -63,6 +63,7 @@ class DelayProxy:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
+        self._loop.set_exception_handler(_quiet_cancelled)
         self._server = self._loop.run_until_complete(
             asyncio.start_server(self._client, self.listen, 0)
         )
@@ -114,3 +115,11 @@ class DelayProxy:
             reading.cancel()
             with contextlib.suppress(OSError):
                 writer.close()
+
+
+def _quiet_cancelled(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    """stop() cancels the open connections: asyncio's stream callback would log each of
+    them as an unhandled CancelledError. Anything else is logged as usual."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
