@@ -40,6 +40,9 @@ from typing import Any
 
 #: Commands that run in the caller's own session (see the module's docstring).
 LOCAL = frozenset({"lockf", "jexec", "chroot", "service", "bastille", "vm", "newsyslog"})
+#: The forms of those commands that only read the double's state: the server answers
+#: them (the facts script asks both on every run; fbsd/bastille.py answers them itself).
+SERVED = frozenset({("bastille", "--version"), ("bastille", "-v"), ("bastille", "list", "jails")})
 SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux 4.13
 MAX_REQUEST = 1 << 22
 REQUEST_SECONDS = 5.0
@@ -80,7 +83,9 @@ class Caller:
 
     def runs_here(self) -> bool:
         """True unless the call must run in the caller's own session or root."""
-        if not self.argv or self.argv[0] in LOCAL or self.env.get("FREEBSD_DOUBLE_JAIL"):
+        if not self.argv or self.env.get("FREEBSD_DOUBLE_JAIL"):
+            return False
+        if self.argv[0] in LOCAL and tuple(self.argv) not in SERVED:
             return False
         try:
             if os.readlink(f"/proc/{self.pid}/root") != "/":

@@ -218,3 +218,15 @@ def test_without_a_server_the_client_runs_the_double_itself(
     )("sysrc", "-n", "no_such_variable")
     want = direct("sysrc", "-n", "no_such_variable")
     assert (done.returncode, done.stderr) == (want.returncode, want.stderr)
+
+
+def test_bastille_reads_are_served_and_its_other_subcommands_run_in_the_callers_session(
+    served: Call,
+) -> None:
+    # `served` has no interpreter of its own: a call sent back to the caller fails with 70
+    for argv in (("--version",), ("list", "jails")):
+        read = served("bastille", *argv)
+        assert (read.returncode, read.stderr) == (127, "bastille: not found\n")
+    created = served("bastille", "create", "x", "14.3-RELEASE", "10.0.0.2")
+    assert created.returncode == 70
+    assert "/nonexistent/python3" in created.stderr
