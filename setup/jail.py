@@ -33,7 +33,7 @@ from .command import Command, Raw, cmd
 from .config import AgentConfig
 from .domains import JailUser, Location
 from .facts import Facts, Probe
-from .layout import BRIDGE, jail_dir, template_dir, template_stamp
+from .layout import BASTILLE_RELEASES, BRIDGE, jail_dir, template_dir, template_stamp
 from .ops import Op, Run, both, check, either, fail, put, quiet, run, unless
 from .plan import Change, Finding, StepPlan
 from .registry import borrowed_roles, owned_roles
@@ -418,7 +418,15 @@ def _mounts(
     have = (before or "").splitlines()
     if all(line in have for line in lines):
         return []
-    text = (before or "") + "".join(f"{line}\n" for line in lines if line not in have)
+    if before is None:
+        # the jail is made by this run: start from the fstab `bastille create` writes for
+        # a thin jail (create.sh: the release's nullfs line), which this plan could not
+        # read; the model's line alone would leave the jail no base system at its restart
+        base = f"{BASTILLE_RELEASES}/{jail_release(config, facts)}"
+        start = f"{base} {jail_dir(jail)}/root/.bastille nullfs ro 0 0\n"
+    else:
+        start = before
+    text = start + "".join(f"{line}\n" for line in lines if line not in have)
     return [
         # the mount point, made inside the jail (as its root: a path of the jail's)
         *(Run(cmd("mkdir", "-p", inside), jail_root(config, spec.role)) for _, inside in wanted),

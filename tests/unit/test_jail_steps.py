@@ -372,9 +372,13 @@ def test_the_llama_model_directory_is_mounted_read_only_into_the_jail(tmp_path: 
     (change,) = [c for c in llama_cpp.STEP.plan(config, facts).changes if "template" in c.summary]
     fstab = next(f for f in change.files if f.path.endswith("/fstab"))
     # the fstab line Bastille's MOUNT would write; jail(8) mounts it at the restart, after
-    # checking that no component of the mount point is a link (never a mount from the host)
+    # checking that no component of the mount point is a link (never a mount from the host);
+    # the jail is made by this run, so the fstab keeps the release's line bastille create
+    # writes for a thin jail (without it the jail would have no base system)
+    release = "/usr/local/bastille/releases/14.3-RELEASE"
+    base = f"{release} /usr/local/bastille/jails/atlasllamacpp/root/.bastille nullfs ro 0 0"
     line = "/var/db/llama /usr/local/bastille/jails/atlasllamacpp/root/var/db/llama nullfs ro 0 0"
-    assert fstab.content == line + "\n"
+    assert fstab.content == base + "\n" + line + "\n"
     assert fstab.domain == Host()
     text = "\n".join(change.commands)
     assert "jexec -l -U root atlasllamacpp /bin/sh -c 'mkdir -p /var/db/llama'" in text
