@@ -187,6 +187,9 @@ def test_a_file_is_placed_with_the_asked_mode_and_owner_atomically(
     try:
         executor.put(path, old, mode=0o640, owner="www", group="wheel")
         inode_before = h1.exec(["stat", "-c", "%i", path]).stdout
+        # a second name keeps the first file's inode taken: its number cannot come back
+        # for a later file, and a write in place would show through it
+        h1.exec(["ln", path, f"{path}.witness"])
         seen: set[bytes] = set()
         stop = threading.Event()
 
@@ -210,6 +213,8 @@ def test_a_file_is_placed_with_the_asked_mode_and_owner_atomically(
         "www",
     ]
     assert h1.exec(["stat", "-c", "%i", path]).stdout != inode_before, "not replaced by rename"
+    assert h1.read_file(f"{path}.witness").decode() == old, "written in place"
+    h1.exec(["rm", f"{path}.witness"])
     old_sum = subprocess.run(["cksum"], input=old.encode(), capture_output=True).stdout.split()[0]
     new_sum = subprocess.run(["cksum"], input=new.encode(), capture_output=True).stdout.split()[0]
     assert seen <= {old_sum, new_sum}, "a reader saw a half-written file"
