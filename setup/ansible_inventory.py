@@ -27,13 +27,12 @@ from .cli import load as load_env
 from .config import AgentConfig
 from .db import names
 from .errors import EXIT_OK, HostError, Refused, WardenError
-from .facts import gather
 from .inventory import parse_targets
 from .layout import secrets_dir
 from .output import clean, console
-from .registry import RegistryEntry, load_entries, owned_roles
+from .reading import read_registries
+from .registry import RegistryEntry, owned_roles
 from .steps.db import ADMIN_SECRET, AGENT_SECRET
-from .transport import connect
 
 DB_PORT = 5432
 AGENTS_GROUP = "warden_agents"
@@ -237,21 +236,16 @@ def records_from_hosts(
     failure (the highest exit code) is raised, so no partial inventory is written."""
     records: list[AgentRecord] = []
     failures: list[WardenError] = []
-    for target in targets:
-        try:
-            executor = connect(target, accept_new=accept_new)
-            try:
-                facts = gather(executor)
-            finally:
-                executor.close()
-        except WardenError as exc:
-            warn(exc.message)
-            failures.append(exc)
+    for host in read_registries(list(targets), accept_new):
+        if host.error is not None:
+            warn(host.error.message)
+            failures.append(host.error)
             continue
-        entries, unreadable = load_entries(facts)
-        for note in unreadable:
-            warn(f"{target}: {note}")
-        records += [AgentRecord.from_entry(target, entries[name]) for name in sorted(entries)]
+        for note in host.notes:
+            warn(note)
+        records += [
+            AgentRecord.from_entry(host.target, host.entries[n]) for n in sorted(host.entries)
+        ]
     if failures:
         error = HostError("no inventory written: " + "; ".join(exc.message for exc in failures))
         error.exit_code = max(exc.exit_code for exc in failures)

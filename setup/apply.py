@@ -22,10 +22,9 @@ from .config import AgentConfig
 from .domains import CHANGE_SECONDS, at
 from .errors import ChangeFailed, HostError, WardenError
 from .facts import Facts, registry_snapshot_sh
+from .job import Job
 from .layout import SHARED_FILES
 from .plan import Change
-from .planner import plan_step
-from .reading import read_host
 from .shell import (
     JOURNAL_DIR,
     JOURNAL_FILE,
@@ -334,36 +333,35 @@ def confirm(
 
 def apply_steps(
     executor: Executor,
-    config: AgentConfig,
+    job: Job,
     facts: Facts,
     steps: list[str],
-    all_steps: list[str],
     *,
     lock_wait: int = DEFAULT_LOCK_WAIT,
     progress: Progress | None = None,
 ) -> list[StepOutcome]:
-    """Apply the steps in order, each planned against the facts its predecessor left.
+    """Apply the steps in order, each planned against the facts its predecessor left,
+    then read the host again and plan the step once more: anything still to do, or a
+    refusal, means the step did not do what it said, and the steps after it are not run.
 
-    A step may take several rounds (its ROUNDS): the db step can plan its SQL only once
-    the server its first round made is up. Whatever is left after the last round means
-    the step did not do what it said.
+    A step may take several rounds (the job's `rounds`): the db step can plan its SQL
+    only once the server its first round made is up.
     """
     run_id = secrets.token_hex(4)
+    config = job.config
     outcomes: list[StepOutcome] = []
     for step in steps:
-        module = BUILT.get(step)
-        rounds = int(getattr(module, "ROUNDS", 1))
         applied: list[str] = []
-        for _ in range(rounds):
-            changes = [c for c in plan_step(step, config, facts).changes if not c.deferred]
+        for _ in range(job.rounds(step)):
+            changes = [c for c in job.plan_step(step, facts).changes if not c.deferred]
             if not changes:
                 break
             _apply_round(executor, config, facts, step, changes, lock_wait, progress, run_id)
             applied += [c.summary for c in changes]
-            facts = read_host(executor, config, all_steps)
+            facts = job.read(executor)
         if applied:
             outcomes.append(StepOutcome(step, applied))
-        final = plan_step(step, config, facts)
+        final = job.plan_step(step, facts)
         if final.refusals:
             raise ChangeFailed(f"{executor.target}: step {step}: " + "; ".join(final.refusals))
         left = final.changes

@@ -8,34 +8,33 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from . import guest, teardown
+from . import engine, guest, teardown
 from . import steps as steps_module
-from .apply import DEFAULT_LOCK_WAIT, apply_steps, locked_command, step_script
+from .apply import DEFAULT_LOCK_WAIT, locked_command, step_script
 from .config import AgentConfig, ConfigError, load_config
 from .domains import JailUser
+from .engine import Options
 from .errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused, WardenError
 from .facts import Facts, build_script, fresh_host, gather
-from .fleet import Report, run_on_hosts, worst
-from .fleet_setup import fleet_setup, is_fleet
+from .fleet import DEFAULT_WORKERS, Report, run_on_hosts, worst
 from .inventory import parse_targets
+from .job import SetupJob
 from .layout import PF_WARDEN_CONF
 from .logs import log_path, show_log
 from .output import clean, console, print_json, show_plan
 from .plan import Plan
 from .planner import facts_request, make_plan, wants_registration
-from .reading import read_host
+from .reading import read_registries
 from .registry import load_entries
 from .status import AgentStatus, Check, agent_status
 from .status import probes as status_probes
-from .transport import Executor, connect
+from .transport import connect
 
 
 def guarded(command: Callable[[], int]) -> int:
@@ -75,10 +74,6 @@ def lock_wait() -> int:
     return int(raw)
 
 
-def _gather_for(executor: Executor, config: AgentConfig, steps: list[str]) -> Facts:
-    return read_host(executor, config, steps)
-
-
 def _offline_facts(config: AgentConfig, steps: list[str]) -> Facts:
     request = facts_request(config, steps)
     facts = fresh_host(config.host, config.release or "14.3-RELEASE")
@@ -99,46 +94,18 @@ def plan_command(
     as_json: bool,
     accept_new: bool,
     step: list[str] | None = None,
+    parallel: int = DEFAULT_WORKERS,
 ) -> int:
     """Show what setup would do; change nothing (online, exactly setup --dry-run)."""
-    config = load(env)
-    selected = steps_module.select(step)
-    register = wants_registration(step, selected)
     if offline:
+        config = load(env)
+        selected = steps_module.select(step)
+        register = wants_registration(step, selected)
         plan = make_plan(config, _offline_facts(config, selected), selected, register=register)
         _show(plan, as_json)
         return EXIT_REFUSED if plan.refusals else EXIT_OK
-    targets = parse_targets(host, config.host)
-    if is_fleet(targets):
-        if config.runtime == "bhyve":
-            guest.refuse_fleet(config)
-        return fleet_setup(
-            targets,
-            config,
-            selected,
-            register,
-            dry_run=True,
-            yes=False,
-            as_json=as_json,
-            accept_new=accept_new,
-            wait=DEFAULT_LOCK_WAIT,
-        )
-    worst = EXIT_OK
-    for target in targets:
-        one = partial(
-            _setup_one,
-            target,
-            config,
-            selected,
-            register,
-            dry_run=True,
-            yes=False,
-            as_json=as_json,
-            accept_new=accept_new,
-            wait=DEFAULT_LOCK_WAIT,
-        )
-        worst = max(worst, guarded(one))
-    return worst
+    options = Options(dry_run=True, as_json=as_json, accept_new=accept_new, parallel=parallel)
+    return _setup(env, step, host, options)
 
 
 def setup_command(
@@ -149,119 +116,35 @@ def setup_command(
     yes: bool,
     as_json: bool,
     accept_new: bool,
+    parallel: int = DEFAULT_WORKERS,
 ) -> int:
     """Plan, show, then apply (unless --dry-run) on every target."""
+    options = Options(
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+        accept_new=accept_new,
+        lock_wait=lock_wait(),
+        parallel=parallel,
+    )
+    return _setup(env, step, host, options)
+
+
+def _setup(env: str, step: list[str] | None, host: str | None, options: Options) -> int:
+    """setup and plan alike: every target through the engine; a bhyve agent through its
+    host, then its guest."""
     config = load(env)
     selected = steps_module.select(step)
     register = wants_registration(step, selected)
-    wait = lock_wait()
     targets = parse_targets(host, config.host)
-    if is_fleet(targets):
-        if config.runtime == "bhyve":
+    if config.runtime == "bhyve":
+        if len(targets) > 1:
             guest.refuse_fleet(config)
-        return fleet_setup(
-            targets,
-            config,
-            selected,
-            register,
-            dry_run=dry_run,
-            yes=yes,
-            as_json=as_json,
-            accept_new=accept_new,
-            wait=wait,
-        )
-    worst = EXIT_OK
-    for target in targets:
-        one = partial(
-            _setup_one,
-            target,
-            config,
-            selected,
-            register,
-            dry_run=dry_run,
-            yes=yes,
-            as_json=as_json,
-            accept_new=accept_new,
-            wait=wait,
-        )
-        worst = max(worst, guarded(one))
-    return worst
-
-
-def _setup_one(
-    target: str,
-    config: AgentConfig,
-    selected: list[str],
-    register: bool,
-    *,
-    dry_run: bool,
-    yes: bool,
-    as_json: bool,
-    accept_new: bool,
-    wait: int,
-) -> int:
-    if config.runtime == "bhyve":  # the host makes the VM, then the guest is set up
-        return guest.setup_one(
-            target, config, selected, register,
-            dry_run=dry_run, yes=yes, as_json=as_json, accept_new=accept_new, wait=wait,
-        )  # fmt: skip
-    executor = connect(target, accept_new=accept_new)
-    try:
-        facts = _gather_for(executor, config, selected)
-        plan = make_plan(config, facts, selected, register=register)
-        if plan.refusals or dry_run or not plan.changes:
-            _show(plan, as_json, {"applied": []})
-            return EXIT_REFUSED if plan.refusals else EXIT_OK
-        if not as_json:
-            show_plan(plan, console())
-        if not yes and not _confirm(len(plan.changes), target):
-            raise Refused("not confirmed: nothing was changed (use --yes to skip the question)")
-        out = console(stderr=as_json)
-
-        def progress(step: str, index: int, event: str, summary: str) -> None:
-            mark = {
-                "begin": "[cyan]…[/cyan]",
-                "done": "[green]✓[/green]",
-                "confirmed": "[green]✓[/green]",
-                "failed": "[red]✗[/red]",
-                "awaiting confirmation": "[yellow]…[/yellow]",
-            }[event]
-            note = " (done; confirming over a new connection)" if event.startswith("await") else ""
-            if event != "begin" or slow(step, index):
-                out.print(f"  {mark} {clean(step)}: {clean(summary)}{note}")
-
-        def slow(step: str, index: int) -> bool:
-            changes = next((s.changes for s in plan.steps if s.name == step), [])
-            return 0 < index <= len(changes) and changes[index - 1].slow
-
-        outcomes = apply_steps(
-            executor,
-            config,
-            facts,
-            [s.name for s in plan.steps],
-            selected,
-            lock_wait=wait,
-            progress=progress,
-        )
-    finally:
-        executor.close()
-    applied = [{"step": o.step, "changes": o.applied} for o in outcomes]
-    if as_json:
-        print_json({**plan.to_json(), "applied": applied})
-    else:
-        count = sum(len(o.applied) for o in outcomes)
-        console().print(f"[green]applied {count} change(s) on {target}[/green]")
-    return EXIT_OK
-
-
-def _confirm(count: int, target: str) -> bool:
-    if not sys.stdin.isatty():
-        raise Refused(
-            f"{count} change(s) planned for {target}; standard input is not a terminal, "
-            "so pass --yes to apply them"
-        )
-    answer = input(f"apply {count} change(s) to {target}? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+        return guest.setup_one(targets[0], config, selected, register, options)
+    job = SetupJob(config, selected, register)
+    if len(targets) > 1:
+        return engine.on_many(targets, job, options)
+    return engine.on_one(targets[0], job, options)
 
 
 def render_command(env: str, out_dir: str) -> int:
@@ -322,20 +205,13 @@ def agents_command(host: str | None, as_json: bool, accept_new: bool, env: str =
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     worst = EXIT_OK
-    for target in parse_targets(host, default):
-        try:
-            executor = connect(target, accept_new=accept_new)
-            try:
-                facts = gather(executor)
-            finally:
-                executor.close()
-        except WardenError as exc:
-            notes.append(exc.message)
-            worst = max(worst, exc.exit_code)
+    for found in read_registries(parse_targets(host, default), accept_new):
+        if found.error is not None:
+            notes.append(found.error.message)
+            worst = max(worst, found.error.exit_code)
             continue
-        entries, unreadable = load_entries(facts)
-        notes += [f"{target}: {n}" for n in unreadable]
-        rows += [{"host": target, **entries[name].model_dump()} for name in sorted(entries)]
+        notes += found.notes
+        rows += [{"host": found.target, **e.model_dump()} for _, e in sorted(found.entries.items())]
     if as_json:
         print_json({"agents": rows, "problems": notes})
         return worst
@@ -466,44 +342,6 @@ def teardown_command(
     targets = parse_targets(host, config.host)
     if len(targets) != 1:
         raise Refused("teardown works on one host at a time: give one --host target")
-    target = targets[0]
-    executor = connect(target, accept_new=accept_new)
-    try:
-        facts = teardown.gather_for(executor, config)
-        plan = teardown.plan_teardown(config, facts, keep_data=keep_data, force=force)
-        out = console()
-        if not plan.changes and not plan.refusals:
-            out.print(
-                f"agent {clean(config.agent_name)} is not registered on {clean(target)}: "
-                "nothing to tear down"
-            )
-            return EXIT_OK
-        show_plan(plan, out)
-        if plan.refusals:
-            return EXIT_REFUSED
-        if not yes and not _confirm(len(plan.changes), target):
-            raise Refused("not confirmed: nothing was changed (use --yes to skip the question)")
-
-        def progress(step: str, index: int, event: str, summary: str) -> None:
-            if event != "begin":
-                mark = "[green]✓[/green]" if event in ("done", "confirmed") else "[red]✗[/red]"
-                if event.startswith("await"):
-                    mark = "[yellow]…[/yellow]"
-                out.print(f"  {mark} {clean(step)}: {clean(summary)}")
-
-        done = teardown.apply(
-            executor,
-            config,
-            plan,
-            keep_data=keep_data,
-            force=force,
-            lock_wait=lock_wait(),
-            progress=progress,
-        )
-    finally:
-        executor.close()
-    console().print(
-        f"[green]tore down agent {clean(config.agent_name)} on {clean(target)}: "
-        f"{len(done)} change(s)[/green]"
-    )
-    return EXIT_OK
+    job = teardown.TeardownJob(config, keep_data=keep_data, force=force)
+    options = Options(yes=yes, accept_new=accept_new, lock_wait=lock_wait())
+    return engine.on_one(targets[0], job, options)

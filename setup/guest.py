@@ -21,18 +21,18 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from .apply import apply_steps
 from .collisions import find_collisions
 from .config import AgentConfig
-from .errors import EXIT_OK, EXIT_REFUSED, HostError, Refused, WardenError
+from .engine import Options, on_host
+from .errors import EXIT_OK, HostError, Refused, WardenError
 from .facts import Facts
-from .output import clean, console, print_json, show_plan
+from .job import SetupJob
+from .output import clean, console, print_json
 from .plan import Plan
-from .planner import make_plan
 from .reading import read_host
 from .steps import bhyve
 from .transport import Executor, connect
@@ -89,114 +89,85 @@ def without_own_address(facts: Facts, config: AgentConfig) -> Facts:
     return dataclasses.replace(facts, interfaces=interfaces, routes=routes)
 
 
-def guest_plan(config: AgentConfig, facts: Facts, steps: list[str], register: bool) -> Plan:
-    """The guest's plan: the usual one, with collisions that ignore its own address."""
-    plan = make_plan(config, facts, steps, register=register)
-    plan.collisions = find_collisions(config, without_own_address(facts, config))
-    return plan
+@dataclass
+class GuestJob(SetupJob):
+    """setup inside the guest: the usual plan, with collisions that ignore its own
+    address."""
+
+    def plan(self, facts: Facts) -> Plan:
+        plan = super().plan(facts)
+        plan.collisions = find_collisions(self.config, without_own_address(facts, self.config))
+        return plan
 
 
 def setup_one(
-    target: str,
-    config: AgentConfig,
-    selected: list[str],
-    register: bool,
-    *,
-    dry_run: bool,
-    yes: bool,
-    as_json: bool,
-    accept_new: bool,
-    wait: int,
+    target: str, config: AgentConfig, selected: list[str], register: bool, options: Options
 ) -> int:
     """Plan and apply the host's part, then, once the guest answers, the guest's."""
     assert config.vm_ip is not None
     host_steps, guest_steps = split(selected)
     address = str(config.vm_ip)
-    report: dict[str, Any] = {}
-    out = console(stderr=as_json)
-    executor = connect(target, accept_new=accept_new)
+    out = console(stderr=options.as_json)
+    executor = connect(target, accept_new=options.accept_new)
     try:
-        facts = read_host(executor, config, host_steps)
-        plan = make_plan(config, facts, host_steps, register=register)
-        report.update(plan.to_json())
-        report["applied"] = []
-        report["guest"] = None
-        if not as_json:
-            show_plan(plan, console())
-        if plan.refusals:
-            return _finish(report, as_json, EXIT_REFUSED)
-        if plan.changes and not dry_run:
-            if not yes:
-                _confirm(len(plan.changes), target)
-            # The key is pinned below from the host's copy, once the apply has put it
-            # there: pinning this run's fresh key first would make every rerun after a
-            # failed first apply refuse the next fresh key.
-            outcomes = apply_steps(
-                executor,
-                config,
-                plan.facts,
-                [s.name for s in plan.steps],
-                host_steps,
-                lock_wait=wait,
-                progress=_progress(out),
-            )
-            report["applied"] = [{"step": o.step, "changes": o.applied} for o in outcomes]
-            facts = read_host(executor, config, host_steps)
-        if not guest_steps:
-            return _finish(report, as_json, EXIT_OK)
+        # The key is pinned below from the host's copy, once the apply has put it
+        # there: pinning this run's fresh key first would make every rerun after a
+        # failed first apply refuse the next fresh key.
+        host = on_host(executor, SetupJob(config, host_steps, register), options)
+        report = {**host.report(), "guest": None}
+        if host.code != EXIT_OK or not guest_steps:
+            return _finish(report, options.as_json, host.code)
+        assert host.plan is not None
+        facts = read_host(executor, config, host_steps) if host.applied else host.plan.facts
         state = bhyve.VmState(facts)
         if not state.running:
-            report["guest_note"] = (
+            return _note(
+                report,
+                options.as_json,
+                out,
                 f"the guest {bhyve.vm_name(config)} is not running yet: its steps are planned "
-                "once it is"
+                "once it is",
             )
-            if not as_json:
-                out.print(clean(report["guest_note"]))
-            return _finish(report, as_json, EXIT_OK)
         pub = facts.file(host_pub_path(config.agent_name))
         # The host's copy is trusted as the host is (it is the key warden put in the
         # guest's user-data); never learnt from the guest itself.
         if (
             pub is not None
-            and not dry_run
+            and not options.dry_run
             and pin(known_hosts_file(executor), address, pub.strip())
         ):
             out.print(
                 f"  pinned the guest's SSH host key for {address} in "
                 f"{clean(known_hosts_file(executor))}"
             )
-        guest = _reach(executor, address, dry_run=dry_run, out=out, as_json=as_json)
+        guest = _reach(executor, address, dry_run=options.dry_run, out=out)
         if guest is None:
-            report["guest_note"] = (
-                f"the guest at {address} does not answer SSH yet, or its key is not pinned "
-                "here: its steps are planned once it does"
-            )
-            if not as_json:
-                out.print(clean(report["guest_note"]))
-            return _finish(report, as_json, EXIT_OK)
-        try:
-            code = _guest_part(
-                guest,
-                config,
-                guest_steps,
-                register,
+            return _note(
                 report,
-                dry_run=dry_run,
-                yes=yes,
-                as_json=as_json,
-                wait=wait,
-                out=out,
+                options.as_json,
+                out,
+                f"the guest at {address} does not answer SSH yet, or its key is not pinned "
+                "here: its steps are planned once it does",
             )
+        try:
+            inside = on_host(guest, GuestJob(config, guest_steps, register), options)
         finally:
             guest.close()
-        return _finish(report, as_json, code)
+        report["guest"] = inside.report()
+        return _finish(report, options.as_json, inside.code)
     finally:
         executor.close()
 
 
-def _reach(
-    executor: Executor, address: str, *, dry_run: bool, out: Any, as_json: bool
-) -> Executor | None:
+def _note(report: dict[str, Any], as_json: bool, out: Any, note: str) -> int:
+    """The guest's part waits for a later run: say why, and end well."""
+    report["guest_note"] = note
+    if not as_json:
+        out.print(clean(note))
+    return _finish(report, as_json, EXIT_OK)
+
+
+def _reach(executor: Executor, address: str, *, dry_run: bool, out: Any) -> Executor | None:
     """The guest's connection: waited for (bounded) on a real run; one try on a plan."""
     if dry_run:
         try:
@@ -224,66 +195,6 @@ def _reach(
     return guest
 
 
-def _guest_part(
-    guest: Executor,
-    config: AgentConfig,
-    steps: list[str],
-    register: bool,
-    report: dict[str, Any],
-    *,
-    dry_run: bool,
-    yes: bool,
-    as_json: bool,
-    wait: int,
-    out: Any,
-) -> int:
-    facts = read_host(guest, config, steps)
-    plan = guest_plan(config, facts, steps, register)
-    report["guest"] = {**plan.to_json(), "applied": []}
-    if not as_json:
-        show_plan(plan, console())
-    if plan.refusals:
-        return EXIT_REFUSED
-    if dry_run or not plan.changes:
-        return EXIT_OK
-    if not yes:
-        _confirm(len(plan.changes), guest.target)
-    outcomes = apply_steps(
-        guest,
-        config,
-        plan.facts,
-        [s.name for s in plan.steps],
-        steps,
-        lock_wait=wait,
-        progress=_progress(out),
-    )
-    report["guest"]["applied"] = [{"step": o.step, "changes": o.applied} for o in outcomes]
-    if not as_json:
-        count = sum(len(o.applied) for o in outcomes)
-        out.print(f"[green]applied {count} change(s) on {clean(guest.target)}[/green]")
-    return EXIT_OK
-
-
-def _progress(out: Any) -> Any:
-    def progress(step: str, index: int, event: str, summary: str) -> None:
-        if event != "begin":
-            mark = "[red]✗[/red]" if event == "failed" else "[green]✓[/green]"
-            out.print(f"  {mark} {clean(step)}: {clean(summary)}")
-
-    return progress
-
-
-def _confirm(count: int, target: str) -> None:
-    if not sys.stdin.isatty():
-        raise Refused(
-            f"{count} change(s) planned for {target}; standard input is not a terminal, "
-            "so pass --yes to apply them"
-        )
-    answer = input(f"apply {count} change(s) to {target}? [y/N] ")
-    if answer.strip().lower() not in ("y", "yes"):
-        raise Refused("not confirmed: nothing was changed (use --yes to skip the question)")
-
-
 def _finish(report: dict[str, Any], as_json: bool, code: int) -> int:
     if as_json:
         print_json(report)
@@ -298,4 +209,4 @@ def refuse_fleet(config: AgentConfig) -> None:
     )
 
 
-__all__ = ["HOST_ONLY", "HOST_STEPS", "WardenError", "guest_plan", "setup_one", "split"]
+__all__ = ["HOST_ONLY", "HOST_STEPS", "GuestJob", "WardenError", "setup_one", "split"]

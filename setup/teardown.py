@@ -16,12 +16,9 @@ running it again, and a finished one plans nothing.
 from __future__ import annotations
 
 import ipaddress
-import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from .apply import Progress, run_step
-from .apply import confirm as confirm_change
 from .blocks import broken
 from .command import Command, Raw, cmd
 from .config import AgentConfig
@@ -29,8 +26,8 @@ from .db import names
 from .db.provision import DATABASES_SQL, drop_agent_sql, role_exists_sql
 from .db.server import HOST_CONF, HOST_HBA, Server, server_for
 from .domains import HostUser, JailUser, bounded
-from .errors import ChangeFailed
 from .facts import Facts, Probe, gather, read
+from .job import Wording
 from .layout import (
     BRIDGE,
     HOSTS,
@@ -79,6 +76,7 @@ def probes(config: AgentConfig) -> dict[str, Probe]:
         tmux_socket_dir(a),
         *(template_dir(a, role) for role in config.roles),
         *(template_stamp(config.jail_names[role]) for role in config.roles),
+        home(user),
     ]
     soul = f"{home(user)}/soul"
     found = {
@@ -88,6 +86,8 @@ def probes(config: AgentConfig) -> dict[str, Probe]:
             + '; do if [ -e "$p" ]; then echo "$p"; fi; done'
         ),
         "teardown.service": Probe(f"service {a} onestatus"),
+        # root's own directory (0700): the dumps already taken
+        "teardown.dumps": Probe(f"ls {DUMPS} 2>/dev/null; :"),
         # every process of the agent's user (POSIX ps -U: the real uid)
         "teardown.processes": Probe(f"ps -U {q(user)} -o pid= 2>/dev/null; :"),
         # Commits on a local branch that no remote has: pushed nowhere, lost with the home.
@@ -127,11 +127,21 @@ def alias_key(config: AgentConfig, facts: Facts, entry: RegistryEntry | None) ->
 
 
 def plan_teardown(
-    config: AgentConfig, facts: Facts, *, keep_data: bool, force: bool, now: datetime | None = None
+    config: AgentConfig,
+    facts: Facts,
+    *,
+    keep_data: bool,
+    force: bool,
+    now: datetime | None = None,
+    entry: RegistryEntry | None = None,
 ) -> Plan:
-    """Teardown's plan: the agent's own things, then pf without it, then its entry."""
+    """Teardown's plan: the agent's own things, then pf without it, then its entry.
+
+    `entry` is the agent's registry entry as it was when the teardown began: planned
+    again after its steps ran, the plan must still know what the agent had, so
+    whatever is left of it is a change or a refusal, never an empty plan."""
     entries, _ = load_entries(facts)
-    entry = entries.pop(config.agent_name, None)
+    entry = entries.pop(config.agent_name, None) or entry
     step = StepPlan(NAME)
     if entry is None:
         # Not warden's agent here (or already gone: unregistering is the last change).
@@ -155,7 +165,8 @@ def plan_teardown(
             "built in this version of warden (vm stop, vm destroy, vm_list by hand)"
         )
         return Plan(config=config, facts=facts, steps=[step])
-    unpushed = facts.probe("teardown.unpushed")
+    # once the user is gone, so is its clone (a rerun, or the check after the run)
+    unpushed = facts.probe("teardown.unpushed") if config.agent_user in facts.users else None
     commits = (
         unpushed.output.strip().splitlines() if unpushed is not None and unpushed.rc == 0 else []
     )
@@ -176,7 +187,7 @@ def plan_teardown(
     # stopped first: nothing the agent writes after the dump is lost, and no session of
     # it holds the database when it is dropped
     _service(step, config, facts, present)
-    _dump(step, config, facts, server, now or datetime.now(UTC), force)
+    _dump(step, config, facts, server, now or datetime.now(UTC), force, keep_data)
     if kept is not None:
         _leave_kept_server(step, config, facts, kept, keep_data)
     _jails(step, config, facts, entry.jails, keep_data, present)
@@ -213,13 +224,23 @@ def _dump(
     server: Server | None,
     now: datetime,
     force: bool,
+    keep_data: bool,
 ) -> None:
-    """The agent's database, dumped by the server's own pg_dump to a dated file."""
+    """The agent's database, dumped by the server's own pg_dump to a dated file (once
+    a run: a file of this run's time is the dump done)."""
     if server is None:
+        return
+    brain = names.brain_database(config.agent_name)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    target = f"{DUMPS}/{brain}-{stamp}.dump"
+    dumps = facts.probe("teardown.dumps")
+    if dumps is not None and target.rsplit("/", 1)[1] in dumps.output.split():
         return
     if _kept(server) is None:
         if server.jail not in facts.jails_defined:
             return
+        if keep_data and server.jail not in facts.jails_running:
+            return  # the stopped jail keeps the data itself (--keep-data)
         brain_there = facts.probe("teardown.brain")
         brain_ok = brain_there is not None and brain_there.rc == 0
     else:
@@ -236,9 +257,6 @@ def _dump(
                 "tear down without a dump"
             )
         return
-    brain = names.brain_database(config.agent_name)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    target = f"{DUMPS}/{brain}-{stamp}.dump"
     part = target + ".part"
     step.changes.append(
         Change(
@@ -431,6 +449,14 @@ def _user(
                 ops=(kill_all(config), run("pw", "userdel", user, "-r")),
             )
         )
+    elif home(user) in present:
+        # pw userdel -r removes only what the user owned (rm_r.c): what else is in the
+        # home is not warden's to guess about, and stays for the operator to judge
+        step.refusals.append(
+            f"teardown: {home(user)} is still there after user {user} was removed: pw "
+            "userdel -r leaves what the user did not own; inspect it, remove it by hand, "
+            "then run teardown again"
+        )
     if user in facts.groups:
         step.changes.append(
             Change(
@@ -577,48 +603,42 @@ def _leave_kept_server(
         )
 
 
-def apply(
-    executor: Executor,
-    config: AgentConfig,
-    plan: Plan,
-    *,
-    keep_data: bool,
-    force: bool,
-    lock_wait: int,
-    progress: Progress | None = None,
-) -> list[str]:
-    """Run teardown's steps in order; the host must then plan nothing more."""
-    run_id = secrets.token_hex(4)
-    done: list[str] = []
-    for step in plan.steps:
-        if not step.changes:
-            continue
-        run_step(
-            executor,
-            step.name,
-            step.changes,
-            plan.facts,
-            lock_wait=lock_wait,
-            progress=progress,
-            run_id=run_id,
-            agent=config.agent_name,
+@dataclass
+class TeardownJob:
+    """teardown as the engine runs it: the teardown step, pf without the agent, then
+    the entry, each verified after it ran against the entry captured at the start, so
+    leftovers fail the run before the agent is unregistered (a rerun then sees them)."""
+
+    config: AgentConfig
+    keep_data: bool
+    force: bool
+    entry: RegistryEntry | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def read(self, executor: Executor) -> Facts:
+        return gather_for(executor, self.config)
+
+    def plan(self, facts: Facts) -> Plan:
+        if self.entry is None:
+            self.entry = load_entries(facts)[0].get(self.config.agent_name)
+        return plan_teardown(
+            self.config,
+            facts,
+            keep_data=self.keep_data,
+            force=self.force,
+            now=self.now,
+            entry=self.entry,
         )
-        for change in step.changes:
-            if change.confirm is not None:
-                confirm_change(
-                    executor,
-                    step.name,
-                    change,
-                    run_id=run_id,
-                    lock_wait=lock_wait,
-                    agent=config.agent_name,
-                )
-        done += [c.summary for c in step.changes]
-    after = plan_teardown(config, gather_for(executor, config), keep_data=keep_data, force=force)
-    left = after.changes
-    if left:
-        raise ChangeFailed(
-            f"{executor.target}: teardown ran but the host still differs: "
-            + "; ".join(c.summary for c in left)
+
+    def plan_step(self, name: str, facts: Facts) -> StepPlan:
+        return next((s for s in self.plan(facts).steps if s.name == name), StepPlan(name))
+
+    def rounds(self, name: str) -> int:
+        return 1
+
+    def wording(self) -> Wording:
+        agent = self.config.agent_name
+        return Wording(
+            done=f"tore down agent {agent} on {{target}}: {{count}} change(s)",
+            nothing=f"agent {agent} is not registered on {{target}}: nothing to tear down",
         )
-    return done

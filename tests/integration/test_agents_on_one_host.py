@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from setup.apply import apply_steps
+from setup.job import SetupJob
 from setup.config import load_config
 from setup.errors import HostError
 from setup.facts import gather
@@ -254,7 +255,8 @@ def apply_pf_step(site: Site, name: str, base: str) -> None:
         facts = gather(executor, request.packages, request.files, request.probes)
         plan = make_plan(config, facts, steps, register=True)
         assert not plan.refusals, plan.refusals
-        apply_steps(executor, config, facts, [s.name for s in plan.steps], steps)
+        job = SetupJob(config, steps, register=True)
+        apply_steps(executor, job, facts, [s.name for s in plan.steps])
     finally:
         executor.close()
 
@@ -342,7 +344,9 @@ def test_logs_shows_the_agents_session_and_follow_streams_new_lines(site: Site) 
     assert "has no db jail of its own" in words(missing)
 
 
-def test_teardown_of_orion_leaves_atlas_exactly_as_it_was(fresh_site: Site) -> None:
+def test_teardown_of_orion_stops_at_a_home_it_cannot_empty_then_leaves_atlas_as_it_was(
+    fresh_site: Site,
+) -> None:
     h1, operator = fresh_site.host, fresh_site.operator
 
     def atlas_status() -> list[dict[str, Any]]:
@@ -353,6 +357,18 @@ def test_teardown_of_orion_leaves_atlas_exactly_as_it_was(fresh_site: Site) -> N
         return checks
 
     before = atlas_status()
+    # a file of root's in the home: pw userdel -r removes only what the user owned
+    sh(h1, "echo operator > /home/orion/notes && chown root:wheel /home/orion/notes")
+    cut = operator.warden("teardown", "--env", str(fresh_site.orion), "--yes", timeout=300)
+    assert cut.returncode == 1, cut.stdout + cut.stderr
+    assert "/home/orion is still there" in words(cut)
+    assert "orion" not in sh(h1, "cut -d: -f1 /etc/passwd").split()
+    # the entry stays until nothing else is left, so a rerun sees the leftover again
+    assert h1.exists("/var/db/warden/agents/orion.json")
+    stuck = operator.warden("teardown", "--env", str(fresh_site.orion), "--yes", timeout=300)
+    assert stuck.returncode == 2, stuck.stdout + stuck.stderr
+    assert "/home/orion is still there" in words(stuck)
+    sh(h1, "rm -r /home/orion")
     result = operator.warden("teardown", "--env", str(fresh_site.orion), "--yes", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not h1.exists("/var/db/warden/agents/orion.json")
