@@ -674,15 +674,15 @@ def commands_by_bounds(
 
 
 def teardown_commands(calls: list[dict[str, Any]], said: str) -> list[tuple[str, list[str]]]:
-    """Attribute each teardown command to its step. Teardown sends its steps' scripts
-    back to back with no facts read between them (setup/teardown.py apply): one per
-    step with changes, then one per change that awaits a confirmation (…), in the order
-    its output shows them; a command belongs to the last script started before it."""
+    """Attribute each teardown command to its step. The engine sends one locked script
+    per step with changes, then one per change that awaits a confirmation (its line says
+    so), in the order its output shows them (the facts read between steps take no
+    lock); a command belongs to the last locked script started before it."""
     scripts: list[str] = []
-    for mark, step in re.findall(r"([✓✗…]) ([a-z][a-z-]*): ", said):
+    for step, rest in re.findall(r"[✓✗…] ([a-z][a-z-]*): (.*)", said):
         if step not in scripts:
             scripts.append(step)
-        if mark == "…":
+        if "confirming over a new connection" in rest:
             scripts.append(step)
     starts = sorted(
         int(c["call"]) for c in calls if c["lockf"] is None and c["argv"][:2] == ["lockf", "-k"]

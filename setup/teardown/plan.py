@@ -1,34 +1,19 @@
-"""`invoke teardown`: remove one agent from a host, and only that agent.
-
-The session it replaces:
-    jexec -l -U postgres atlasdb pg_dump -Fc -d atlas_brain > /var/db/warden/dumps/...
-    service atlas stop; sysrc -x atlas_enable; rm /usr/local/etc/rc.d/atlas ...
-    bastille destroy -a -y atlasdb (by exact name) ...
-    ifconfig warden0 inet 10.0.1.1 -alias; sysrc -x ifconfig_warden0_alias0
-    the /etc/hosts block; pf.warden.conf without atlas (checked, loaded safely)
-    pw userdel atlas -r; rm -r the secrets; rm the registry entry
-The database is always dumped first, with the jail's own pg_dump (a client older than
-the server refuses). The plan is computed like setup's and shown first; everything is
-derived from the .env and what the host has, so a teardown cut halfway is finished by
-running it again, and a finished one plans nothing.
-"""
+"""Teardown's plan: a pure function of the config, the facts and the entry."""
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from .blocks import broken
-from .command import Command, Raw, cmd
-from .config import AgentConfig
-from .db import names
-from .db.provision import DATABASES_SQL, drop_agent_sql, role_exists_sql
-from .db.server import HOST_CONF, HOST_HBA, Server, server_for
-from .domains import HostUser, JailUser, bounded
-from .facts import Facts, Probe, gather, read
-from .job import Wording
-from .layout import (
+from ..blocks import broken
+from ..command import Command, Raw, cmd
+from ..config import AgentConfig
+from ..db import names
+from ..db.server import Server, server_for
+from ..domains import HostUser, bounded
+from ..facts import Facts
+from ..layout import (
     BRIDGE,
     HOSTS,
     agent_etc,
@@ -40,73 +25,23 @@ from .layout import (
     rc_script,
     secrets_dir,
     template_dir,
-    template_stamp,
     tmux_socket_dir,
 )
-from .ops import Run, block, check, directory, either, negate, quiet, run, sysrc_delete, when
-from .plan import Change, Plan, StepPlan
-from .registry import (
+from ..layout import (
+    template_stamp as stamp,
+)
+from ..ops import Run, block, check, directory, either, negate, quiet, run, sysrc_delete, when
+from ..plan import Change, Plan, StepPlan
+from ..registry import (
     ALIAS_PREFIX,
     RegistryEntry,
     borrowers,
     load_entries,
-    owned_roles,
     path_for,
 )
-from .shell import q
-from .steps import db, pf
-from .transport import Executor
-
-NAME = "teardown"
-UNREGISTER = "unregister"
-DUMPS = "/var/db/warden/dumps"
-
-
-def probes(config: AgentConfig) -> dict[str, Probe]:
-    """What is left of the agent: its paths, its service, its soul's unpushed commits
-    (asked as the agent: the clone is its own)."""
-    a, user = config.agent_name, config.agent_user
-    paths = [
-        rc_script(a),
-        agent_libexec(a),
-        agent_etc(a),
-        newsyslog_conf(a),
-        secrets_dir(a),
-        log_dir(a),
-        tmux_socket_dir(a),
-        *(template_dir(a, role) for role in config.roles),
-        *(template_stamp(config.jail_names[role]) for role in config.roles),
-        home(user),
-    ]
-    soul = f"{home(user)}/soul"
-    found = {
-        "teardown.paths": Probe(
-            "for p in "
-            + " ".join(q(p) for p in paths)
-            + '; do if [ -e "$p" ]; then echo "$p"; fi; done'
-        ),
-        "teardown.service": Probe(f"service {a} onestatus"),
-        # root's own directory (0700): the dumps already taken
-        "teardown.dumps": Probe(f"ls {DUMPS} 2>/dev/null; :"),
-        # every process of the agent's user (POSIX ps -U: the real uid)
-        "teardown.processes": Probe(f"ps -U {q(user)} -o pid= 2>/dev/null; :"),
-        # Commits on a local branch that no remote has: pushed nowhere, lost with the home.
-        "teardown.unpushed": Probe(
-            f"if [ -d {q(soul)}/.git ]; then "
-            f"git -C {q(soul)} log --branches --not --remotes --format=%h%x20%s; fi",
-            HostUser(user, user, home(user)),
-        ),
-        **pf.probes(config),
-    }
-    if "db" in owned_roles(config):
-        # the brain can be dumped: the db jail runs PostgreSQL and has the database
-        # (another agent's jail is read once the registry names it: gather_for)
-        found["teardown.brain"] = brain_check(config.jail_names["db"], a)
-    return found
-
-
-def files(config: AgentConfig) -> list[str]:
-    return [HOSTS, *pf.files(config)]
+from ..steps import pf
+from .kept import KeptDb, kept_server, leave_kept_server
+from .names import DUMPS, KEPT_DB, NAME, UNREGISTER
 
 
 def _present(facts: Facts) -> set[str]:
@@ -183,25 +118,18 @@ def plan_teardown(
         )
     present = _present(facts)
     server = server_for(config.agent_name, {**entries, config.agent_name: entry})
-    kept = _kept(server)
+    kept = kept_server(server)
     # stopped first: nothing the agent writes after the dump is lost, and no session of
     # it holds the database when it is dropped
     _service(step, config, facts, present)
     _dump(step, config, facts, server, now or datetime.now(UTC), force, keep_data)
     if kept is not None:
-        _leave_kept_server(step, config, facts, kept, keep_data)
+        leave_kept_server(step, config, facts, kept, keep_data)
     _jails(step, config, facts, entry.jails, keep_data, present)
     _network(step, config, facts, entry)
     if not keep_data:
         _user(step, config, facts, entry, present)
-    if secrets_dir(config.agent_name) in present:
-        step.changes.append(
-            Change(
-                NAME,
-                f"remove the agent's secrets {secrets_dir(config.agent_name)}",
-                ops=(run("rm", "-rf", secrets_dir(config.agent_name)),),
-            )
-        )
+    _remove(step, present, "remove the agent's secrets {}", secrets_dir(config.agent_name))
     pf_step = pf.plan_for(
         config, facts, sorted(entries.values(), key=lambda e: ipaddress.IPv4Network(e.subnet))
     )
@@ -236,7 +164,7 @@ def _dump(
     dumps = facts.probe("teardown.dumps")
     if dumps is not None and target.rsplit("/", 1)[1] in dumps.output.split():
         return
-    if _kept(server) is None:
+    if kept_server(server) is None:
         if server.jail not in facts.jails_defined:
             return
         if keep_data and server.jail not in facts.jails_running:
@@ -303,25 +231,12 @@ def _service(step: StepPlan, config: AgentConfig, facts: Facts, present: set[str
         step.changes.append(
             Change(NAME, f"rc.conf: remove {a}_enable", ops=(sysrc_delete(f"{a}_enable"),))
         )
-    gone = [
-        p
-        for p in (
-            rc_script(a),
-            agent_libexec(a),
-            newsyslog_conf(a),
-            agent_etc(a),
-            tmux_socket_dir(a),
-        )
-        if p in present
-    ]
-    if gone:
-        step.changes.append(
-            Change(
-                NAME,
-                f"remove the agent's service files: {', '.join(gone)}",
-                ops=tuple(run("rm", "-rf", p) for p in gone),
-            )
-        )
+    _remove(
+        step,
+        present,
+        "remove the agent's service files: {}",
+        *(rc_script(a), agent_libexec(a), newsyslog_conf(a), agent_etc(a), tmux_socket_dir(a)),
+    )
 
 
 def _jails(
@@ -369,17 +284,8 @@ def _jails(
                     slow=True,
                 )
             )
-        leftovers = [
-            p for p in (template_dir(config.agent_name, role), template_stamp(jail)) if p in present
-        ]
-        if leftovers:
-            step.changes.append(
-                Change(
-                    NAME,
-                    f"remove the {role} template and its stamp",
-                    ops=tuple(run("rm", "-rf", p) for p in leftovers),
-                )
-            )
+        template = template_dir(config.agent_name, role)
+        _remove(step, present, f"remove the {role} template and its stamp", template, stamp(jail))
 
 
 def _network(step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryEntry) -> None:
@@ -465,180 +371,41 @@ def _user(
                 ops=(Run(when(quiet(cmd("pw", "groupshow", user)), cmd("pw", "groupdel", user))),),
             )
         )
-    if log_dir(config.agent_name) in present:
+    _remove(step, present, "remove the agent's logs {}", log_dir(config.agent_name))
+
+
+def _remove(step: StepPlan, present: set[str], summary: str, *paths: str) -> None:
+    """Remove those of root's paths for the agent that are still there (paths of root's
+    own directories: nothing of the agent's is followed)."""
+    gone = [p for p in paths if p in present]
+    if gone:
         step.changes.append(
             Change(
                 NAME,
-                f"remove the agent's logs {log_dir(config.agent_name)}",
-                ops=(run("rm", "-rf", log_dir(config.agent_name)),),
+                summary.format(", ".join(gone)),
+                ops=tuple(run("rm", "-rf", p) for p in gone),
             )
         )
 
 
-def gather_for(executor: Executor, config: AgentConfig) -> Facts:
-    """The facts teardown plans from: one round trip, and a second one to the server
-    that keeps the agent's database when that outlives the agent (another agent's db
-    jail, or the host's PostgreSQL: the registry names it)."""
-    facts = gather(executor, pf.packages(config), files(config), probes(config))
-    entries, _ = load_entries(facts)
-    kept = _kept(server_for(config.agent_name, entries))
-    if kept is None:
-        return facts
-    return facts.with_extra(KEPT_DB, read_kept_db(executor, kept, config.agent_name))
-
-
-# ---- a database on a server that outlives the agent (WARDEN_DB_AGENT, WARDEN_DB_RUNTIME=host)
-
-KEPT_DB = "teardown.kept_db"
-
-
-def brain_check(jail: str, agent: str) -> Probe:
-    """Exit 0 when the jail's PostgreSQL has the agent's brain database (asked inside
-    the jail, as its postgres)."""
-    return Probe(
-        f"psql -X -A -t -d {q(names.brain_database(agent))} -c 'select 1' >/dev/null 2>&1",
-        JailUser(jail, "postgres"),
-    )
+def owned_paths(config: AgentConfig) -> list[str]:
+    """The paths of root's that warden made for the agent, and its home: all must be
+    gone once it is torn down."""
+    a = config.agent_name
+    return [
+        rc_script(a),
+        agent_libexec(a),
+        agent_etc(a),
+        newsyslog_conf(a),
+        secrets_dir(a),
+        log_dir(a),
+        tmux_socket_dir(a),
+        *(template_dir(a, role) for role in config.roles),
+        *(stamp(config.jail_names[role]) for role in config.roles),
+        home(config.agent_user),
+    ]
 
 
 def listed(jail: str) -> Command:
     """Bastille has a jail of exactly this name (never its prefix matching)."""
     return cmd(cmd("bastille", "list", "jails"), Raw("|"), cmd("grep", "-qx", jail))
-
-
-@dataclass(frozen=True)
-class KeptDb:
-    """What is left of this agent on that server, and its settings as they are."""
-
-    running: bool
-    brain: bool
-    role: bool
-    hba: str | None
-    conf: str | None = None
-    # the server's databases (where the role may own objects or hold grants)
-    databases: tuple[str, ...] = ()
-
-
-def _kept(server: Server | None) -> Server | None:
-    """The server when it outlives the agent: not the agent's own db jail."""
-    if server is None or (server.mine and server.jail is not None):
-        return None
-    return server
-
-
-def read_kept_db(executor: Executor, server: Server, agent: str) -> KeptDb:
-    conf: str | None = None
-    if server.jail is not None:
-        running, hba_text, _ = db.read_hba(executor, server.jail)
-    else:
-        found = read(
-            executor,
-            probes={"running": Probe("service postgresql onestatus")},
-            files=[HOST_CONF, HOST_HBA],
-        )
-        section = found.probe("running")
-        running = section is not None and section.rc == 0
-        conf, hba_text = found.file(HOST_CONF), found.file(HOST_HBA)
-    if not running:
-        return KeptDb(False, False, False, hba_text, conf)
-    # asked as postgres, where the server runs
-    answer = read(
-        executor,
-        probes={
-            "kept": Probe(
-                f"if psql -X -A -t -d {q(names.brain_database(agent))} -c 'select 1' "
-                ">/dev/null 2>&1; then echo brain; fi\n"
-                f"psql -X -A -t -d postgres -c {q(role_exists_sql(agent))} 2>/dev/null || :\n"
-                f"psql -X -A -t -d postgres -c {q(DATABASES_SQL)} 2>/dev/null"
-                " | sed 's/^/database=/' || :",
-                server.postgres,
-            )
-        },
-    ).probe("kept")
-    lines = answer.output.split() if answer is not None else []
-    databases = tuple(
-        line.removeprefix("database=") for line in lines if line.startswith("database=")
-    )
-    return KeptDb(True, "brain" in lines, "1" in lines, hba_text, conf, databases)
-
-
-def _leave_kept_server(
-    step: StepPlan, config: AgentConfig, facts: Facts, server: Server, keep_data: bool
-) -> None:
-    """Drop the agent's database and role on the server that stays (after the dump;
-    kept with --keep-data), and take the agent out of its settings (always: the
-    registry no longer lists it, and its /24 may go to another agent)."""
-    seen = facts.extras.get(KEPT_DB)
-    if not isinstance(seen, KeptDb) or not seen.running:
-        return
-    role, brain = names.agent_role(config.agent_name), names.brain_database(config.agent_name)
-    if (seen.brain or seen.role) and not keep_data:
-        step.changes.append(
-            Change(
-                NAME,
-                f"drop database {brain} and role {role} from the PostgreSQL {server.where} "
-                "(and the agent's soul rows there)",
-                ops=(server.psql("postgres", drop_agent_sql(config.agent_name, seen.databases)),),
-            )
-        )
-    rest = replace(server, accesses=tuple(a for a in server.accesses if a.role != role))
-    if rest.jail is not None:
-        if seen.hba != rest.hba:
-            step.changes.append(
-                db.jail_hba_change(
-                    NAME, rest, seen.hba, f"pg_hba.conf of {rest.jail} without {role}"
-                )
-            )
-        return
-    settings = db.host_settings_change(NAME, rest, seen.conf, seen.hba)
-    if settings is not None:
-        step.changes.append(settings)
-        restart = "restart" if seen.conf != rest.host_conf() else "reload"
-        step.changes.append(
-            Change(
-                NAME,
-                f"{restart} PostgreSQL without {role}'s address",
-                ops=(rest.service(restart),),
-            )
-        )
-
-
-@dataclass
-class TeardownJob:
-    """teardown as the engine runs it: the teardown step, pf without the agent, then
-    the entry, each verified after it ran against the entry captured at the start, so
-    leftovers fail the run before the agent is unregistered (a rerun then sees them)."""
-
-    config: AgentConfig
-    keep_data: bool
-    force: bool
-    entry: RegistryEntry | None = None
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def read(self, executor: Executor) -> Facts:
-        return gather_for(executor, self.config)
-
-    def plan(self, facts: Facts) -> Plan:
-        if self.entry is None:
-            self.entry = load_entries(facts)[0].get(self.config.agent_name)
-        return plan_teardown(
-            self.config,
-            facts,
-            keep_data=self.keep_data,
-            force=self.force,
-            now=self.now,
-            entry=self.entry,
-        )
-
-    def plan_step(self, name: str, facts: Facts) -> StepPlan:
-        return next((s for s in self.plan(facts).steps if s.name == name), StepPlan(name))
-
-    def rounds(self, name: str) -> int:
-        return 1
-
-    def wording(self) -> Wording:
-        agent = self.config.agent_name
-        return Wording(
-            done=f"tore down agent {agent} on {{target}}: {{count}} change(s)",
-            nothing=f"agent {agent} is not registered on {{target}}: nothing to tear down",
-        )
