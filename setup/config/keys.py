@@ -95,8 +95,14 @@ class Section:
     keys: tuple[Key, ...]
 
 
+# The steps in design order: setup.steps.DESIGN_ORDER, which a test compares
+# (importing it here would be circular: every step imports this package).
+STEPS: tuple[str, ...] = (
+    "preflight", "host", "network", "pf", "user", "db", "git", "cms", "ollama", "llama-cpp",
+    "soul", "service", "bhyve",
+)  # fmt: skip
 _ROLE_JAILS = ROLES
-_ALL = ("network", "pf", "user", "service", "soul", "bhyve", *_ROLE_JAILS)
+_ALL = STEPS
 
 SECTIONS: tuple[Section, ...] = (
     Section("identity", "", (
@@ -119,16 +125,17 @@ SECTIONS: tuple[Section, ...] = (
         (
         Key("AGENT_SUBNET_BASE", "first three octets of the agent's private (RFC 1918) /24,"
             " e.g. 10.0.1, 172.16.50 or 192.168.72; not another agent's",
-            plain(_parse_subnet_base), "subnet", ("network", "pf", "db", "bhyve", *_ROLE_JAILS),
+            plain(_parse_subnet_base), "subnet", ("network", "pf", "bhyve", *_ROLE_JAILS),
             required="three dotted octets of a private (RFC 1918) /24,"
             " e.g. AGENT_SUBNET_BASE=10.0.1",
             show=show_subnet_base, example="10.0.1", active=True),
-        Key("WARDEN_SUBNET", "the agent's /24, always AGENT_SUBNET_BASE.0/24; may be left out",
-            same_subnet, "subnet", ("network", "pf"), derived="derived",
+        Key("WARDEN_SUBNET", "the agent's /24; may be left out, else it must agree with"
+            " AGENT_SUBNET_BASE", same_subnet, "subnet", ("network", "pf"),
+            derived="AGENT_SUBNET_BASE.0/24",
             example="10.0.1.0/24", active=True),
-        Key("WARDEN_GATEWAY", "the host's address in the agent's /24, always .1; may be left"
-            " out", same_gateway, "gateway", ("network", "db", "bhyve", *_ROLE_JAILS),
-            derived="derived", example="10.0.1.1", active=True),
+        Key("WARDEN_GATEWAY", "the host's address in the agent's /24; may be left out, else"
+            " it must be .1", same_gateway, "gateway", ("network", "bhyve", *_ROLE_JAILS),
+            derived=".1", example="10.0.1.1", active=True),
         Key("WARDEN_GIT_IP", "git jail address", role_address("git"), "role_ips", ("git",),
             derived=".2", role="git", example="10.0.1.2", active=True),
         Key("WARDEN_CMS_IP", "CMS jail address", role_address("cms"), "role_ips", ("cms",),
@@ -182,7 +189,7 @@ SECTIONS: tuple[Section, ...] = (
             " inside it", plain(_parse_runtime), "runtime", _ALL, default="jail"),
         Key("WARDEN_ROLES", "service jails to create, a subset of db,git,cms,ollama,llama-cpp,"
             " or none for an agent that needs only its user and its service",
-            plain(_parse_roles), "roles", ("db", "bhyve", *_ROLE_JAILS), default="db,git",
+            plain(_parse_roles), "roles", ("bhyve", *_ROLE_JAILS), default="db,git",
             show=show_roles, example="db,git,cms,ollama", active=True),
         Key("WARDEN_RELEASE", "FreeBSD release for jails, e.g. 14.3-RELEASE",
             plain(_parse_release), "release", ("preflight", *_ROLE_JAILS),
