@@ -27,6 +27,7 @@ ENV_HELP = ".env file of the agent (default: .env)"
 HOST_HELP = "target(s): local, an ssh_config alias, [user@]host[:port], a,b,c or @inventory.toml"
 JSON_HELP = "print JSON on stdout instead of tables"
 ACCEPT_HELP = "record an unknown SSH host key instead of refusing it (like accept-new)"
+PARALLEL_HELP = "how many hosts are worked on at once (1 to 64, default 8)"
 
 
 def _run(c: Context, command: Callable[[], int]) -> None:
@@ -49,6 +50,7 @@ def _run(c: Context, command: Callable[[], int]) -> None:
         "yes": "apply without asking",
         "json": JSON_HELP,
         "accept-new": ACCEPT_HELP,
+        "parallel": PARALLEL_HELP,
     },
 )
 def setup(
@@ -60,9 +62,15 @@ def setup(
     yes: bool = False,
     json: bool = False,
     accept_new: bool = False,
+    parallel: str | None = None,
 ) -> None:
     """Provision the agent: read the host, show the plan, then apply it (safe to re-run)."""
-    _run(c, lambda: cli.setup_command(env, step, host, dry_run, yes, json, accept_new))
+    _run(
+        c,
+        lambda: cli.setup_command(
+            env, step, host, dry_run, yes, json, accept_new, cli.parallel_width(parallel)
+        ),
+    )
 
 
 @task(
@@ -74,6 +82,7 @@ def setup(
         "json": JSON_HELP,
         "accept-new": ACCEPT_HELP,
         "step": "plan only this step (repeat, or a,b)",
+        "parallel": PARALLEL_HELP,
     },
 )
 def plan(
@@ -84,9 +93,15 @@ def plan(
     json: bool = False,
     accept_new: bool = False,
     step: list[str] | None = None,
+    parallel: str | None = None,
 ) -> None:
     """Show what setup would change, and change nothing (setup --dry-run)."""
-    _run(c, lambda: cli.plan_command(env, host, offline, json, accept_new, step or None))
+    _run(
+        c,
+        lambda: cli.plan_command(
+            env, host, offline, json, accept_new, step or None, cli.parallel_width(parallel)
+        ),
+    )
 
 
 @task(help={"env": ENV_HELP, "out": "directory to write into (default: render-out)"})
@@ -110,6 +125,7 @@ def agents(
         "host": HOST_HELP,
         "json": JSON_HELP,
         "accept-new": ACCEPT_HELP,
+        "parallel": PARALLEL_HELP,
     }
 )
 def status(
@@ -119,9 +135,13 @@ def status(
     host: str | None = None,
     json: bool = False,
     accept_new: bool = False,
+    parallel: str | None = None,
 ) -> None:
     """Show what runs for each agent and whether it comes back at boot (exit 1: unhealthy)."""
-    _run(c, lambda: cli.status_command(env, all, host, json, accept_new))
+    _run(
+        c,
+        lambda: cli.status_command(env, all, host, json, accept_new, cli.parallel_width(parallel)),
+    )
 
 
 @task(

@@ -516,7 +516,7 @@ def double_phase(args: argparse.Namespace, work: Path, key: Path) -> dict[str, A
     one exec of warden's facts script) on a prepared host whose double is not timed
     (no wrapper rewritten), with no delay and with the proxy's."""
     from bench.micro import double_calls, script_cost
-    from setup.cli import load
+    from setup.config import load_or_refuse as load
     from setup.facts import build_script
     from setup.planner import facts_request
     from setup.steps import select

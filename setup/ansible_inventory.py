@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cli import load as load_env
 from .config import AgentConfig
+from .config import load_or_refuse as load_env
 from .db import names
 from .errors import EXIT_OK, HostError, Refused, WardenError
 from .inventory import parse_targets

@@ -17,7 +17,8 @@ from rich.table import Table
 from . import engine, guest, teardown
 from . import steps as steps_module
 from .apply import DEFAULT_LOCK_WAIT, locked_command, step_script
-from .config import AgentConfig, ConfigError, load_config
+from .config import AgentConfig
+from .config import load_or_refuse as load
 from .domains import JailUser
 from .engine import Options
 from .errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused, WardenError
@@ -58,12 +59,13 @@ def guarded(command: Callable[[], int]) -> int:
         return EXIT_CHANGE_FAILED
 
 
-def load(env: str) -> AgentConfig:
-    """The validated config, or Refused listing every problem (exit 2)."""
-    try:
-        return load_config(Path(env))
-    except ConfigError as exc:
-        raise Refused(f"invalid configuration (nothing was sent to any host):\n{exc}") from None
+def parallel_width(raw: str | None) -> int:
+    """--parallel: how many hosts at once (a number from 1 to 64; default 8)."""
+    if raw is None:
+        return DEFAULT_WORKERS
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise Refused(f"--parallel {raw!r}: a number of hosts from 1 to 64")
+    return int(raw)
 
 
 def lock_wait() -> int:
@@ -236,7 +238,12 @@ def agents_command(host: str | None, as_json: bool, accept_new: bool, env: str =
 
 
 def status_command(
-    env: str, all_agents: bool, host: str | None, as_json: bool, accept_new: bool
+    env: str,
+    all_agents: bool,
+    host: str | None,
+    as_json: bool,
+    accept_new: bool,
+    parallel: int = DEFAULT_WORKERS,
 ) -> int:
     """Per agent: what runs, what comes back at boot, the last apply; exit 1 when any
     agent is unhealthy, 3 when a host cannot be read (the highest of any host)."""
@@ -272,7 +279,7 @@ def status_command(
             rows.append(broken)
         return (EXIT_OK if all(r.healthy for r in rows) else EXIT_CHANGE_FAILED), rows
 
-    results = run_on_hosts(targets, one)
+    results = run_on_hosts(targets, one, workers=parallel)
     if as_json:
         print_json(
             {

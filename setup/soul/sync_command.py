@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ..cli import load
+from ..config import load_or_refuse as load
 from ..inventory import parse_targets
 from ..output import clean, console, print_json
 from .reach import connector_for

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from setup.apply import apply_steps
-from setup.job import SetupJob
 from setup.config import load_config
 from setup.errors import HostError
 from setup.facts import gather
+from setup.job import SetupJob
 from setup.planner import facts_request, make_plan
 from setup.steps import pf
 from setup.transport import SSHExecutor

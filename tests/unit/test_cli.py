@@ -105,6 +105,20 @@ def test_a_bad_host_option_is_refused_before_any_connection(tmp_path: Path) -> N
     assert result.returncode == 2 and "is not a host" in result.stderr
 
 
+@pytest.mark.parametrize("width", ["0", "65", "x", "-1", "8;reboot"])
+def test_a_parallel_width_outside_1_to_64_exits_2_before_any_connection(
+    tmp_path: Path, width: str
+) -> None:
+    env = tmp_path / ".env"
+    env.write_text(GOOD)
+    for task in ("setup", "plan", "status"):
+        result = invoke(
+            task, "--env", str(env), "--host", "unreachable.invalid", "--parallel", width
+        )
+        assert result.returncode == 2, (task, result.stderr)
+        assert "--parallel" in result.stderr
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
