@@ -9,18 +9,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..domains import HOST, Location
-from .parse import (
-    Interface,
-    Route,
-    parse_colon_pairs,
-    parse_id_table,
-    parse_ifconfig,
-    parse_pf,
-    parse_registry,
-    parse_routes,
-    parse_version,
-    parse_yes_no,
-)
+from . import parse
+from .parse import Interface, Route
 from .script import KERNEL_MODULES, PROBE_PREFIX, locations
 from .sections import Section, as_int, split_output
 
@@ -73,7 +63,7 @@ class Facts:
     @property
     def version(self) -> tuple[int, int] | None:
         """The userland's major and minor version."""
-        return parse_version(self.userland)
+        return parse.parse_version(self.userland)
 
     def addresses(self) -> list[tuple[str, ipaddress.IPv4Interface]]:
         """Every IPv4 address on the host with the interface holding it."""
@@ -141,23 +131,23 @@ def facts_from(
         userland=versions[1] if len(versions) > 1 else (versions[0] if versions else ""),
         hostname=out("hostname").strip(),
         uid=as_int(out("uid").strip()),
-        sysctl=parse_colon_pairs(out("sysctl")),
-        modules=parse_yes_no(out("kldstat")),
-        packages=parse_yes_no(out("packages")),
+        sysctl=parse.parse_colon_pairs(out("sysctl")),
+        modules=parse.parse_yes_no(out("kldstat")),
+        packages=parse.parse_yes_no(out("packages")),
         bastille_version=bastille.splitlines()[-1].strip() if bastille else None,
         jails_defined=tuple(out("bastille_jails").split()),
         jails_running=tuple(out("jls").split())
         if sections.get("jls", Section("", 1)).rc == 0
         else (),
-        interfaces=parse_ifconfig(out("ifconfig")),
-        routes=parse_routes(out("routes")),
-        rc_conf=parse_colon_pairs(out("rc_conf")),
-        pf=parse_pf(sections.get("pf", Section("", 1))),
+        interfaces=parse.parse_ifconfig(out("ifconfig")),
+        routes=parse.parse_routes(out("routes")),
+        rc_conf=parse.parse_colon_pairs(out("rc_conf")),
+        pf=parse.parse_pf(sections.get("pf", Section("", 1))),
         rc_scripts=frozenset(out("rc_scripts").split()),
-        users=parse_id_table(out("users")),
-        groups=parse_id_table(out("groups")),
+        users=parse.parse_id_table(out("users")),
+        groups=parse.parse_id_table(out("groups")),
         nameservers=nameservers,
-        registry=parse_registry(registry_text),
+        registry=parse.parse_registry(registry_text),
         registry_snapshot=registry_text,
         lock_holder=("\n".join(lock_lines[1:]).strip() or "unknown")
         if lock_lines[:1] == ["held"]
