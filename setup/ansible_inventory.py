@@ -27,13 +27,13 @@ from .cli import load as load_env
 from .config import AgentConfig
 from .db import names
 from .errors import EXIT_OK, HostError, Refused, WardenError
-from .facts import gather
+from .facts import gather_at
 from .inventory import parse_targets
 from .layout import secrets_dir
 from .output import clean, console
 from .registry import RegistryEntry, load_entries, owned_roles
 from .steps.db import ADMIN_SECRET, AGENT_SECRET
-from .transport import connect, parse_target
+from .transport import parse_target
 
 DB_PORT = 5432
 AGENTS_GROUP = "warden_agents"
@@ -231,11 +231,7 @@ def records_from_hosts(
     failures: list[WardenError] = []
     for target in targets:
         try:
-            executor = connect(target, accept_new=accept_new)
-            try:
-                facts = gather(executor)
-            finally:
-                executor.close()
+            facts = gather_at(target, accept_new=accept_new)
         except WardenError as exc:
             warn(exc.message)
             failures.append(exc)

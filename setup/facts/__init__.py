@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..domains import HOST, Location
 from ..errors import HostError
 from ..shell import RC_NOT_ROOT
-from ..transport import Executor
+from ..transport import Executor, connect
 from .model import Facts, facts_from, fresh_host, parse_facts
 from .parse import (
     Interface,
@@ -70,6 +70,7 @@ __all__ = [
     "file_probe",
     "fresh_host",
     "gather",
+    "gather_at",
     "guarded",
     "locations",
     "parse_colon_pairs",
@@ -124,6 +125,16 @@ def gather(
     return facts_from(
         executor.target, *_ask(executor, packages, locations(files), probes, base=True)
     )
+
+
+def gather_at(target: str, *, accept_new: bool = False) -> Facts:
+    """A host's facts on a connection of their own, closed once they are read (the
+    commands that only look at several hosts' registries)."""
+    executor = connect(target, accept_new=accept_new)
+    try:
+        return gather(executor)
+    finally:
+        executor.close()
 
 
 @dataclass(frozen=True)
