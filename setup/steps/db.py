@@ -14,6 +14,9 @@ through a port forward on the run's own SSH connection (setup/db/tunnel.py).
 
 It takes up to three rounds in one run: the jail and its template, then the admin
 login (which needs the server up), then the SQL (which needs the admin login).
+What it reads and runs through that login is setup/db/login.py, and PostgreSQL on
+the host itself (WARDEN_DB_RUNTIME=host) setup/db/host_cluster.py: teardown and the
+soul step use them too, through the names this module re-exports.
 """
 
 from __future__ import annotations
@@ -25,15 +28,13 @@ from typing import Any
 from .. import jail
 from ..config import AgentConfig
 from ..db import hba, names
-from ..db.host_cluster import PG_VERSIONS as PG_VERSIONS
+from ..db.host_cluster import PG_VERSIONS, host_values, plan_host_server
 from ..db.host_cluster import host_settings_change as host_settings_change
-from ..db.host_cluster import host_values, plan_host_server
 from ..db.login import PORT as PORT
 from ..db.login import DbState as DbState
 from ..db.login import admin_opener as admin_opener
-from ..db.login import login
+from ..db.login import login, run_admin_sql
 from ..db.login import read_hba as read_hba
-from ..db.login import run_admin_sql as run_admin_sql
 from ..db.provision import DbWants, bootstrap_admin_sql, plan_sql
 from ..db.scram import verifier
 from ..db.server import (

@@ -10,7 +10,8 @@ The session it replaces (for agent atlas, WARDEN_SOUL_REF=main):
 Warden clones and checks the soul on the controller first (setup/soul/pin.py): a soul
 that fails soul.check refuses the whole plan, so nothing is written anywhere. The
 host's clone is then made from a git bundle of exactly that commit (no key and no
-route to the hub needed on the host; git verifies the commit id), as the agent's user.
+route to the hub needed on the host; git verifies the commit id), as the agent's user
+(the sh of that, and of the mirror's fetch: setup/soul/delivery.py).
 A clone with local changes or local commits, or another origin, is never touched.
 
 Harness files (CLAUDE.md, AGENTS.md ... from the manifest's adapters) go into the
