@@ -33,6 +33,7 @@ from .output import clean, console
 from .reading import read_registries
 from .registry import RegistryEntry, owned_roles
 from .steps.db import ADMIN_SECRET, AGENT_SECRET
+from .transport import parse_target
 
 DB_PORT = 5432
 AGENTS_GROUP = "warden_agents"
@@ -97,17 +98,9 @@ def connection_vars(target: str) -> dict[str, Any]:
     WARDEN_HOST rule or by parse_targets); `local` runs on the control node."""
     if target == "local":
         return {"ansible_connection": "local"}
-    user, _, rest = target.rpartition("@")
-    port: int | None = None
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        if tail.startswith(":"):
-            port = int(tail[1:])
-    elif rest.count(":") == 1:
-        host, _, digits = rest.partition(":")
-        port = int(digits)
-    else:
-        host = rest  # a name, an ssh_config alias, an IPv4 or a bare IPv6 address
+    # the same reading of [user@]host[:port] as the SSH executor's (a bare IPv6 address
+    # is a host; an ssh_config alias is resolved by Ansible's ssh as by warden's)
+    user, host, port = parse_target(target)
     out: dict[str, Any] = {"ansible_host": host}
     if user:
         out["ansible_user"] = user

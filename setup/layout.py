@@ -7,6 +7,7 @@ so every path is safe to put in a script.
 from __future__ import annotations
 
 BRIDGE = "warden0"
+GIT_UID = 2000  # the git jail's `git` user (templates/bastille/git/Bastillefile.j2)
 
 PF_CONF = "/etc/pf.conf"
 PF_WARDEN_CONF = "/etc/pf.warden.conf"

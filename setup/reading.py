@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from .config import AgentConfig
 from .errors import WardenError
-from .facts import Facts, gather
+from .facts import Facts, gather, gather_at
 from .planner import facts_request
 from .registry import RegistryEntry, load_entries
 from .steps import BUILT
-from .transport import Executor, connect
+from .transport import Executor
 
 
 def read_host(executor: Executor, config: AgentConfig, steps: list[str]) -> Facts:
@@ -42,11 +42,7 @@ def read_registries(targets: list[str], accept_new: bool) -> list[HostRegistry]:
     found: list[HostRegistry] = []
     for target in targets:
         try:
-            executor = connect(target, accept_new=accept_new)
-            try:
-                facts = gather(executor)
-            finally:
-                executor.close()
+            facts = gather_at(target, accept_new=accept_new)
         except WardenError as exc:
             found.append(HostRegistry(target, error=exc))
             continue

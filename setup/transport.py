@@ -69,7 +69,6 @@ class Executor(ABC):
 
     target: str
 
-    @abstractmethod
     def run(
         self,
         script: str,
@@ -77,7 +76,13 @@ class Executor(ABC):
         inner: str = "/bin/sh -s",
         on_line: LineHandler | None = None,
     ) -> Result:
-        """Run *script* (sent on stdin to *inner*) as root; never raises on rc != 0."""
+        """Run *script* (sent on stdin to *inner*) as root; never raises on rc != 0.
+        Every executor starts *inner* through the same become-root line."""
+        return self.execute(remote_command(inner), script.encode(), on_line)
+
+    @abstractmethod
+    def execute(self, command: str, stdin: bytes, on_line: LineHandler | None) -> Result:
+        """Run the exec line *command* with *stdin*, each stdout line to *on_line*."""
 
     def put(
         self, path: str, content: str, *, mode: int, owner: str = "root", group: str = "wheel"
@@ -101,20 +106,14 @@ class LocalExecutor(Executor):
     def __init__(self) -> None:
         self.target = "local"
 
-    def run(
-        self,
-        script: str,
-        *,
-        inner: str = "/bin/sh -s",
-        on_line: LineHandler | None = None,
-    ) -> Result:
+    def execute(self, command: str, stdin: bytes, on_line: LineHandler | None) -> Result:
         proc = subprocess.Popen(
-            ["/bin/sh", "-c", remote_command(inner)],
+            ["/bin/sh", "-c", command],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        return _communicate(proc, script.encode(), on_line)
+        return _communicate(proc, stdin, on_line)
 
     def reconnect(self) -> Executor:
         """Nothing to reconnect: this machine is always here."""
@@ -261,6 +260,58 @@ class _KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
         client.get_host_keys().add(hostname, key.get_name(), key)
 
 
+@dataclass(frozen=True)
+class Login:
+    """Who logs in where: *target* names the host in every message."""
+
+    target: str
+    hostname: str
+    port: int
+    user: str
+    identities: tuple[str, ...]
+
+
+def login(
+    client: paramiko.SSHClient,
+    where: Login,
+    *,
+    timeout: float,
+    sock: Any,
+    key_changed: Callable[[str], HostKeyRefused],
+    auth_failed: type[HostError] = HostError,
+) -> None:
+    """Log *client* in as every warden connection does (its identities, else the default
+    keys; the agent; one timeout for the TCP connect, the banner and the auth), and turn
+    paramiko's failures into warden's: a host key that differs from the recorded one
+    (*key_changed*, given its fingerprint), a refused login, an unreachable host. A
+    failed login closes the client."""
+    try:
+        client.connect(
+            where.hostname,
+            port=where.port,
+            username=where.user,
+            key_filename=cast(Any, list(where.identities) or None),
+            look_for_keys=not where.identities,
+            allow_agent=True,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            sock=sock,
+        )
+    except HostKeyRefused:
+        client.close()
+        raise
+    except paramiko.BadHostKeyException as exc:
+        client.close()
+        raise key_changed(exc.key.fingerprint) from None
+    except paramiko.AuthenticationException as exc:
+        client.close()
+        raise auth_failed(f"{where.target}: SSH authentication failed: {exc}") from None
+    except (OSError, paramiko.SSHException, EOFError) as exc:
+        client.close()
+        raise HostError(f"{where.target}: cannot connect: {exc}") from None
+
+
 class SSHExecutor(Executor):
     """A host over SSH (paramiko): one connection for the whole run."""
 
@@ -307,35 +358,21 @@ class SSHExecutor(Executor):
         sock: paramiko.Channel | None = None
         if where.proxy_jump:
             sock = self._through_jump(where)
-        try:
-            client.connect(
-                where.hostname,
-                port=where.port,
-                username=where.user,
-                key_filename=cast(Any, list(where.identity_files) or None),
-                look_for_keys=not where.identity_files,
-                allow_agent=True,
-                timeout=self.timeout,
-                banner_timeout=self.timeout,
-                auth_timeout=self.timeout,
-                sock=sock,
-            )
-        except HostKeyRefused:
-            client.close()
-            raise
-        except paramiko.BadHostKeyException as exc:
-            client.close()
-            raise HostKeyRefused(
+
+        def changed(fingerprint: str) -> HostKeyRefused:
+            return HostKeyRefused(
                 f"{self.target}: the SSH host key of {where.hostname} CHANGED "
-                f"(now {exc.key.fingerprint}); refusing to connect. If the host was "
+                f"(now {fingerprint}); refusing to connect. If the host was "
                 "reinstalled, remove its old key from known_hosts after checking."
-            ) from None
-        except paramiko.AuthenticationException as exc:
-            client.close()
-            raise HostError(f"{self.target}: SSH authentication failed: {exc}") from None
-        except (OSError, paramiko.SSHException, EOFError) as exc:
-            client.close()
-            raise HostError(f"{self.target}: cannot connect: {exc}") from None
+            )
+
+        login(
+            client,
+            Login(self.target, where.hostname, where.port, where.user, where.identity_files),
+            timeout=self.timeout,
+            sock=sock,
+            key_changed=changed,
+        )
         return client
 
     def _through_jump(self, where: SSHTarget) -> paramiko.Channel:
@@ -367,20 +404,14 @@ class SSHExecutor(Executor):
                 f"{where.hostname}:{where.port}: {exc}"
             ) from None
 
-    def run(
-        self,
-        script: str,
-        *,
-        inner: str = "/bin/sh -s",
-        on_line: LineHandler | None = None,
-    ) -> Result:
+    def execute(self, command: str, stdin: bytes, on_line: LineHandler | None) -> Result:
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
             raise HostError(f"{self.target}: the SSH connection was lost")
         try:
             channel = transport.open_session(timeout=self.timeout)
-            channel.exec_command(remote_command(inner))
-            channel.sendall(script.encode())
+            channel.exec_command(command)
+            channel.sendall(stdin)
             channel.shutdown_write()
             err_chunks: list[bytes] = []
             stderr = channel.makefile_stderr("rb")

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .errors import HostError, HostKeyRefused, Refused
 from .facts import read
 from .layout import secrets_dir
-from .transport import Executor, SSHExecutor, _refuse_markers, resolve_target
+from .transport import Executor, Login, SSHExecutor, _refuse_markers, login, resolve_target
 
 SSH_PORT = 22
 DEFAULT_KEYS = ("~/.ssh/id_ed25519.pub", "~/.ssh/id_ecdsa.pub", "~/.ssh/id_rsa.pub")
@@ -227,34 +227,21 @@ class GuestExecutor(SSHExecutor):
             client.load_host_keys(self.known_hosts)
         client.set_missing_host_key_policy(_Refuse(self.known_hosts))
         sock = self._socket()
-        try:
-            client.connect(
-                self.address,
-                port=SSH_PORT,
-                username="root",
-                key_filename=cast(Any, list(self.identities) or None),
-                look_for_keys=not self.identities,
-                allow_agent=True,
-                timeout=self.timeout,
-                banner_timeout=self.timeout,
-                auth_timeout=self.timeout,
-                sock=sock,
-            )
-        except HostKeyRefused:
-            client.close()
-            raise
-        except paramiko.BadHostKeyException as exc:
-            client.close()
-            raise GuestKeyMismatch(
-                f"{self.target}: the guest offered SSH host key {exc.key.fingerprint}, not the "
+
+        def mismatch(fingerprint: str) -> HostKeyRefused:
+            return GuestKeyMismatch(
+                f"{self.target}: the guest offered SSH host key {fingerprint}, not the "
                 f"one warden pinned for {self.address} in {self.known_hosts}; refusing to connect"
-            ) from None
-        except paramiko.AuthenticationException as exc:
-            client.close()
-            raise GuestAuthError(f"{self.target}: SSH authentication failed: {exc}") from None
-        except (OSError, paramiko.SSHException, EOFError) as exc:
-            client.close()
-            raise HostError(f"{self.target}: cannot connect: {exc}") from None
+            )
+
+        login(
+            client,
+            Login(self.target, self.address, SSH_PORT, "root", self.identities),
+            timeout=self.timeout,
+            sock=sock,
+            key_changed=mismatch,
+            auth_failed=GuestAuthError,
+        )
         return client
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,13 +43,7 @@ class Finding:
         return self.path if self.line is None else f"{self.path}:{self.line}"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "line": self.line,
-            "rule": self.rule,
-            "detail": self.detail,
-            "level": self.level,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

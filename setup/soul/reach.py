@@ -28,14 +28,8 @@ class ThroughHost(Executor):
         self.guest = guest
         self.target = guest.target
 
-    def run(
-        self,
-        script: str,
-        *,
-        inner: str = "/bin/sh -s",
-        on_line: LineHandler | None = None,
-    ) -> Result:
-        return self.guest.run(script, inner=inner, on_line=on_line)
+    def execute(self, command: str, stdin: bytes, on_line: LineHandler | None) -> Result:
+        return self.guest.execute(command, stdin, on_line)
 
     def close(self) -> None:
         try:

@@ -54,13 +54,12 @@ def sync_command(env: str, host: str | None, as_json: bool) -> int:
 
 def show(results: list[HostSync], agent: str, repo: str, ref: str, path: Path) -> None:
     out = console()
-    table = Table(
-        title=f"soul of {clean(agent)}: {clean(str(path))} vs {clean(repo)} {clean(ref)}",
-        title_justify="left",
+    table = _table(
+        f"soul of {clean(agent)}: {clean(str(path))} vs {clean(repo)} {clean(ref)}",
+        "host",
+        "state",
+        "done",
     )
-    table.add_column("host", no_wrap=True)
-    table.add_column("state")
-    table.add_column("done")
     for row in results:
         style = _STATE_STYLE.get(row.state, "")
         state = clean(row.shown_state)
@@ -74,15 +73,24 @@ def show(results: list[HostSync], agent: str, repo: str, ref: str, path: Path) -
         if row.advice:
             out.print(f"[bold]{clean(row.target)}:[/bold] {clean(row.advice)}", soft_wrap=True)
         for refusal in row.refused:
-            findings = Table(
-                title=f"{clean(row.target)}: commit {refusal.commit[:12]} refused by soul.check",
-                title_justify="left",
+            findings = _table(
+                f"{clean(row.target)}: commit {refusal.commit[:12]} refused by soul.check",
+                "rule",
+                "file:line",
+                "detail",
             )
-            findings.add_column("rule", no_wrap=True)
-            findings.add_column("file:line")
-            findings.add_column("detail")
             for finding in refusal.findings:
                 findings.add_row(
                     clean(finding.rule), clean(finding.location), clean(finding.detail)
                 )
             out.print(findings)
+
+
+def _table(title: str, key: str, *columns: str) -> Table:
+    """A table titled on the left whose first column (the host, the rule) never wraps:
+    the key a reader looks a row up by stays whole."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(key, no_wrap=True)
+    for column in columns:
+        table.add_column(column)
+    return table

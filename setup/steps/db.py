@@ -14,47 +14,45 @@ through a port forward on the run's own SSH connection (setup/db/tunnel.py).
 
 It takes up to three rounds in one run: the jail and its template, then the admin
 login (which needs the server up), then the SQL (which needs the admin login).
+What it reads and runs through that login is setup/db/login.py, and PostgreSQL on
+the host itself (WARDEN_DB_RUNTIME=host) setup/db/host_cluster.py: teardown and the
+soul step use them too, through the names this module re-exports.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
-
 from .. import jail
-from ..command import cmd
 from ..config import AgentConfig
 from ..db import hba, names
-from ..db.catalog import Catalog, read_catalog
-from ..db.provision import DbWants, SqlChange, bootstrap_admin_sql, plan_sql
-from ..db.provision import apply_sql as run_sql
+from ..db.host_cluster import PG_VERSIONS, host_values, plan_host_server
+from ..db.host_cluster import host_settings_change as host_settings_change
+from ..db.login import PORT as PORT
+from ..db.login import DbState as DbState
+from ..db.login import admin_opener as admin_opener
+from ..db.login import login, run_admin_sql
+from ..db.login import read_hba as read_hba
+from ..db.provision import DbWants, bootstrap_admin_sql, plan_sql
 from ..db.scram import verifier
 from ..db.server import (
     HOST_CONF,
-    HOST_CONF_DIR,
     HOST_HBA,
     HOST_SECRETS,
-    JAIL_HBA,
     POSTGRES,
     Server,
     host_data,
     host_include,
     server_for,
 )
-from ..db.session import connect
-from ..db.tunnel import forward
-from ..domains import JailUser, Location
+from ..domains import Location
 from ..errors import HostError
-from ..facts import Facts, Probe, Reading, Stat, read, stat_probe, stats
+from ..facts import Facts, Probe, Stat, read, stat_probe, stats
 from ..layout import BRIDGE, credentials, secrets_dir
-from ..ops import Run, check, directory, either, line_in_file, put, run
-from ..plan import Change, StepPlan, install
-from ..rcconf import setting
+from ..ops import directory, put, run
+from ..plan import Change, StepPlan
 from ..registry import RegistryEntry, db_on_host, entry_for, load_entries
 from ..render import render
 from ..shared import lent_jail
@@ -63,11 +61,9 @@ from ..transport import Executor
 
 NAME = "db"
 ROUNDS = 3
-PORT = 5432
 ADMIN_SECRET = "pg-admin"  # noqa: S105 - a file name, not a password
 AGENT_SECRET = "pg-agent"  # noqa: S105 - a file name, not a password
 DSN_KEYS = ("WARDEN_DB_DSN", "DATABASE_URL")
-PG_VERSIONS = range(13, 19)
 
 
 def _context(config: AgentConfig) -> dict[str, Any]:
@@ -102,20 +98,6 @@ def server(config: AgentConfig, facts: Facts) -> Server | str:
     if found is None:
         return f"db: {config.agent_name} has no PostgreSQL server on this host"
     return found
-
-
-@dataclass(frozen=True)
-class DbState:
-    """What warden read through its own login: never printed (the passwords)."""
-
-    reachable: bool
-    problem: str | None = None
-    hba: str | None = None
-    admin_ok: bool = False
-    catalog: Catalog | None = None
-    admin_password: str | None = field(default=None, repr=False)
-    agent_password: str | None = field(default=None, repr=False)
-    credentials: str | None = field(default=None, repr=False)
 
 
 def admin_secret(config: AgentConfig) -> str:
@@ -249,7 +231,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         return step
     if where.jail is None:
         step = StepPlan(NAME)
-        service_ok = _host_server(step, config, facts, where)
+        service_ok = plan_host_server(step, config, facts, where)
     elif where.mine:
         step, service_ok = jail.plan(config, facts, SPEC)
     else:
@@ -331,117 +313,6 @@ def _moved(config: AgentConfig, facts: Facts) -> str | None:
     )
 
 
-def _host_values(facts: Facts) -> dict[str, str]:
-    values = jail.probe_values(facts, "db.host")
-    running = facts.probe("db.host.running")
-    if running is not None and running.rc == 0:
-        values["running"] = "yes"
-    return values
-
-
-def _host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: Server) -> bool:
-    """PostgreSQL on the host (WARDEN_DB_RUNTIME=host), the session it replaces:
-        pkg install postgresql17-server postgresql17-client; sysrc postgresql_enable=YES
-        service postgresql initdb   (once)
-        echo "include_dir = '.../conf.d'" >> /var/db/postgres/data17/postgresql.conf
-        listen on localhost and every host agent's .1; pg_hba.conf from warden
-        service postgresql start (restart when the addresses change, reload for pg_hba)
-    One cluster serves every agent whose .env says so; all of them compute the same
-    settings from the registry. True when nothing is left to do for the server."""
-    version = config.pg_version
-    server_pkg, client_pkg = f"postgresql{version}-server", f"postgresql{version}-client"
-    others = sorted(
-        f"postgresql{v}-server"
-        for v in PG_VERSIONS
-        if v != version and facts.packages.get(f"postgresql{v}-server")
-    )
-    if others:
-        step.refusals.append(
-            f"db: WARDEN_DB_RUNTIME=host with WARDEN_PG_VERSION={version}, but this host has "
-            f"{others[0]} installed: the host has one cluster for every agent; set "
-            "WARDEN_PG_VERSION to its version"
-        )
-        return False
-    seen = _host_values(facts)
-    data = host_data(version)
-    if (
-        seen.get("initdb") == "yes"
-        and seen.get("include") != "yes"
-        and facts.file(HOST_CONF) is None
-    ):
-        step.refusals.append(
-            f"db: WARDEN_DB_RUNTIME=host, but this host already has a PostgreSQL cluster in "
-            f"{data} that warden did not make: its pg_hba.conf would be replaced by warden's "
-            "and its clients locked out; use WARDEN_DB_RUNTIME=jail, or move that cluster away"
-        )
-        return False
-    step.changes += install(
-        NAME, facts, [server_pkg, client_pkg], f"PostgreSQL {version} on this host"
-    )
-    enable = setting(NAME, facts.rc_conf, "postgresql_enable", "YES", why="PostgreSQL at boot")
-    if enable is not None:
-        step.changes.append(enable)
-    conf_stale = facts.file(HOST_CONF) != where.host_conf()
-    hba_stale = facts.file(HOST_HBA) != where.hba
-    settings = host_settings_change(NAME, where, facts.file(HOST_CONF), facts.file(HOST_HBA))
-    if settings is not None:
-        step.changes.append(settings)
-    if seen.get("initdb") != "yes":
-        step.changes.append(
-            Change(
-                NAME,
-                f"initdb the host's cluster in {data} (once)",
-                ops=(
-                    Run(
-                        either(
-                            cmd("test", "-f", data + "/PG_VERSION"),
-                            cmd("service", "postgresql", "initdb"),
-                        )
-                    ),
-                ),
-                slow=True,
-            )
-        )
-    pg_conf, line = host_include(version)
-    if seen.get("include") != "yes":
-        # as postgres: the data directory is postgres', and root must not follow its links
-        step.changes.append(
-            Change(
-                NAME,
-                f"{pg_conf}: include warden's settings ({line})",
-                ops=(line_in_file(Location(POSTGRES, pg_conf), line),),
-            )
-        )
-    running = seen.get("running") == "yes"
-    running_now = check(
-        cmd("service", "postgresql", "onestatus"), "PostgreSQL is not running on this host"
-    )
-    if not running:
-        step.changes.append(
-            Change(
-                NAME, "start PostgreSQL", ops=(run("service", "postgresql", "start"), running_now)
-            )
-        )
-    elif conf_stale or seen.get("include") != "yes":
-        step.changes.append(
-            Change(
-                NAME,
-                "restart PostgreSQL: its listen addresses changed (every host agent's open "
-                "sessions are cut once)",
-                ops=(run("service", "postgresql", "restart"), running_now),
-            )
-        )
-    elif hba_stale:
-        step.changes.append(
-            Change(
-                NAME,
-                "reload PostgreSQL (pg_hba.conf)",
-                ops=(run("service", "postgresql", "reload"),),
-            )
-        )
-    return running and not step.changes
-
-
 def _hba(step: StepPlan, where: Server, state: DbState) -> None:
     """A db jail's pg_hba.conf as the registry says."""
     wanted = where.hba
@@ -463,25 +334,6 @@ def jail_hba_change(step: str, where: Server, before: str | None, summary: str) 
         step,
         f"{summary}, then reload PostgreSQL",
         ops=(put(where.hba_location, where.hba, 0o644, before=before), where.service("reload")),
-    )
-
-
-def host_settings_change(
-    step: str, where: Server, conf_before: str | None, hba_before: str | None
-) -> Change | None:
-    """The host cluster's warden.conf and pg_hba.conf where they differ (root's files
-    outside the data directory); None when both are right."""
-    wanted = ((HOST_CONF, where.host_conf(), conf_before), (HOST_HBA, where.hba, hba_before))
-    writes = [
-        put(path, text, 0o644, before=before) for path, text, before in wanted if text != before
-    ]
-    if not writes:
-        return None
-    return Change(
-        step,
-        f"warden's PostgreSQL settings in {HOST_CONF_DIR} and {HOST_HBA} "
-        f"({', '.join(a.role for a in where.accesses) or 'no agent'})",
-        ops=tuple(writes),
     )
 
 
@@ -523,7 +375,7 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
         return facts
     paths = [where.admin_secret, agent_secret(config), credentials(config.agent_name)]
     if where.jail is None:
-        if _host_values(facts).get("running") != "yes":
+        if host_values(facts).get("running") != "yes":
             return facts
         running, hba_text, stored = True, None, read(executor, files=paths)
     elif where.mine and jail.probed(facts, where.jail).get("service") != "running":
@@ -552,70 +404,8 @@ def enrich(executor: Executor, config: AgentConfig, facts: Facts) -> Facts:
     if admin is None or agent is None:
         return facts
     creds = stored.file(credentials(config.agent_name))
-    state = _login(executor, where, admin.strip(), agent.strip(), creds, hba_text)
+    state = login(executor, where, admin.strip(), agent.strip(), creds, hba_text)
     return facts.with_extra(NAME, state)
-
-
-def read_hba(executor: Executor, jail_name: str, *also: str) -> tuple[bool, str | None, Reading]:
-    """Whether the jail runs PostgreSQL and its pg_hba.conf, read from inside it (and the
-    host's files *also*, in the same round trip)."""
-    inside = JailUser(jail_name)
-    running = Probe("service postgresql onestatus", inside)
-    hba_file = Location(inside, JAIL_HBA)
-    found = read(executor, probes={"running": running}, files=[hba_file, *also])
-    section = found.probe("running")
-    if section is None or section.rc != 0:
-        return False, None, found
-    return True, found.file(hba_file), found
-
-
-def _login(
-    executor: Executor,
-    where: Server,
-    admin: str,
-    agent: str,
-    creds: str | None,
-    hba_text: str | None,
-) -> DbState:
-    try:
-        with forward(executor, str(where.admin_address), PORT) as address:
-            try:
-                conn = connect(address, names.ADMIN_ROLE, admin, names.ADMIN_DATABASE)
-            except HostError as exc:
-                return DbState(
-                    reachable=True,
-                    problem=exc.message,
-                    hba=hba_text,
-                    admin_password=admin,
-                    agent_password=agent,
-                    credentials=creds,
-                )
-            try:
-                catalog = read_catalog(
-                    conn, admin_opener(address, admin), shared=names.SHARED_DATABASES
-                )
-            finally:
-                conn.close()
-    except HostError as exc:
-        return DbState(reachable=False, problem=exc.message)
-    return DbState(
-        reachable=True,
-        hba=hba_text,
-        admin_ok=True,
-        catalog=catalog,
-        admin_password=admin,
-        agent_password=agent,
-        credentials=creds,
-    )
-
-
-def admin_opener(
-    address: tuple[str, int], password: str
-) -> Callable[[str], psycopg.Connection[Any]]:
-    def open_database(dbname: str) -> psycopg.Connection[Any]:
-        return connect(address, names.ADMIN_ROLE, password, dbname)
-
-    return open_database
 
 
 SqlApplier = Callable[..., None]
@@ -648,36 +438,3 @@ def _admin_password(facts: Facts) -> str | None:
 
 
 apply_sql = admin_sql(NAME, _admin_password)
-
-
-def run_admin_sql(
-    executor: Executor,
-    where: Server,
-    step: str,
-    password: str,
-    changes: list[Change],
-    progress: Callable[[str, int, str, str], None] | None,
-    journal: Callable[[str, int, float], None] | None,
-) -> None:
-    """SQL changes as the admin role through the forward to the agent's server, each
-    journalled and shown as it ends (the db step's, and the soul step's seeding)."""
-    ordered: list[SqlChange] = [c.sql for c in changes]
-    finished: list[SqlChange] = []
-    with forward(executor, str(where.admin_address), PORT) as address:
-        started = time.time()
-
-        def done(change: SqlChange) -> None:
-            nonlocal started
-            finished.append(change)
-            if journal is not None:
-                journal(change.summary, 0, started)
-            if progress is not None:
-                progress(step, len(finished), "done", change.summary)
-            started = time.time()
-
-        try:
-            run_sql(admin_opener(address, password), ordered, on_change=done)
-        except Exception:
-            if journal is not None and len(finished) < len(ordered):
-                journal(ordered[len(finished)].summary, 1, started)
-            raise

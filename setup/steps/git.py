@@ -23,13 +23,12 @@ from ..config import AgentConfig
 from ..domains import HostUser, JailUser, Location
 from ..facts import Facts, Probe
 from ..hostsfile import DOMAIN
-from ..layout import home
+from ..layout import GIT_UID, home
 from ..ops import Run, block, directory, keygen, put
 from ..plan import Change, StepPlan
 
 NAME = "git"
 ROUNDS = 2  # the keys are pinned once the jail (and its host key) exists
-GIT_UID = 2000  # the jail's `git` user (templates/bastille/git/Bastillefile.j2)
 _KEY_TYPE = re.compile(r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521))")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
