@@ -679,7 +679,7 @@ def teardown_commands(calls: list[dict[str, Any]], said: str) -> list[tuple[str,
     so), in the order its output shows them (the facts read between steps take no
     lock); a command belongs to the last locked script started before it."""
     scripts: list[str] = []
-    for step, rest in re.findall(r"[✓✗…] ([a-z][a-z-]*): (.*)", said):
+    for step, rest in re.findall(r"[✓✗…] ([a-z][a-z-]*): (.*?)(?= [✓✗…] |\n|$)", said):
         if step not in scripts:
             scripts.append(step)
         if "confirming over a new connection" in rest:
