@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from .collisions import find_collisions
 from .config import AgentConfig
 from .domains import Location
-from .facts import Facts, Probe, locations
+from .facts import Facts, Probe, fresh_host, locations
 from .ops import put
 from .plan import Change, Plan, StepPlan
 from .registry import entry_for, path_for
@@ -126,3 +126,11 @@ def make_plan(config: AgentConfig, facts: Facts, steps: list[str], *, register: 
         steps=planned,
         collisions=find_collisions(config, facts),
     )
+
+
+def offline_facts(config: AgentConfig, steps: list[str]) -> Facts:
+    """The facts of a fresh host of the agent's release, with every file the steps
+    read absent: what --offline plans against (no connection is made)."""
+    request = facts_request(config, steps)
+    facts = fresh_host(config.host, config.release or "14.3-RELEASE")
+    return facts.with_files(dict.fromkeys(request.files))
