@@ -1,5 +1,5 @@
-"""`.env.example` and the key table of the command-line contract (docs/cli.md), made from the table of keys so
-the documents cannot drift from what the validator checks. A unit test
+"""`.env.example` and the key table of the command-line contract (docs/cli.md), made
+from the table of keys so the documents cannot drift from what the validator checks. A unit test
 compares both files with what these functions make; after changing a key,
 regenerate them with `python -m setup.config.document --write`.
 """

@@ -20,8 +20,8 @@ from setup.config.context import Context
 from setup.config.document import (
     KEYS_HEADING,
     env_example,
-    main,
     keys_section,
+    main,
     with_keys_section,
 )
 from setup.config.keys import STEPS, Key

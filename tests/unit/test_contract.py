@@ -17,9 +17,7 @@ def synopsis() -> dict[str, str]:
     """Each task's line in the contract's first code block, by task name."""
     text = CONTRACT.read_text(encoding="utf-8")
     block = text.split("```\n", 2)[1]
-    return {
-        line.split()[1]: line for line in block.splitlines() if line.startswith("invoke ")
-    }
+    return {line.split()[1]: line for line in block.splitlines() if line.startswith("invoke ")}
 
 
 def flags(name: str) -> set[str]:
