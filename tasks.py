@@ -1,7 +1,7 @@
 """warden's command line: `invoke --list`, `invoke setup --help`, ...
 
 Thin on purpose: each task checks invoke's own flags, then hands its options to
-setup/cli.py, which returns the exit code.
+its module in setup/commands/, which returns the exit code (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -18,10 +18,17 @@ from invoke.exceptions import Exit
 from invoke.parser.argument import Argument
 from invoke.tasks import Task, task
 
-from setup import ansible_inventory as ansible_inventory_module
-from setup import cli
-from setup.soul import commands as soul_commands
-from setup.soul import sync_command as soul_sync_command
+from setup.commands import agents as agents_cmd
+from setup.commands import ansible_inventory as ansible_inventory_cmd
+from setup.commands import guarded, options
+from setup.commands import logs as logs_cmd
+from setup.commands import render as render_cmd
+from setup.commands import setup as setup_cmd
+from setup.commands import soul_check as soul_check_cmd
+from setup.commands import soul_new as soul_new_cmd
+from setup.commands import soul_sync as soul_sync_cmd
+from setup.commands import status as status_cmd
+from setup.commands import teardown as teardown_cmd
 
 ENV_HELP = ".env file of the agent (default: .env)"
 HOST_HELP = "target(s): local, an ssh_config alias, [user@]host[:port], a,b,c or @inventory.toml"
@@ -35,7 +42,7 @@ def _run(c: Context, command: Callable[[], int]) -> None:
     if getattr(c.config.run, "dry", False):
         print("error: invoke's --dry/-R does not apply to warden; use --dry-run", file=sys.stderr)
         raise Exit(code=2)
-    code = cli.guarded(command)
+    code = guarded(command)
     if code:
         raise Exit(code=code)
 
@@ -67,8 +74,8 @@ def setup(
     """Provision the agent: read the host, show the plan, then apply it (safe to re-run)."""
     _run(
         c,
-        lambda: cli.setup_command(
-            env, step, host, dry_run, yes, json, accept_new, cli.parallel_width(parallel)
+        lambda: setup_cmd.setup_command(
+            env, step, host, dry_run, yes, json, accept_new, options.parallel_width(parallel)
         ),
     )
 
@@ -98,8 +105,8 @@ def plan(
     """Show what setup would change, and change nothing (setup --dry-run)."""
     _run(
         c,
-        lambda: cli.plan_command(
-            env, host, offline, json, accept_new, step or None, cli.parallel_width(parallel)
+        lambda: setup_cmd.plan_command(
+            env, host, offline, json, accept_new, step or None, options.parallel_width(parallel)
         ),
     )
 
@@ -107,7 +114,7 @@ def plan(
 @task(help={"env": ENV_HELP, "out": "directory to write into (default: render-out)"})
 def render(c: Context, env: str = ".env", out: str = "render-out") -> None:
     """Write every script and file an offline plan would send, for review."""
-    _run(c, lambda: cli.render_command(env, out))
+    _run(c, lambda: render_cmd.render_command(env, out))
 
 
 @task(help={"host": HOST_HELP, "json": JSON_HELP, "accept-new": ACCEPT_HELP})
@@ -115,7 +122,7 @@ def agents(
     c: Context, host: str | None = None, json: bool = False, accept_new: bool = False
 ) -> None:
     """List the agents registered on the host(s)."""
-    _run(c, lambda: cli.agents_command(host, json, accept_new))
+    _run(c, lambda: agents_cmd.agents_command(host, json, accept_new))
 
 
 @task(
@@ -140,7 +147,9 @@ def status(
     """Show what runs for each agent and whether it comes back at boot (exit 1: unhealthy)."""
     _run(
         c,
-        lambda: cli.status_command(env, all, host, json, accept_new, cli.parallel_width(parallel)),
+        lambda: status_cmd.status_command(
+            env, all, host, json, accept_new, options.parallel_width(parallel)
+        ),
     )
 
 
@@ -162,7 +171,7 @@ def logs(
     accept_new: bool = False,
 ) -> None:
     """Show the agent's session log, or a role jail's service log (--role)."""
-    _run(c, lambda: cli.logs_command(env, host, role, follow, accept_new))
+    _run(c, lambda: logs_cmd.logs_command(env, host, role, follow, accept_new))
 
 
 @task(
@@ -186,7 +195,7 @@ def teardown(
 ) -> None:
     """Remove the agent from the host: dump its database, then its service, jails, alias,
     NAT entry, secrets and registry entry (the plan is shown first)."""
-    _run(c, lambda: cli.teardown_command(env, host, keep_data, force, yes, accept_new))
+    _run(c, lambda: teardown_cmd.teardown_command(env, host, keep_data, force, yes, accept_new))
 
 
 @task(
@@ -278,7 +287,7 @@ def soul_check(
 ) -> None:
     """Check a soul: required files, manifest, identity file, no secrets, logs, locks or caches."""
     _refuse_help_as_value("soul.check", path)
-    _run(c, lambda: soul_commands.check_command(path or None, env, json))
+    _run(c, lambda: soul_check_cmd.check_command(path or None, env, json))
 
 
 @task(
@@ -291,13 +300,13 @@ def soul_check(
 def soul_new(c: Context, name: str, dest: str | None = None) -> None:
     """Scaffold a new soul for agent NAME that passes soul.check."""
     _refuse_help_as_value("soul.new", name)
-    _run(c, lambda: soul_commands.new_command(name, dest))
+    _run(c, lambda: soul_new_cmd.new_command(name, dest))
 
 
 @task(help={"env": ENV_HELP, "host": HOST_HELP, "json": JSON_HELP})
 def soul_sync(c: Context, env: str = ".env", host: str | None = None, json: bool = False) -> None:
     """Fetch the soul on every host, fast-forward or push (after soul.check) what can be."""
-    _run(c, lambda: soul_sync_command.sync_command(env, host, json))
+    _run(c, lambda: soul_sync_cmd.sync_command(env, host, json))
 
 
 @task(
@@ -319,7 +328,7 @@ def ansible_inventory(
     """Export the agents (from .env files and/or the hosts' registries) as an Ansible inventory."""
     _run(
         c,
-        lambda: ansible_inventory_module.inventory_command(env or [], host, out, accept_new),
+        lambda: ansible_inventory_cmd.inventory_command(env or [], host, out, accept_new),
     )
 
 

@@ -24,7 +24,10 @@ from typing import Any
 
 import paramiko
 
-from setup import cli, fleet_setup, transport
+from setup import job, transport
+from setup.commands import guarded
+from setup.commands.setup import plan_command, setup_command
+from setup.config import load_or_refuse
 
 COUNTS: dict[str, Any] = {"handshakes": 0, "channels": 0, "exec": 0, "sftp": 0}
 SECONDS: dict[str, float] = {"connect_s": 0.0, "exec_s": 0.0, "read_s": 0.0, "plan_s": 0.0}
@@ -68,16 +71,16 @@ _count(paramiko.Channel, "exec_command", "exec")
 _count(paramiko.SFTPClient, "from_transport", "sftp")
 _time((transport.SSHExecutor,), "__init__", "connect_s")
 _time((transport.SSHExecutor,), "run", "exec_s")
-_time((cli, fleet_setup), "read_host", "read_s")
-_time((cli, fleet_setup), "make_plan", "plan_s")
+_time((job,), "read_host", "read_s")
+_time((job,), "make_plan", "plan_s")
 
 
 def warden(env: str, hosts: str | None) -> int:
-    return cli.guarded(lambda: cli.setup_command(env, None, hosts, False, True, True, False))
+    return guarded(lambda: setup_command(env, None, hosts, False, True, True, False))
 
 
 def plan(env: str, hosts: str | None) -> int:
-    return cli.guarded(lambda: cli.plan_command(env, hosts, False, True, False))
+    return guarded(lambda: plan_command(env, hosts, False, True, False))
 
 
 def floor(env: str, hosts: str | None) -> int:
@@ -85,7 +88,7 @@ def floor(env: str, hosts: str | None) -> int:
     from setup.planner import facts_request
     from setup.steps import select
 
-    config = cli.load(env)
+    config = load_or_refuse(env)
     request = facts_request(config, select(None))
     script = build_script(request.packages, request.files, nonce="floor", probes=request.probes)[0]
     executor = transport.connect(hosts or config.host)

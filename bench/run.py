@@ -563,8 +563,8 @@ def double_phase(args: argparse.Namespace, work: Path, key: Path) -> dict[str, A
 
 
 def start_phase(args: argparse.Namespace, work: Path, key: Path) -> dict[str, Any]:
-    """warden's process start: `python -c pass`, `import setup.cli` and warden's entry
-    with nothing to do (`invoke --list`: tasks.py imports setup.cli), interleaved, the
+    """warden's process start: `python -c pass`, `import setup.commands.setup` and warden's entry
+    with nothing to do (`invoke --list`: tasks.py imports setup.commands), interleaved, the
     median of each; then `-X importtime` of the entry, each owner's share (bench/micro.py)."""
     from bench.micro import import_shares
 
@@ -577,7 +577,7 @@ def start_phase(args: argparse.Namespace, work: Path, key: Path) -> dict[str, An
     entry = ["-m", "invoke", "--search-root", str(ROOT), "--list"]
     commands = {
         "python -c pass": ["-c", "pass"],
-        "python -c 'import setup.cli'": ["-c", "import setup.cli"],
+        "python -c 'import setup.commands.setup'": ["-c", "import setup.commands.setup"],
         "invoke --list": entry,
     }
     for argv in commands.values():  # byte-compiled once, before anything is timed
@@ -740,7 +740,11 @@ def show(report: dict[str, Any]) -> None:
                         _f(start[name] / start["python -c pass"]),
                         _f(start["cpu_s"][name], "{:.3f}"),
                     ]
-                    for name in ("python -c pass", "python -c 'import setup.cli'", "invoke --list")
+                    for name in (
+                        "python -c pass",
+                        "python -c 'import setup.commands.setup'",
+                        "invoke --list",
+                    )
                 ],
             )
         )

@@ -16,20 +16,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .config import AgentConfig
-from .config import load_or_refuse as load_env
 from .db import names
-from .errors import EXIT_OK, HostError, Refused, WardenError
-from .inventory import parse_targets
+from .errors import HostError, Refused, WardenError
 from .layout import secrets_dir
-from .output import clean, console
 from .reading import read_registries
 from .registry import RegistryEntry, owned_roles
 from .steps.db import ADMIN_SECRET, AGENT_SECRET
@@ -244,49 +238,3 @@ def records_from_hosts(
         error.exit_code = max(exc.exit_code for exc in failures)
         raise error
     return records
-
-
-def write(text: str, out: str | None) -> None:
-    """Print the inventory, or place it at *out* atomically (0644: it holds no secret)."""
-    if out is None or out == "-":
-        print(text, end="")
-        return
-    target = Path(out)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=directory)
-    except OSError as exc:
-        raise Refused(f"--out {out}: cannot write there: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise Refused(f"--out {out}: cannot write there: {exc.strerror}") from None
-
-
-def _warn(message: str) -> None:
-    console(stderr=True).print(f"[yellow]warning:[/yellow] {clean(message)}", soft_wrap=True)
-
-
-def inventory_command(
-    envs: Sequence[str],
-    host: str | None,
-    out: str | None,
-    accept_new: bool,
-    *,
-    load: Callable[[str], AgentConfig] = load_env,
-    warn: Callable[[str], None] = _warn,
-) -> int:
-    """`--env` files and/or `--host` registries -> the inventory (stdout or --out).
-
-    With neither, the `.env` in the current directory is exported. Everything is
-    validated, and every host read, before anything is written.
-    """
-    records = records_from_envs(envs or ([] if host else [".env"]), load)
-    if host:
-        records += records_from_hosts(parse_targets(host, "local"), accept_new, warn)
-    write(render(records), out)
-    return EXIT_OK

@@ -10,40 +10,54 @@ from __future__ import annotations
 import ipaddress
 
 from .config import RESERVED_NAMES, AgentConfig
+from .errors import Refusal
 from .facts import Facts
 from .registry import RegistryEntry, load_entries, owned_roles
 
 WARDEN_BRIDGE = "warden0"
 
 
-def find_collisions(config: AgentConfig, facts: Facts) -> list[str]:
+def find_collisions(config: AgentConfig, facts: Facts) -> list[Refusal]:
     """One sentence per collision; empty when the agent fits on this host."""
     entries, unreadable = load_entries(facts)
     mine = entries.pop(config.agent_name, None)
-    problems = list(unreadable)
+    problems = [Refusal("collision.registry-unreadable", n) for n in unreadable]
     problems += _name_collisions(config, facts, mine)
     problems += _network_collisions(config, facts, entries, mine)
     problems += _jail_collisions(config, facts, entries, mine)
     return problems
 
 
-def _name_collisions(config: AgentConfig, facts: Facts, mine: RegistryEntry | None) -> list[str]:
+def _name_collisions(
+    config: AgentConfig, facts: Facts, mine: RegistryEntry | None
+) -> list[Refusal]:
     name = config.agent_name
-    problems: list[str] = []
+    problems: list[Refusal] = []
     if name in RESERVED_NAMES:
-        problems.append(f"AGENT_NAME {name!r} is a name FreeBSD or its packages use")
+        problems.append(
+            Refusal(
+                "collision.reserved-name",
+                f"AGENT_NAME {name!r} is a name FreeBSD or its packages use",
+            )
+        )
     if mine is not None:
         return problems
     # Not ours yet: anything of that name was made by someone else and is never taken over.
     if name in facts.rc_scripts:
         problems.append(
-            f"an rc.d script named {name!r} already exists on {facts.target} and warden did "
-            "not create it; choose another AGENT_NAME"
+            Refusal(
+                "collision.rc-script",
+                f"an rc.d script named {name!r} already exists on {facts.target} and warden did "
+                "not create it; choose another AGENT_NAME",
+            )
         )
     if config.agent_user in facts.users:
         problems.append(
-            f"a user named {config.agent_user!r} already exists on {facts.target} and warden "
-            "did not create it; set WARDEN_AGENT_USER or choose another AGENT_NAME"
+            Refusal(
+                "collision.user",
+                f"a user named {config.agent_user!r} already exists on {facts.target} and warden "
+                "did not create it; set WARDEN_AGENT_USER or choose another AGENT_NAME",
+            )
         )
     return problems
 
@@ -53,19 +67,27 @@ def _network_collisions(
     facts: Facts,
     others: dict[str, RegistryEntry],
     mine: RegistryEntry | None,
-) -> list[str]:
+) -> list[Refusal]:
     subnet = config.subnet
-    problems: list[str] = []
+    problems: list[Refusal] = []
     for other in others.values():
         if ipaddress.IPv4Network(other.subnet).overlaps(subnet):
-            problems.append(f"subnet {subnet} is already taken by agent {other.agent!r}")
+            problems.append(
+                Refusal(
+                    "collision.subnet-taken",
+                    f"subnet {subnet} is already taken by agent {other.agent!r}",
+                )
+            )
     own_gateway = ipaddress.IPv4Interface(f"{config.gateway}/{subnet.prefixlen}")
     for ifname, address in facts.addresses():
         if address.network.overlaps(subnet) or address.ip in subnet:
             if mine is not None and ifname == WARDEN_BRIDGE and address == own_gateway:
                 continue  # the agent's own gateway, put there by an earlier run
             problems.append(
-                f"subnet {subnet} overlaps address {address} on {ifname} of {facts.target}"
+                Refusal(
+                    "collision.address",
+                    f"subnet {subnet} overlaps address {address} on {ifname} of {facts.target}",
+                )
             )
     for route in facts.routes:
         network = route.network()
@@ -78,8 +100,11 @@ def _network_collisions(
         ):
             continue  # the host route of an address already reported above
         problems.append(
-            f"subnet {subnet} overlaps route {route.destination} via {route.gateway} "
-            f"({route.netif}) on {facts.target}"
+            Refusal(
+                "collision.route",
+                f"subnet {subnet} overlaps route {route.destination} via {route.gateway} "
+                f"({route.netif}) on {facts.target}",
+            )
         )
     return problems
 
@@ -89,18 +114,24 @@ def _jail_collisions(
     facts: Facts,
     others: dict[str, RegistryEntry],
     mine: RegistryEntry | None,
-) -> list[str]:
-    problems: list[str] = []
+) -> list[Refusal]:
+    problems: list[Refusal] = []
     claimed = {jail: other.agent for other in others.values() for jail in other.jails.values()}
     for role in owned_roles(config):
         jail = config.jail_names[role]
         if jail in claimed:
             problems.append(
-                f"jail name {jail!r} ({role}) is already taken by agent {claimed[jail]!r}"
+                Refusal(
+                    "collision.jail-taken",
+                    f"jail name {jail!r} ({role}) is already taken by agent {claimed[jail]!r}",
+                )
             )
         elif jail in facts.jails_defined and (mine is None or jail not in mine.jails.values()):
             problems.append(
-                f"a jail named {jail!r} ({role}) already exists on {facts.target} and warden "
-                f"did not create it; set {role.upper().replace('-', '_')}_JAIL_NAME"
+                Refusal(
+                    "collision.jail-exists",
+                    f"a jail named {jail!r} ({role}) already exists on {facts.target} and warden "
+                    f"did not create it; set {role.upper().replace('-', '_')}_JAIL_NAME",
+                )
             )
     return problems

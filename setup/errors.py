@@ -6,6 +6,10 @@ map it to 1, 2 or 3 without guessing, and nothing else escapes as a traceback.
 
 from __future__ import annotations
 
+import re
+
+_CODE = re.compile(r"[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)*")
+
 EXIT_OK = 0
 EXIT_CHANGE_FAILED = 1
 EXIT_REFUSED = 2
@@ -42,3 +46,18 @@ class ChangeFailed(WardenError):
     """A change was attempted and did not succeed."""
 
     exit_code = EXIT_CHANGE_FAILED
+
+
+class Refusal(str):
+    """Why a plan will not be carried out: a stable code (`step.reason`) that tests and
+    tools match, and the text the operator reads. It is a str of its text, so it
+    prints, joins and is shown as before; only the code is new."""
+
+    code: str
+
+    def __new__(cls, code: str, text: str) -> Refusal:
+        if not _CODE.fullmatch(code):
+            raise ValueError(f"refusal code {code!r}: lowercase words, dot-separated")
+        refusal = super().__new__(cls, text)
+        refusal.code = code
+        return refusal

@@ -6,7 +6,7 @@ guest, reached through the host as an SSH jump with the host key warden pinned, 
 preflight, its own registry entry (its user's UID is recorded there), host (its
 packages: tmux for the session, git for the soul), user, soul (the clone, harness files,
 deploy key and hub pin, as on a jail agent's host; never on the VM's host) and service.
-`invoke soul.sync` reaches the soul there the same way (setup/soul/sync_command.py).
+`invoke soul.sync` reaches the soul there the same way (setup/commands/soul_sync.py).
 
 Addressing: the guest sits at WARDEN_VM_IP on the host's warden0, in the agent's /24,
 with the host's .1 as its gateway, so the agent's traffic leaves through the host's

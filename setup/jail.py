@@ -228,7 +228,7 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
         # another agent's jail: nothing to create; it must be there to be used
         lent = lent_jail(config, facts, spec.role)
         if isinstance(lent, str):
-            step.refusals.append(lent)
+            step.refuse(f"{spec.step}.lent-jail-unusable", lent)
         return step, False
     if not is_mine(config, spec.role):
         return step, False
@@ -237,10 +237,11 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
     gateway = str(config.gateway)
     server = nameserver(config, facts)
     if server is None:
-        step.refusals.append(
+        step.refuse(
+            f"{spec.step}.no-nameserver",
             f"{spec.step}: WARDEN_NAMESERVER is not set and the host resolves through "
             f"{', '.join(facts.nameservers) or 'no nameserver'}, which a jail cannot reach; "
-            "a jail without DNS cannot install packages: set WARDEN_NAMESERVER"
+            "a jail without DNS cannot install packages: set WARDEN_NAMESERVER",
         )
         return step, False
     seen = probed(facts, jail)
@@ -267,10 +268,11 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
     if jail not in facts.jails_defined and leftover is not None and leftover.rc == 0:
         # `bastille create` would reuse it: links and files its former root left there
         # would lead host root's copies, and its rc would boot (docs/architecture.md)
-        step.refusals.append(
+        step.refuse(
+            f"{spec.step}.leftover-jail-directory",
             f"{spec.step}: {jail_dir(jail)} exists but Bastille has no jail {jail}: what a "
             "former jail of that name left there would be reused; inspect it and remove it "
-            "by hand (chflags -R 0, then rm -rf), or choose another jail name"
+            "by hand (chflags -R 0, then rm -rf), or choose another jail name",
         )
         return step, False
     if jail not in facts.jails_defined:
@@ -315,9 +317,10 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
         }
         if wrong:
             detail = "; ".join(f"{k} is {v!r}, expected {w!r}" for k, (v, w) in wrong.items())
-            step.refusals.append(
+            step.refuse(
+                f"{spec.step}.jail-network-differs",
                 f"{spec.step}: jail {jail} exists but its network differs ({detail}); warden "
-                "does not rewrite a jail's network: fix it or destroy the jail"
+                "does not rewrite a jail's network: fix it or destroy the jail",
             )
             return step, False
         if not running:

@@ -6,10 +6,12 @@ step is already right, which is how a re-run proves it has nothing to do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .config import AgentConfig
+from .errors import Refusal
 from .facts import Facts
 from .ops import Op, Put, pkg_install
 
@@ -109,12 +111,16 @@ class StepPlan:
     name: str
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    refusals: list[str] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
         """The findings that stop the run."""
         return [f for f in self.findings if f.level == "error"]
+
+    def refuse(self, code: str, text: str) -> None:
+        """Refuse the step: `code` for tests and tools, `text` for the operator."""
+        self.refusals.append(Refusal(code, text))
 
 
 @dataclass
@@ -124,7 +130,7 @@ class Plan:
     config: AgentConfig
     facts: Facts
     steps: list[StepPlan]
-    collisions: list[str] = field(default_factory=list)
+    collisions: list[Refusal] = field(default_factory=list)
 
     @property
     def changes(self) -> list[Change]:
@@ -132,12 +138,12 @@ class Plan:
         return [c for s in self.steps for c in s.changes]
 
     @property
-    def refusals(self) -> list[str]:
+    def refusals(self) -> list[Refusal]:
         """Why this plan must not be applied (collisions, missing prerequisites, errors)."""
         reasons = list(self.collisions)
         for step in self.steps:
             reasons += step.refusals
-            reasons += [f"preflight: {f.check}: {f.detail}" for f in step.errors]
+            reasons += [preflight_refusal(f) for f in step.errors]
         return reasons
 
     def to_json(self) -> dict[str, Any]:
@@ -149,17 +155,25 @@ class Plan:
             "assumed_host": _assumption(self.facts) if self.facts.assumed else None,
             "collisions": self.collisions,
             "refused": bool(self.refusals),
+            "refusal_codes": [r.code for r in self.refusals],
             "steps": [
                 {
                     "step": s.name,
                     "findings": [vars(f) for f in s.findings],
                     "refusals": s.refusals,
+                    "refusal_codes": [r.code for r in s.refusals],
                     "changes": [c.to_json() for c in s.changes],
                 }
                 for s in self.steps
             ],
             "change_count": len(self.changes),
         }
+
+
+def preflight_refusal(finding: Finding) -> Refusal:
+    """A preflight error as a refusal: its check names the code."""
+    check = re.sub(r"[^a-z0-9]+", "-", finding.check.lower()).strip("-") or "error"
+    return Refusal(f"preflight.{check}", f"preflight: {finding.check}: {finding.detail}")
 
 
 def _assumption(facts: Facts) -> str:

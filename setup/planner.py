@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from .collisions import find_collisions
 from .config import AgentConfig
 from .domains import Location
-from .facts import Facts, Probe, locations
+from .errors import Refusal
+from .facts import Facts, Probe, fresh_host, locations
 from .ops import put
-from .plan import Change, Plan, StepPlan
+from .plan import Change, Plan, StepPlan, preflight_refusal
 from .registry import entry_for, path_for
 from .steps import BUILT
 
@@ -53,17 +54,22 @@ def facts_request(config: AgentConfig, steps: list[str]) -> FactsRequest:
     return request
 
 
-def prerequisites(config: AgentConfig, facts: Facts, steps: list[str]) -> list[str]:
+def prerequisites(config: AgentConfig, facts: Facts, steps: list[str]) -> list[Refusal]:
     """Why a step cannot run: something an earlier step makes is missing, and that
     step is not part of this run (`--step` never silently runs other steps)."""
-    reasons: list[str] = []
+    reasons: list[Refusal] = []
     for name in steps:
         requires = getattr(BUILT.get(name), "requires", None)
         if requires is None:
             continue
         for provider, missing in requires(config, facts):
             if provider not in steps:
-                reasons.append(f"{name}: {missing}: run --step {provider} first")
+                reasons.append(
+                    Refusal(
+                        f"{name}.needs-{provider}",
+                        f"{name}: {missing}: run --step {provider} first",
+                    )
+                )
     return reasons
 
 
@@ -93,8 +99,11 @@ def plan_step(name: str, config: AgentConfig, facts: Facts) -> StepPlan:
     if name == REGISTER:
         return registration(config, facts)
     unreadable = [
-        f"{name}: {where} cannot be read as its owner ({where.domain.label()}): "
-        f"{facts.unreadable[where]}; fix it by hand"
+        Refusal(
+            f"{name}.unreadable-file",
+            f"{name}: {where} cannot be read as its owner ({where.domain.label()}): "
+            f"{facts.unreadable[where]}; fix it by hand",
+        )
         for where in locations(BUILT[name].files(config))
         if where in facts.unreadable
     ]
@@ -114,10 +123,7 @@ def make_plan(config: AgentConfig, facts: Facts, steps: list[str], *, register: 
     missing = prerequisites(config, facts, order)
     if "preflight" not in order and any(name != REGISTER for name in order):
         # An unfit host (wrong OS, too old, Bastille 1.3) is refused whatever --step says.
-        missing += [
-            f"preflight: {f.check}: {f.detail}"
-            for f in plan_step("preflight", config, facts).errors
-        ]
+        missing += [preflight_refusal(f) for f in plan_step("preflight", config, facts).errors]
     if missing and planned:
         planned[0].refusals.extend(missing)
     return Plan(
@@ -126,3 +132,11 @@ def make_plan(config: AgentConfig, facts: Facts, steps: list[str], *, register: 
         steps=planned,
         collisions=find_collisions(config, facts),
     )
+
+
+def offline_facts(config: AgentConfig, steps: list[str]) -> Facts:
+    """The facts of a fresh host of the agent's release, with every file the steps
+    read absent: what --offline plans against (no connection is made)."""
+    request = facts_request(config, steps)
+    facts = fresh_host(config.host, config.release or "14.3-RELEASE")
+    return facts.with_files(dict.fromkeys(request.files))

@@ -10,7 +10,7 @@ we stop and say what would work instead of renaming silently.
 The package: names (roles, reserved names), parsers and paths (one value
 each), context (values that depend on the agent's name and /24), keys (the
 table of keys), model (AgentConfig), load (reading and validating), document
-(.env.example and the README's key table, made from the table).
+(.env.example and the key table in docs/cli.md, made from the table).
 """
 
 from .keys import KEYS, KNOWN_KEYS, Key

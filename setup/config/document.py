@@ -1,5 +1,5 @@
-"""`.env.example` and the README's key table, made from the table of keys so
-the documents cannot drift from what the validator checks. A unit test
+"""`.env.example` and the key table of the command-line contract (docs/cli.md), made
+from the table of keys so the documents cannot drift from what the validator checks. A unit test
 compares both files with what these functions make; after changing a key,
 regenerate them with `python -m setup.config.document --write`.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from .keys import KEYS, SECTIONS, STEPS, Key
 
 REPO = Path(__file__).resolve().parents[2]
-README_HEADING = "## The `.env` keys"
+KEYS_HEADING = "## The `.env` keys"
 
 _WIDTH = 79
 _HEADER = """\
@@ -80,15 +80,15 @@ def _steps_cell(key: Key) -> str:
     return ", ".join(sorted(key.steps, key=STEPS.index))
 
 
-def readme_section() -> str:
-    """The README's key section, heading included, up to the next heading."""
+def keys_section() -> str:
+    """The contract's key section, heading included, up to the next heading."""
     rows = [
         f"| `{key.name}` | {_cell(key.help)} | {_default_cell(key)} | {_steps_cell(key)} |"
         for key in KEYS
     ]
     return "\n".join(
         [
-            README_HEADING,
+            KEYS_HEADING,
             "",
             "`.env.example` documents every key with its default; the guide's keys keep their"
             " meaning.",
@@ -104,29 +104,29 @@ def readme_section() -> str:
     )
 
 
-def readme_with_section(readme: str) -> str:
-    """README text with its key section replaced by readme_section()."""
-    start = readme.index(f"\n{README_HEADING}\n") + 1
-    end = readme.find("\n## ", start)
-    end = len(readme) if end < 0 else end + 1
-    return readme[:start] + readme_section() + "\n" + readme[end:]
+def with_keys_section(text: str) -> str:
+    """The contract's text with its key section replaced by keys_section()."""
+    start = text.index(f"\n{KEYS_HEADING}\n") + 1
+    end = text.find("\n## ", start)
+    end = len(text) if end < 0 else end + 1
+    return text[:start] + keys_section() + "\n" + text[end:]
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m setup.config.document")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--env-example", action="store_true", help="print .env.example")
-    what.add_argument("--readme", action="store_true", help="print the README's key section")
+    what.add_argument("--keys", action="store_true", help="print docs/cli.md's key section")
     what.add_argument("--write", action="store_true", help="rewrite both files in this tree")
     args = parser.parse_args(argv)
     if args.env_example:
         sys.stdout.write(env_example())
-    elif args.readme:
-        sys.stdout.write(readme_section())
+    elif args.keys:
+        sys.stdout.write(keys_section())
     else:
         (REPO / ".env.example").write_text(env_example(), encoding="utf-8")
-        readme = REPO / "README.md"
-        readme.write_text(readme_with_section(readme.read_text(encoding="utf-8")), "utf-8")
+        contract = REPO / "docs" / "cli.md"
+        contract.write_text(with_keys_section(contract.read_text(encoding="utf-8")), "utf-8")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Every `.env` key, declared once: its name, help, parser, default and the steps
 that use it. The validator, the "did you mean" hints, env_keys(), .env.example
-and the README's key table are all made from this table, so a key cannot be
+and the key table in docs/cli.md are all made from this table, so a key cannot be
 documented one way and checked another. To add a key, add one row here (and
 its field on AgentConfig); tests/unit/test_config_table.py says what else to
 regenerate.

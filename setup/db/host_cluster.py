@@ -44,10 +44,11 @@ def plan_host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: S
         if v != version and facts.packages.get(f"postgresql{v}-server")
     )
     if others:
-        step.refusals.append(
+        step.refuse(
+            "db.host-version-mismatch",
             f"db: WARDEN_DB_RUNTIME=host with WARDEN_PG_VERSION={version}, but this host has "
             f"{others[0]} installed: the host has one cluster for every agent; set "
-            "WARDEN_PG_VERSION to its version"
+            "WARDEN_PG_VERSION to its version",
         )
         return False
     seen = host_values(facts)
@@ -57,10 +58,11 @@ def plan_host_server(step: StepPlan, config: AgentConfig, facts: Facts, where: S
         and seen.get("include") != "yes"
         and facts.file(HOST_CONF) is None
     ):
-        step.refusals.append(
+        step.refuse(
+            "db.host-cluster-not-warden",
             f"db: WARDEN_DB_RUNTIME=host, but this host already has a PostgreSQL cluster in "
             f"{data} that warden did not make: its pg_hba.conf would be replaced by warden's "
-            "and its clients locked out; use WARDEN_DB_RUNTIME=jail, or move that cluster away"
+            "and its clients locked out; use WARDEN_DB_RUNTIME=jail, or move that cluster away",
         )
         return False
     step.changes += install(

@@ -24,6 +24,7 @@ import re
 from .. import jail
 from ..command import Raw, cmd
 from ..config import AgentConfig
+from ..errors import Refusal
 from ..facts import Facts, Probe
 from ..layout import BRIDGE, secrets_dir
 from ..ops import Put, Run, both, directory, either, put, run, sysrc_add
@@ -265,40 +266,50 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     return step
 
 
-def _refusals(config: AgentConfig, facts: Facts) -> list[str]:
-    reasons: list[str] = []
+def _refusals(config: AgentConfig, facts: Facts) -> list[Refusal]:
+    reasons: list[Refusal] = []
+
+    def refuse(code: str, text: str) -> None:
+        reasons.append(Refusal(code, text))
+
     if config.roles:
-        reasons.append(
+        refuse(
+            "bhyve.roles-in-vm",
             "bhyve: role jails inside the VM are not built yet (the VM holds the agent's "
             f"/24 on its vtnet0): set WARDEN_ROLES=none with WARDEN_RUNTIME=bhyve "
-            f"(it is {','.join(config.roles)})"
+            f"(it is {','.join(config.roles)})",
         )
     if not _VM_NAME.fullmatch(vm_name(config)):
-        reasons.append(
+        refuse(
+            "bhyve.name-too-short",
             f"bhyve: vm-bhyve needs a guest name of at least two characters; "
-            f"AGENT_NAME {config.agent_name!r} is too short for WARDEN_RUNTIME=bhyve"
+            f"AGENT_NAME {config.agent_name!r} is too short for WARDEN_RUNTIME=bhyve",
         )
     if facts.machine and facts.machine != "amd64":
-        reasons.append(
-            f"bhyve: the host is {facts.machine}; warden knows FreeBSD's amd64 VM image only"
+        refuse(
+            "bhyve.not-amd64",
+            f"bhyve: the host is {facts.machine}; warden knows FreeBSD's amd64 VM image only",
         )
     if jail.nameserver(config, facts) is None:
-        reasons.append(
+        refuse(
+            "bhyve.no-nameserver",
             "bhyve: the guest needs a resolver and the host has none that a guest can reach: "
-            "set WARDEN_NAMESERVER"
+            "set WARDEN_NAMESERVER",
         )
     state = VmState(facts)
     switch = state.switches.get(SWITCH)
     if switch is not None and switch != ("manual", BRIDGE):
-        reasons.append(
+        refuse(
+            "bhyve.switch-not-warden",
             f"bhyve: vm-bhyve already has a switch named {SWITCH} ({switch[0]} on "
-            f"{switch[1]}), not warden's manual switch on {BRIDGE}; rename or remove it"
+            f"{switch[1]}), not warden's manual switch on {BRIDGE}; rename or remove it",
         )
     if state.guest and facts.file(host_pub_path(config.agent_name)) is None:
-        reasons.append(
+        refuse(
+            "bhyve.guest-not-warden",
             f"bhyve: a guest named {vm_name(config)} exists in {state.dir} and warden did not "
             f"create it (no {host_pub_path(config.agent_name)}); remove it or choose another "
-            "AGENT_NAME"
+            "AGENT_NAME",
         )
     return reasons
 
@@ -362,10 +373,11 @@ def _guest(
         step.changes.append(Change(NAME, summary + " (made when applied)", deferred=True))
         return
     if not secrets.operator_keys:
-        step.refusals.append(
+        step.refuse(
+            "bhyve.no-operator-key",
             "bhyve: no public key of yours was found for root in the guest (looked for the "
             "IdentityFile of the host in ~/.ssh/config, plus .pub, else ~/.ssh/id_ed25519.pub, "
-            "id_ecdsa.pub, id_rsa.pub)"
+            "id_ecdsa.pub, id_rsa.pub)",
         )
         return
     agent = config.agent_name

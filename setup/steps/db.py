@@ -227,7 +227,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     where = moved or server(config, facts)
     if isinstance(where, str):
         step = StepPlan(NAME)
-        step.refusals.append(where)
+        step.refuse("db.server-unavailable", where)
         return step
     if where.jail is None:
         step = StepPlan(NAME)
@@ -252,15 +252,16 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         )
         return step
     if not state.reachable:
-        step.refusals.append(f"db: {state.problem}")
+        step.refuse("db.state-unreadable", f"db: {state.problem}")
         return step
     if where.jail is not None:
         _hba(step, where, state)
     if not state.admin_ok:
         if not where.mine:
-            step.refusals.append(
+            step.refuse(
+                "db.admin-login-fails",
                 f"db: the admin login to {where.owner}'s server {where.where} fails "
-                f"({state.problem or 'cannot log in'}): run setup for {where.owner} first"
+                f"({state.problem or 'cannot log in'}): run setup for {where.owner} first",
             )
             return step
         assert state.admin_password is not None

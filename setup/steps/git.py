@@ -184,15 +184,17 @@ def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, own_p
     files (inside warden's marked blocks: the agent's own lines stay)."""
     host, mine = _one_key(host_pub), _one_key(own_pub)
     if mine is None:
-        step.refusals.append(
+        step.refuse(
+            "git.agent-key-invalid",
             f"git: {agent_pub(config)} does not hold exactly one public key: fix it or remove "
-            "it (warden makes a new key pair then)"
+            "it (warden makes a new key pair then)",
         )
         return
     if host is None:
-        step.refusals.append(
+        step.refuse(
+            "git.host-key-invalid",
             f"git: the git jail's host key {host_key_pub(config)} is not one public key: "
-            "remove it inside the jail (warden makes a new one then)"
+            "remove it inside the jail (warden makes a new one then)",
         )
         return
     allowed = f"restrict {mine[0]} {mine[1]} warden agent {config.agent_name}\n"
@@ -223,7 +225,7 @@ def _pin(step: StepPlan, config: AgentConfig, facts: Facts, host_pub: str, own_p
         before = facts.file(location)
         problem = broken(before, config.agent_name, location.path)
         if problem is not None:
-            step.refusals.append(f"git: {problem}; fix the file by hand")
+            step.refuse("git.marked-block-broken", f"git: {problem}; fix the file by hand")
             continue
         # the agent's own file, read and written as the agent (setup/domains.py)
         write = block(

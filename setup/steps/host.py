@@ -69,9 +69,10 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     step = StepPlan(NAME)
     garbled = [path for path in files(config) if "\ufffd" in (facts.file(path) or "")]
     if garbled:
-        step.refusals.append(
+        step.refuse(
+            "host.not-utf8",
             f"host: {', '.join(garbled)} is not UTF-8 text; warden edits only text it can "
-            "keep intact"
+            "keep intact",
         )
         return step
     step.changes += install(NAME, facts, packages(config))
@@ -124,9 +125,10 @@ def _devfs(step: StepPlan, facts: Facts) -> None:
         return
     taken = [name for name, number in headers if int(number) == DEVFS_RULESET]
     if taken:
-        step.refusals.append(
+        step.refuse(
+            "host.devfs-ruleset-taken",
             f"host: {DEVFS_RULES} already uses ruleset {DEVFS_RULESET} for [{taken[0]}], "
-            f"which Bastille's VNET jails expect to be {DEVFS_SECTION}: rename that ruleset"
+            f"which Bastille's VNET jails expect to be {DEVFS_SECTION}: rename that ruleset",
         )
         return
     section = render("host/devfs-bastille-vnet.rules.j2", header=DEVFS_SECTION)
@@ -207,9 +209,10 @@ def sysctl_conf(text: str | None, wanted: dict[str, str]) -> str:
 def _bootstrap(step: StepPlan, config: AgentConfig, facts: Facts, conf: dict[str, str]) -> None:
     release = jail_release(config, facts)
     if not re.fullmatch(r"\d+\.\d+-(RELEASE|BETA\d*|RC\d*)", release):
-        step.refusals.append(
+        step.refuse(
+            "host.release-unknown",
             f"host: the host runs {facts.userland}, which `bastille bootstrap` cannot fetch "
-            "for jails: set WARDEN_RELEASE to a release, e.g. 14.3-RELEASE"
+            "for jails: set WARDEN_RELEASE to a release, e.g. 14.3-RELEASE",
         )
         return
     probe = facts.probe("host.releases")
@@ -219,10 +222,11 @@ def _bootstrap(step: StepPlan, config: AgentConfig, facts: Facts, conf: dict[str
     if facts.rc_conf.get("zfs_enable", "").upper() == "YES" and (
         conf.get("bastille_zfs_enable", "").upper() != "YES"
     ):
-        step.refusals.append(
+        step.refuse(
+            "host.zfs-not-configured",
             f"host: rc.conf has zfs_enable=YES but {BASTILLE_CONF} does not have "
             "bastille_zfs_enable=YES, so `bastille bootstrap` would stop at a question: "
-            "set bastille_zfs_enable=YES and bastille_zfs_zpool there"
+            "set bastille_zfs_enable=YES and bastille_zfs_zpool there",
         )
         return
     step.changes.append(

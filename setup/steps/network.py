@@ -104,7 +104,7 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         )
     problem = broken(facts.file(HOSTS), config.agent_name, HOSTS)
     if problem is not None:
-        step.refusals.append(f"network: {problem}; fix the file by hand")
+        step.refuse("network.marked-block-broken", f"network: {problem}; fix the file by hand")
         return step
     hosts = hosts_change(NAME, config, facts)
     if hosts is not None:
@@ -159,10 +159,11 @@ def _gateway(step: StepPlan, config: AgentConfig, facts: Facts, rc_conf: dict[st
         and have != wanted
         and (old is None or have != f"inet {old.with_prefixlen}")
     ):
-        step.refusals.append(
+        step.refuse(
+            "network.alias-not-warden",
             f"network: rc.conf {key} holds {have!r}, which warden did not write for agent "
             f"{config.agent_name} (its alias index is {entry.alias_index}): remove it or "
-            "fix it by hand"
+            "fix it by hand",
         )
         return
     bridge = facts.interfaces.get(BRIDGE)

@@ -15,6 +15,7 @@ import re
 from dataclasses import replace
 
 from ..config import AgentConfig
+from ..errors import Refusal
 from ..facts import Facts, Probe
 from ..layout import BRIDGE, PF_CONF, PF_STATE_DIR, PF_TABLE, PF_WARDEN_CONF
 from ..ops import Op, Put, Script, put
@@ -67,33 +68,48 @@ def loaded_subnets(facts: Facts) -> list[str] | None:
 _IF_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,14}")
 
 
-def _refusal(config: AgentConfig, facts: Facts) -> str | None:
+def _refusal(config: AgentConfig, facts: Facts) -> Refusal | None:
     """Why warden must not touch this host's pf: each case could lose rules or SSH."""
     pf_rules = facts.rc_conf.get("pf_rules", PF_CONF)
     if pf_rules != PF_CONF:
-        return (
-            f"pf: rc.conf has pf_rules={pf_rules}; warden manages {PF_CONF} only, which "
-            "this host does not load at boot: include /etc/pf.warden.conf from your rules "
-            "yourself, or move them to /etc/pf.conf"
+        return Refusal(
+            "pf.rules-elsewhere",
+            (
+                f"pf: rc.conf has pf_rules={pf_rules}; warden manages {PF_CONF} only, which "
+                "this host does not load at boot: include /etc/pf.warden.conf from your rules "
+                "yourself, or move them to /etc/pf.conf"
+            ),
         )
     text = facts.file(PF_CONF)
     if text is None and facts.pf == "enabled":
-        return (
-            f"pf: pf is enabled but {PF_CONF} does not exist: its running rules come from "
-            "elsewhere, and a new pf.conf would replace them"
+        return Refusal(
+            "pf.no-pf-conf",
+            (
+                f"pf: pf is enabled but {PF_CONF} does not exist: its running rules come from "
+                "elsewhere, and a new pf.conf would replace them"
+            ),
         )
     if text is not None and "\ufffd" in text:
-        return f"pf: {PF_CONF} is not UTF-8 text; warden edits only text it can keep intact"
+        return Refusal(
+            "pf.not-utf8",
+            f"pf: {PF_CONF} is not UTF-8 text; warden edits only text it can keep intact",
+        )
     if text is not None:
         try:
             check_markers(text)
         except MarkerError as exc:
-            return f"pf: the marked block in {PF_CONF} is broken ({exc}): fix it by hand"
+            return Refusal(
+                "pf.marked-block-broken",
+                f"pf: the marked block in {PF_CONF} is broken ({exc}): fix it by hand",
+            )
     if facts.pf != "enabled" and "block" in foreign_statements(text):
-        return (
-            f"pf: pf is off and {PF_CONF} blocks traffic: turning it on would freeze the "
-            "SSH session that does it (established connections have no state). Enable pf "
-            "yourself from the console (service pf start), then run this step again"
+        return Refusal(
+            "pf.would-block",
+            (
+                f"pf: pf is off and {PF_CONF} blocks traffic: turning it on would freeze the "
+                "SSH session that does it (established connections have no state). Enable pf "
+                "yourself from the console (service pf start), then run this step again"
+            ),
         )
     return None
 
@@ -109,8 +125,9 @@ def plan_for(config: AgentConfig, facts: Facts, everyone: list[RegistryEntry]) -
     step = StepPlan(NAME)
     ext_if = config.ext_if or facts.default_interface()
     if ext_if is None or not _IF_NAME.fullmatch(ext_if):
-        step.refusals.append(
-            "pf: the NAT interface is unknown (no usable default route): set WARDEN_EXT_IF"
+        step.refuse(
+            "pf.nat-interface-unknown",
+            "pf: the NAT interface is unknown (no usable default route): set WARDEN_EXT_IF",
         )
         return step
     refusal = _refusal(config, facts)

@@ -134,16 +134,18 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     step = StepPlan(NAME)
     agent, user = config.agent_name, config.agent_user
     if config.agent_command is None:
-        step.refusals.append(
+        step.refuse(
+            "service.no-agent-command",
             f"service: WARDEN_AGENT_COMMAND is not set in {config.source}: it is what the "
-            "service runs in tmux"
+            "service runs in tmux",
         )
         return step
     script = facts.file(rc_script(agent))
     if script is not None and f"{MARKER}{agent}\n" not in script:
-        step.refusals.append(
+        step.refuse(
+            "service.rc-script-not-warden",
             f"service: {rc_script(agent)} exists and warden did not write it; it is never "
-            "overwritten: choose another AGENT_NAME or remove it"
+            "overwritten: choose another AGENT_NAME or remove it",
         )
         return step
     writes = [

@@ -40,7 +40,7 @@ from ..blocks import broken, markers
 from ..config import AgentConfig
 from ..db.tunnel import forward
 from ..domains import HostUser, JailUser, Location
-from ..errors import HostError
+from ..errors import HostError, Refusal
 from ..facts import Facts, Probe, Stat, read, stats
 from ..layout import GIT_UID, home
 from ..ops import block, directory, put
@@ -174,14 +174,14 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
         step.changes.append(Change(NAME, deferred_summary(config), deferred=True))
         return step
     if state.soul is None:
-        step.refusals.append(f"soul: {state.problem}")
+        step.refuse("soul.unavailable", f"soul: {state.problem}")
         return step
     soul = state.soul
     if not soul.report.ok:
-        step.refusals.append(refusal(soul))
+        step.refuse("soul.check-failed", refusal(soul))
         return step
     if state.problem is not None:
-        step.refusals.append(f"soul: {state.problem}")
+        step.refuse("soul.unavailable", f"soul: {state.problem}")
         return step
     if config.agent_user in facts.users:
         _clone(step, config, facts, soul)
@@ -226,17 +226,18 @@ def _clone(step: StepPlan, config: AgentConfig, facts: Facts, soul: PinnedSoul) 
     user, dest = config.agent_user, clone_dir(config)
     section = facts.probe("soul.clone")
     if section is not None and section.rc in (124, 137):
-        step.refusals.append(
+        step.refuse(
+            "soul.clone-read-timeout",
             f"soul: reading the clone {dest} as {user} did not finish in time: git there runs "
             f"{user}'s own configuration and hooks (core.fsmonitor, a filter, a hook in "
-            f"{dest}/.git/config or {home(user)}/.gitconfig), and one of them hangs; fix them"
+            f"{dest}/.git/config or {home(user)}/.gitconfig), and one of them hangs; fix them",
         )
         return
     seen = _probe(facts, "soul.clone")
     state = (seen.get("state") or ["absent"])[0]
     where = f"{soul.repo} at {soul.ref} ({soul.commit[:12]})"
     if state == "not-git":
-        step.refusals.append(f"soul: {dest} exists and is not a git clone: move it away")
+        step.refuse("soul.not-a-clone", f"soul: {dest} exists and is not a git clone: move it away")
         return
     if state == "absent":
         step.changes.append(
@@ -249,19 +250,21 @@ def _clone(step: StepPlan, config: AgentConfig, facts: Facts, soul: PinnedSoul) 
         )
         return
     if seen.get("origin") != ["same"]:
-        step.refusals.append(
+        step.refuse(
+            "soul.other-origin",
             f"soul: the clone {dest} has another origin than WARDEN_SOUL_REPO={soul.repo};"
-            " left alone (set it back, or move the clone away)"
+            " left alone (set it back, or move the clone away)",
         )
         return
     dirty = seen.get("dirty", [])
     local = seen.get("local", [])
     if dirty or local:
         named = [f"changed: {p.strip()}" for p in dirty] + [f"local commit: {c}" for c in local]
-        step.refusals.append(
+        step.refuse(
+            "soul.local-work",
             f"soul: the clone {dest} has local work that is not on the hub; it is never"
             f" overwritten (commit and sync it with soul.sync, or discard it):\n  "
-            + "\n  ".join(named)
+            + "\n  ".join(named),
         )
         return
     head = (seen.get("head") or [""])[0]
@@ -342,7 +345,7 @@ def _seed(step: StepPlan, config: AgentConfig, state: SoulState, soul: PinnedSou
         )
         return
     if state.seeded.problems:
-        step.refusals += [f"soul: {p}" for p in state.seeded.problems]
+        step.refusals += [Refusal("soul.seed-problem", f"soul: {p}") for p in state.seeded.problems]
         return
     seed = soul_seed(
         config.agent_name,
@@ -444,7 +447,7 @@ def _hub_access(step: StepPlan, config: AgentConfig, state: SoulState) -> None:
     path = known_hosts_path(config)
     problem = broken(state.known_hosts, config.agent_name, path, HUB_PART)
     if problem is not None:
-        step.refusals.append(f"soul: {problem}; fix the file by hand")
+        step.refuse("soul.marked-block-broken", f"soul: {problem}; fix the file by hand")
         return
     begin, end = markers(config.agent_name, HUB_PART)
     write = block(

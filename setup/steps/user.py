@@ -53,15 +53,17 @@ def plan(config: AgentConfig, facts: Facts) -> StepPlan:
     entries, _ = load_entries(facts)
     registered = agent in entries
     if user in facts.users and facts.users[user] != uid and registered:
-        step.refusals.append(
+        step.refuse(
+            "user.uid-changed",
             f"user: {user} has UID {facts.users[user]} on {facts.target}, but warden "
-            f"created it as {uid}: it was changed by hand; fix it or remove it"
+            f"created it as {uid}: it was changed by hand; fix it or remove it",
         )
         return step
     if user in facts.groups and facts.groups[user] != uid:
-        step.refusals.append(
+        step.refuse(
+            "user.group-exists",
             f"user: a group named {user} already exists with GID {facts.groups[user]} "
-            "and warden did not create it; set WARDEN_AGENT_USER"
+            "and warden did not create it; set WARDEN_AGENT_USER",
         )
         return step
     if user not in facts.groups:

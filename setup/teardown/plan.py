@@ -89,15 +89,17 @@ def plan_teardown(
         for other in borrowers(entries, config.agent_name)
     ]
     if lending:
-        step.refusals.append(
+        step.refuse(
+            "teardown.jails-in-use",
             f"teardown: other agents use {config.agent_name}'s jails ({'; '.join(lending)}): "
-            "tear them down first"
+            "tear them down first",
         )
         return Plan(config=config, facts=facts, steps=[step])
     if entry.runtime == "bhyve":
-        step.refusals.append(
+        step.refuse(
+            "teardown.bhyve-not-built",
             f"teardown: {config.agent_name} runs in a bhyve VM; tearing down a VM agent is not "
-            "built in this version of warden (vm stop, vm destroy, vm_list by hand)"
+            "built in this version of warden (vm stop, vm destroy, vm_list by hand)",
         )
         return Plan(config=config, facts=facts, steps=[step])
     # once the user is gone, so is its clone (a rerun, or the check after the run)
@@ -106,15 +108,17 @@ def plan_teardown(
         unpushed.output.strip().splitlines() if unpushed is not None and unpushed.rc == 0 else []
     )
     if unpushed is not None and unpushed.rc not in (0, 3) and not force:
-        step.refusals.append(
+        step.refuse(
+            "teardown.soul-unreadable",
             f"teardown: the soul clone of {config.agent_name} could not be read as "
-            f"{config.agent_user} (exit {unpushed.rc}): check it, or pass --force"
+            f"{config.agent_user} (exit {unpushed.rc}): check it, or pass --force",
         )
     if commits and not force:
-        step.refusals.append(
+        step.refuse(
+            "teardown.soul-unpushed",
             f"teardown: the soul clone of {config.agent_name} has {len(commits)} commit(s) not "
             f"pushed anywhere ({'; '.join(commits[:5])}): push them (invoke soul.sync) or "
-            "pass --force to lose them"
+            "pass --force to lose them",
         )
     present = _present(facts)
     server = server_for(config.agent_name, {**entries, config.agent_name: entry})
@@ -178,11 +182,12 @@ def _dump(
         brain_ok = isinstance(seen, KeptDb) and seen.running
     if not brain_ok:
         if not force:
-            step.refusals.append(
+            step.refuse(
+                "teardown.no-dump",
                 f"teardown: there is no running PostgreSQL {server.where} with database "
                 f"{names.brain_database(config.agent_name)}, so it cannot be dumped first: "
                 "start it (bastille start, service postgresql start), or pass --force to "
-                "tear down without a dump"
+                "tear down without a dump",
             )
         return
     part = target + ".part"
@@ -298,7 +303,7 @@ def _network(step: StepPlan, config: AgentConfig, facts: Facts, entry: RegistryE
                 Change(NAME, f"{HOSTS}: remove agent {config.agent_name}'s names", ops=(write,))
             )
     else:
-        step.refusals.append(f"teardown: {problem}; fix it by hand")
+        step.refuse("teardown.marked-block-broken", f"teardown: {problem}; fix it by hand")
     gateway = ipaddress.IPv4Interface(f"{config.gateway}/{config.subnet.prefixlen}")
     bridge = facts.interfaces.get(BRIDGE)
     if bridge is not None and gateway in bridge.inet:
@@ -340,9 +345,10 @@ def _user(
 ) -> None:
     user = config.agent_user
     if user in facts.users and facts.users[user] != entry.uid:
-        step.refusals.append(
+        step.refuse(
+            "teardown.uid-changed",
             f"teardown: user {user} has UID {facts.users[user]}, not the {entry.uid} warden "
-            "gave it: it was changed by hand; remove it yourself"
+            "gave it: it was changed by hand; remove it yourself",
         )
         return
     if user in facts.users:
@@ -358,10 +364,11 @@ def _user(
     elif home(user) in present:
         # pw userdel -r removes only what the user owned (rm_r.c): what else is in the
         # home is not warden's to guess about, and stays for the operator to judge
-        step.refusals.append(
+        step.refuse(
+            "teardown.home-left",
             f"teardown: {home(user)} is still there after user {user} was removed: pw "
             "userdel -r leaves what the user did not own; inspect it, remove it by hand, "
-            "then run teardown again"
+            "then run teardown again",
         )
     if user in facts.groups:
         step.changes.append(

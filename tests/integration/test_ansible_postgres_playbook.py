@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from setup import ansible_inventory
+from setup.commands import ansible_inventory
 from setup.db import scram, session
 from setup.db.catalog import read_catalog
 from setup.db.hba import AgentAccess, pg_hba

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from setup import cli
+from setup.commands import guarded
+from setup.commands.setup import plan_command
 from setup.config import KNOWN_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +131,7 @@ def test_any_value_of_any_key_gives_exit_0_or_2_never_a_traceback(
     quoted = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     lines = [line for line in GOOD.splitlines() if not line.startswith(key + "=")]
     env.write_text("\n".join([*lines, f"{key}={quoted}"]) + "\n", encoding="utf-8")
-    code = cli.guarded(lambda: cli.plan_command(str(env), None, True, True, False))
+    code = guarded(lambda: plan_command(str(env), None, True, True, False))
     capsys.readouterr()
     assert code in (0, 2)
 
@@ -143,7 +144,7 @@ def test_error_messages_keep_brackets_and_are_not_wrapped(
     def fail() -> int:
         raise Refused("x" * 120 + " use [user@]host[:port]")
 
-    assert cli.guarded(fail) == 2
+    assert guarded(fail) == 2
     err = capsys.readouterr().err
     assert "[user@]host[:port]" in err and err.count("\n") == 1
 
@@ -154,7 +155,7 @@ def test_host_text_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str])
     def fail() -> int:
         raise HostError("banner: \x1b[2J\x1b[41mALL GOOD\x07")
 
-    assert cli.guarded(fail) == 3
+    assert guarded(fail) == 3
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err and "\\x1b[2J" in err
 
@@ -165,7 +166,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_1(
     def bug() -> int:
         raise KeyError("oops")
 
-    assert cli.guarded(bug) == 1
+    assert guarded(bug) == 1
     err = capsys.readouterr().err
     assert "internal error: KeyError" in err and "Traceback" not in err
 

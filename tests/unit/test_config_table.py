@@ -1,5 +1,5 @@
 """The table of keys in setup/config/keys.py is the one place a key is declared:
-.env.example, the README's key table, the "did you mean" hints, env_keys() and
+.env.example, the key table in docs/cli.md, the "did you mean" hints, env_keys() and
 AgentConfig all agree with it."""
 
 import re
@@ -18,11 +18,11 @@ from setup.config import (
 )
 from setup.config.context import Context
 from setup.config.document import (
-    README_HEADING,
+    KEYS_HEADING,
     env_example,
+    keys_section,
     main,
-    readme_section,
-    readme_with_section,
+    with_keys_section,
 )
 from setup.config.keys import STEPS, Key
 from setup.errors import Refused
@@ -31,13 +31,13 @@ from tests.harness.agents import MINIMAL
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / ".env.example"
-README = REPO / "README.md"
+CONTRACT = REPO / "docs" / "cli.md"
 REGENERATE = "regenerate with: python -m setup.config.document --write"
 
 
-def readme_keys_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n{README_HEADING}\n") + 1
+def contract_keys_section() -> str:
+    text = CONTRACT.read_text(encoding="utf-8")
+    start = text.index(f"\n{KEYS_HEADING}\n") + 1
     end = text.index("\n## ", start)
     return text[start : end + 1]
 
@@ -49,8 +49,8 @@ def test_the_example_env_is_exactly_what_the_table_makes() -> None:
     assert EXAMPLE.read_text(encoding="utf-8") == env_example(), REGENERATE
 
 
-def test_the_readme_key_section_is_exactly_what_the_table_makes() -> None:
-    assert readme_keys_section() == readme_section() + "\n", REGENERATE
+def test_the_contracts_key_section_is_exactly_what_the_table_makes() -> None:
+    assert contract_keys_section() == keys_section() + "\n", REGENERATE
 
 
 def test_the_example_env_sets_every_key_of_the_table_once_and_no_other() -> None:
@@ -67,8 +67,8 @@ def test_each_key_in_the_example_env_has_its_help_and_default_in_the_comment_abo
         assert key.meaning in joined, key.name
 
 
-def test_the_readme_has_one_row_per_key_of_the_table_with_its_help_and_default() -> None:
-    rows = [line for line in readme_keys_section().splitlines() if line.startswith("| `")]
+def test_the_contract_has_one_row_per_key_of_the_table_with_its_help_and_default() -> None:
+    rows = [line for line in contract_keys_section().splitlines() if line.startswith("| `")]
     names = [re.match(r"\| `([A-Z0-9_]+)` \|", row) for row in rows]
     assert [m.group(1) for m in names if m] == [key.name for key in KEYS]
     for key, row in zip(KEYS, rows, strict=True):
@@ -84,12 +84,12 @@ def test_the_document_module_prints_the_example_env_the_file_holds(
     assert capsys.readouterr().out == EXAMPLE.read_text(encoding="utf-8")
 
 
-def test_replacing_the_readme_section_keeps_the_text_around_it() -> None:
-    text = f"# t\n\nintro\n\n{README_HEADING}\n\nold table\n\n## Tests\n\nrest\n"
-    new = readme_with_section(text)
+def test_replacing_the_keys_section_keeps_the_text_around_it() -> None:
+    text = f"# t\n\nintro\n\n{KEYS_HEADING}\n\nold table\n\n## Tests\n\nrest\n"
+    new = with_keys_section(text)
     assert new.startswith("# t\n\nintro\n\n")
     assert new.endswith("\n## Tests\n\nrest\n")
-    assert "old table" not in new and readme_section() in new
+    assert "old table" not in new and keys_section() in new
 
 
 def test_the_example_env_loads_with_every_commented_key_set_too(tmp_path: Path) -> None:

@@ -122,6 +122,7 @@ def test_an_installed_server_of_another_version_is_refused(atlas: AgentConfig) -
     facts = with_registered(ready_host(atlas), atlas)
     facts = replace(facts, packages={**facts.packages, "postgresql16-server": True})
     (refusal,) = db.plan(atlas, facts).refusals
+    assert refusal.code == "db.host-version-mismatch"
     assert "WARDEN_PG_VERSION=17, but this host has postgresql16-server installed" in refusal
 
 
@@ -187,6 +188,7 @@ def test_a_cluster_warden_did_not_make_is_refused_not_taken_over(atlas: AgentCon
         probes={**facts.probes, "db.host": Section("initdb=yes\nrunning=yes\n", 0)},
     )
     (refusal,) = db.plan(atlas, facts).refusals
+    assert refusal.code == "db.host-cluster-not-warden"
     assert "already has a PostgreSQL cluster in /var/db/postgres/data17 that warden did not" in (
         refusal
     )

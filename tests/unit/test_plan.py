@@ -11,7 +11,7 @@ import pytest
 
 from setup.collisions import find_collisions
 from setup.config import AgentConfig, load_config
-from setup.errors import Refused
+from setup.errors import Refusal, Refused
 from setup.facts import Facts, Interface, Route, fresh_host
 from setup.plan import StepPlan
 from setup.planner import make_plan, registration
@@ -116,19 +116,22 @@ def test_a_subnet_another_agent_owns_is_refused_naming_that_agent(config: AgentC
     other = json.loads(entry_for(config, host()).to_json())
     other.update(agent="nova", jails={})
     facts = host(registry={"nova": json.dumps(other)})
-    assert any("agent 'nova'" in p for p in find_collisions(config, facts))
+    (problem,) = find_collisions(config, facts)
+    assert problem.code == "collision.subnet-taken" and "agent 'nova'" in problem
 
 
 def test_an_address_already_on_the_host_inside_the_subnet_is_refused(config: AgentConfig) -> None:
     em1 = Interface("em1", ("UP",), (ipaddress.IPv4Interface("10.0.1.77/24"),))
     facts = host(interfaces={**host().interfaces, "em1": em1})
     problems = find_collisions(config, facts)
-    assert any("10.0.1.77/24 on em1" in p for p in problems)
+    assert [p.code for p in problems] == ["collision.address"]
+    assert "10.0.1.77/24 on em1" in problems[0]
 
 
 def test_a_route_overlapping_the_subnet_is_refused(config: AgentConfig) -> None:
     facts = host(routes=(*host().routes, Route("10.0.0.0/16", "192.0.2.254", "UGS", "vtnet0")))
-    assert any("route 10.0.0.0/16" in p for p in find_collisions(config, facts))
+    (problem,) = find_collisions(config, facts)
+    assert problem.code == "collision.route" and "route 10.0.0.0/16" in problem
 
 
 def test_the_agents_own_gateway_on_warden0_is_not_a_collision(config: AgentConfig) -> None:
@@ -148,7 +151,7 @@ def test_the_agents_own_gateway_on_warden0_is_not_a_collision(config: AgentConfi
 def test_the_same_gateway_without_a_registry_entry_is_someone_elses(config: AgentConfig) -> None:
     warden0 = Interface("warden0", ("UP",), (ipaddress.IPv4Interface("10.0.1.1/24"),))
     facts = host(interfaces={**host().interfaces, "warden0": warden0})
-    assert any("10.0.1.1/24 on warden0" in p for p in find_collisions(config, facts))
+    assert "collision.address" in [p.code for p in find_collisions(config, facts)]
 
 
 def test_an_existing_rc_d_script_or_user_of_the_agents_name_is_never_taken_over(
@@ -156,18 +159,19 @@ def test_an_existing_rc_d_script_or_user_of_the_agents_name_is_never_taken_over(
 ) -> None:
     facts = host(rc_scripts=frozenset({"atlas"}), users={"root": 0, "atlas": 1001})
     problems = find_collisions(config, facts)
-    assert any("rc.d script named 'atlas'" in p for p in problems)
-    assert any("user named 'atlas'" in p for p in problems)
+    assert [p.code for p in problems] == ["collision.rc-script", "collision.user"]
 
 
 def test_a_jail_of_the_same_name_made_by_someone_else_is_refused(config: AgentConfig) -> None:
     problems = find_collisions(config, host(jails_defined=("atlasdb",)))
-    assert any("'atlasdb'" in p and "DB_JAIL_NAME" in p for p in problems)
+    assert [p.code for p in problems] == ["collision.jail-exists"]
+    assert "DB_JAIL_NAME" in problems[0]
 
 
 def test_a_plan_with_collisions_is_refused(config: AgentConfig) -> None:
     plan = make_plan(config, host(jails_defined=("atlasgit",)), ["preflight"], register=True)
-    assert plan.refusals and plan.to_json()["refused"] is True
+    assert plan.to_json()["refused"] is True
+    assert plan.to_json()["refusal_codes"] == ["collision.jail-exists"]
 
 
 def test_step_selection_names_the_available_steps() -> None:
@@ -188,3 +192,16 @@ def test_a_registry_entry_with_a_garbled_subnet_is_reported_not_a_crash(
     other.update(agent="nova", subnet="nova-net")
     problems = find_collisions(config, host(registry={"nova": json.dumps(other)}))
     assert problems == ["/var/db/warden/agents/nova.json is not a valid registry entry"]
+    assert problems[0].code == "collision.registry-unreadable"
+
+
+@pytest.mark.parametrize("code", ["", "Bad", "db.", ".db", "db..x", "db x", "db/x"])
+def test_a_refusal_code_that_is_not_dotted_lowercase_words_is_a_bug(code: str) -> None:
+    with pytest.raises(ValueError):
+        Refusal(code, "text")
+
+
+def test_a_refusal_reads_as_its_text_and_carries_its_code() -> None:
+    refusal = Refusal("pf.would-block", "pf: pf is off")
+    assert refusal == "pf: pf is off" and refusal.code == "pf.would-block"
+    assert "; ".join([refusal, refusal]) == "pf: pf is off; pf: pf is off"

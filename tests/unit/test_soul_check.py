@@ -12,9 +12,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from setup.commands.soul_check import check_command
 from setup.errors import Refused
 from setup.soul import check_soul
-from setup.soul.commands import check_command
 from tests.harness.souls import aws_key
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -113,8 +113,7 @@ def test_a_soul_with_an_aws_key_in_user_md_is_refused_before_anything_is_written
     facts = soul.enrich(Never(), config, soul_host(config))  # type: ignore[arg-type]
     step = soul.plan(config, facts)
     assert step.changes == []
-    assert len(step.refusals) == 1
-    assert "fails soul.check" in step.refusals[0] and "nothing was written" in step.refusals[0]
+    assert [r.code for r in step.refusals] == ["soul.check-failed"]
     assert "secret USER.md:" in step.refusals[0]
     assert key_id not in step.refusals[0]
     whole = make_plan(config, facts, ["soul"], register=False)
@@ -193,13 +192,15 @@ def test_a_clone_with_local_changes_or_commits_is_refused_naming_them(
 
     (dest / "USER.md").write_text("changed by hand\n")
     step = soul.plan(config, replace(facts, probes={"soul.clone": seen(script, shims)}))
-    assert any("local work" in r and "changed: M USER.md" in r for r in step.refusals)
+    assert [r.code for r in step.refusals] == ["soul.local-work"]
+    assert "changed: M USER.md" in step.refusals[0]
     assert not [c for c in step.changes if "clone" in c.summary]
 
     git("commit", "-q", "-am", "local", cwd=dest)
     local = git("rev-parse", "HEAD", cwd=dest)
     step = soul.plan(config, replace(facts, probes={"soul.clone": seen(script, shims)}))
-    assert any(f"local commit: {local}" in r for r in step.refusals)
+    assert [r.code for r in step.refusals] == ["soul.local-work"]
+    assert f"local commit: {local}" in step.refusals[0]
 
     step = soul.plan(config, replace(facts, probes={"soul.clone": Section(
         "state=present\norigin=other\nhead=x\n", 0)}))  # fmt: skip

@@ -5,10 +5,11 @@ first stops the teardown unless --force."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from setup.facts import Section
-from setup.registry import entry_for
+from setup.registry import entry_for, load_entries
 from setup.teardown import plan_teardown
 from tests.harness.agents import BASE, agent, with_registered
 from tests.harness.facts import bravo
@@ -27,7 +28,8 @@ def test_a_vm_agent_is_refused_as_not_built(tmp_path: Path) -> None:
         "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_RUNTIME=bhyve\nWARDEN_ROLES=none\n",
     )
     plan = plan_teardown(config, with_registered(bravo(), config), keep_data=False, force=False)
-    assert plan.changes == [] and "bhyve VM" in plan.refusals[0]
+    assert plan.changes == []
+    assert [r.code for r in plan.refusals] == ["teardown.bhyve-not-built"]
 
 
 def test_a_db_jail_without_a_running_server_refuses_unless_forced(tmp_path: Path) -> None:
@@ -40,7 +42,7 @@ def test_a_db_jail_without_a_running_server_refuses_unless_forced(tmp_path: Path
     )
     assert entry_for(config, facts).jails["db"] == "atlasdb"
     refused = plan_teardown(config, facts, keep_data=False, force=False)
-    assert any("cannot be dumped first" in r for r in refused.refusals)
+    assert [r.code for r in refused.refusals] == ["teardown.no-dump"]
     forced = plan_teardown(config, facts, keep_data=False, force=True)
     assert forced.refusals == []
     summaries = [c.summary for c in forced.changes]
@@ -70,3 +72,56 @@ def test_every_process_of_the_agent_is_killed_as_it_before_and_with_its_removal(
     )
     first, second = removal.ops
     assert "'kill -9 -1'" in first.sh() and second.sh() == "pw userdel atlas -r"
+
+
+NO_ROLES = "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=none\n"
+
+
+def test_a_home_left_after_its_user_is_gone_is_refused_by_the_check_with_the_entry_captured(
+    tmp_path: Path,
+) -> None:
+    config = agent(tmp_path, NO_ROLES)
+    entry = load_entries(with_registered(bravo(), config))[0]["atlas"]
+    # the check after the run: the user is gone, its home is not (files it did not own)
+    after = bravo(probes={"teardown.paths": Section("/home/atlas\n", 0)})
+    checked = plan_teardown(config, after, keep_data=False, force=False, entry=entry)
+    assert [r.code for r in checked.refusals] == ["teardown.home-left"]
+    assert "/home/atlas" in checked.refusals[0]
+    # without the entry taken at the start, the same host looks like nothing to do
+    assert plan_teardown(config, after, keep_data=False, force=False).refusals == []
+
+
+def test_the_dump_of_this_run_is_taken_once(tmp_path: Path) -> None:
+    config = agent(tmp_path, BASE)
+    now = datetime(2026, 12, 8, 1, 2, 3, tzinfo=UTC)
+    facts = with_registered(bravo(), config)
+    facts = replace(
+        facts,
+        jails_defined=("atlasdb", "atlasgit"),
+        jails_running=("atlasdb", "atlasgit"),
+        probes={**facts.probes, "teardown.brain": Section("", 0)},
+    )
+    first = plan_teardown(config, facts, keep_data=False, force=False, now=now)
+    assert any(c.summary.startswith("dump database") for c in first.changes)
+    dumped = replace(
+        facts,
+        probes={
+            **facts.probes,
+            "teardown.dumps": Section("atlas_brain-20261208T010203Z.dump\n", 0),
+        },
+    )
+    again = plan_teardown(config, dumped, keep_data=False, force=False, now=now)
+    assert not any(c.summary.startswith("dump database") for c in again.changes)
+
+
+def test_a_db_jail_stopped_by_keep_data_keeps_its_data_without_a_dump(tmp_path: Path) -> None:
+    config = agent(tmp_path, BASE)
+    facts = with_registered(bravo(), config)
+    facts = replace(
+        facts,
+        jails_defined=("atlasdb", "atlasgit"),
+        probes={**facts.probes, "teardown.brain": Section("", 1)},
+    )
+    kept = plan_teardown(config, facts, keep_data=True, force=False)
+    assert kept.refusals == []
+    assert not any(c.summary.startswith("dump database") for c in kept.changes)

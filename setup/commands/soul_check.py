@@ -1,7 +1,7 @@
-"""The soul.* commands behind tasks.py: print, and return the exit code.
+"""`invoke soul.check`: a soul checked, one table (or one JSON document).
 
 Exit codes follow the rest of warden: 0 clean, 2 refused (a forbidden or
-invalid soul, bad input); setup/cli.py's `guarded` turns Refused into its
+invalid soul, bad input); setup/commands' `guarded` turns Refused into its
 message and code.
 """
 
@@ -12,11 +12,10 @@ from urllib.parse import urlsplit
 
 from rich.table import Table
 
-from ..config import AgentConfig, ConfigError, load_config
-from ..errors import EXIT_CHANGE_FAILED, EXIT_OK, EXIT_REFUSED, Refused
+from ..config import load_or_refuse
+from ..errors import EXIT_OK, EXIT_REFUSED, Refused
 from ..output import clean, console, print_json
-from .check import CheckReport, check_soul
-from .scaffold import scaffold
+from ..soul.check import CheckReport, check_soul
 
 _STYLE = {"error": "bold red", "warning": "yellow"}
 
@@ -29,7 +28,7 @@ def check_command(path: str | None, env: str | None, as_json: bool) -> int:
         )
     agent = None
     if env is not None:
-        config = _config(env)
+        config = load_or_refuse(env)
         agent = config.agent_name
         if path is None:
             path = str(_local_soul(env, config.soul_repo))
@@ -42,22 +41,6 @@ def check_command(path: str | None, env: str | None, as_json: bool) -> int:
     else:
         show_report(report)
     return EXIT_OK if report.ok else EXIT_REFUSED
-
-
-def new_command(name: str, dest: str | None) -> int:
-    """soul.new NAME [--dest DIR]: scaffold a soul that passes soul.check."""
-    target = scaffold(name, Path(dest) if dest else Path("souls") / name)
-    report = check_soul(target, None)
-    if not report.ok:  # the skeleton itself is broken: a bug of warden's
-        show_report(report)
-        return EXIT_CHANGE_FAILED
-    out = console()
-    out.print(
-        f"created the soul of {clean(name)} in {clean(str(target))} (passes soul.check)",
-        soft_wrap=True,
-    )
-    out.print("next: fill in SOUL.md, USER.md and IDENTITY.md, then `git init` it", soft_wrap=True)
-    return EXIT_OK
 
 
 def show_report(report: CheckReport) -> None:
@@ -86,13 +69,6 @@ def show_report(report: CheckReport) -> None:
     out.print(table)
     verdict = "refused" if not report.ok else "passes, with warnings"
     out.print(f"[bold]{verdict}[/bold]")
-
-
-def _config(env: str) -> AgentConfig:
-    try:
-        return load_config(Path(env))
-    except ConfigError as exc:
-        raise Refused(f"invalid configuration:\n{exc}") from None
 
 
 def _local_soul(env: str, repo: str | None) -> Path:

@@ -13,8 +13,8 @@ from rich.table import Table
 from ..config import load_or_refuse as load
 from ..inventory import parse_targets
 from ..output import clean, console, print_json
-from .reach import connector_for
-from .sync import HostSync, clone_of, exit_code, sync_hosts
+from ..soul.reach import connector_for
+from ..soul.sync import HostSync, clone_of, exit_code, sync_hosts
 
 _STATE_STYLE = {
     "in sync": "green",
