@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import AgentConfig
-from .domains import CHANGE_SECONDS, at
+from .domains import CHANGE_SECONDS, SLOW_SECONDS, at
 from .errors import ChangeFailed, HostError, WardenError
 from .facts import Facts, registry_snapshot_sh
 from .job import Job
@@ -89,7 +89,6 @@ warden_change() {
     warden_run "$2" "$3" /bin/sh -e "$_wc_f" </dev/null
 }
 """
-SLOW_SECONDS = 6 * 3600  # a release bootstrap or a package download on a slow link
 
 
 def change_script(sh: str, run_id: str) -> str:
@@ -353,7 +352,14 @@ def apply_steps(
     for step in steps:
         applied: list[str] = []
         for _ in range(job.rounds(step)):
-            changes = [c for c in job.plan_step(step, facts).changes if not c.deferred]
+            planned = job.plan_step(step, facts)
+            if planned.refusals:
+                # planned again against what the steps before it left: refused now, it
+                # sends nothing
+                raise ChangeFailed(
+                    f"{executor.target}: step {step}: " + "; ".join(planned.refusals)
+                )
+            changes = [c for c in planned.changes if not c.deferred]
             if not changes:
                 break
             _apply_round(executor, config, facts, step, changes, lock_wait, progress, run_id)

@@ -32,6 +32,8 @@ USER_PATH = "/usr/local/bin:/usr/bin:/bin"
 # How long a read outside the host domain may take (a probe, a file), and a change.
 READ_SECONDS = 60
 CHANGE_SECONDS = 600
+# a release bootstrap, a package download on a slow link, a large database dumped
+SLOW_SECONDS = 6 * 3600
 _JAIL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.]{0,62}")
 
 

@@ -61,3 +61,7 @@ class Refusal(str):
         refusal = super().__new__(cls, text)
         refusal.code = code
         return refusal
+
+    def __reduce__(self) -> tuple[type[Refusal], tuple[str, str]]:
+        """Copied and pickled as what it was made from."""
+        return (Refusal, (self.code, str(self)))

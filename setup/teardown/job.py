@@ -85,22 +85,23 @@ class TeardownJob:
     config: AgentConfig
     keep_data: bool
     force: bool
-    entry: RegistryEntry | None = None
+    # each host's entry as it was when its teardown began
+    entries: dict[str, RegistryEntry | None] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def read(self, executor: Executor) -> Facts:
         return gather_for(executor, self.config)
 
     def plan(self, facts: Facts) -> Plan:
-        if self.entry is None:
-            self.entry = load_entries(facts)[0].get(self.config.agent_name)
+        if facts.target not in self.entries:
+            self.entries[facts.target] = load_entries(facts)[0].get(self.config.agent_name)
         return plan_teardown(
             self.config,
             facts,
             keep_data=self.keep_data,
             force=self.force,
             now=self.now,
-            entry=self.entry,
+            entry=self.entries[facts.target],
         )
 
     def plan_step(self, name: str, facts: Facts) -> StepPlan:

@@ -11,7 +11,7 @@ from ..command import Command, Raw, cmd
 from ..config import AgentConfig
 from ..db import names
 from ..db.server import Server, server_for
-from ..domains import HostUser, bounded
+from ..domains import SLOW_SECONDS, HostUser, bounded
 from ..facts import Facts
 from ..layout import (
     BRIDGE,
@@ -131,6 +131,7 @@ def plan_teardown(
         leave_kept_server(step, config, facts, kept, keep_data)
     _jails(step, config, facts, entry.jails, keep_data, present)
     _network(step, config, facts, entry)
+    _home_left(step, config, facts, present)
     if not keep_data:
         _user(step, config, facts, entry, present)
     _remove(step, present, "remove the agent's secrets {}", secrets_dir(config.agent_name))
@@ -199,7 +200,11 @@ def _dump(
                 directory(DUMPS, 0o700),
                 # pg_dump runs as postgres where the server is; its stdout is a file of
                 # root's, opened by root
-                replace(server.as_postgres(cmd("pg_dump", "-Fc", "-d", brain)), stdout=part),
+                replace(
+                    server.as_postgres(cmd("pg_dump", "-Fc", "-d", brain)),
+                    stdout=part,
+                    seconds=SLOW_SECONDS,
+                ),
                 run("test", "-s", part),
                 run("mv", "-f", part, target),
             ),
@@ -361,15 +366,6 @@ def _user(
                 ops=(kill_all(config), run("pw", "userdel", user, "-r")),
             )
         )
-    elif home(user) in present:
-        # pw userdel -r removes only what the user owned (rm_r.c): what else is in the
-        # home is not warden's to guess about, and stays for the operator to judge
-        step.refuse(
-            "teardown.home-left",
-            f"teardown: {home(user)} is still there after user {user} was removed: pw "
-            "userdel -r leaves what the user did not own; inspect it, remove it by hand, "
-            "then run teardown again",
-        )
     if user in facts.groups:
         step.changes.append(
             Change(
@@ -379,6 +375,22 @@ def _user(
             )
         )
     _remove(step, present, "remove the agent's logs {}", log_dir(config.agent_name))
+
+
+def _home_left(step: StepPlan, config: AgentConfig, facts: Facts, present: set[str]) -> None:
+    """A home whose user is gone: pw userdel -r removes only what the user owned
+    (rm_r.c), and a cut can stop it halfway. What else is there (the soul clone with
+    commits nobody pushed, files of others) is not warden's to guess about, and its uid
+    must not reach another agent with it: refused with or without --keep-data."""
+    user = config.agent_user
+    if user not in facts.users and home(user) in present:
+        step.refuse(
+            "teardown.home-left",
+            f"teardown: {home(user)} is still there after user {user} was removed: pw "
+            "userdel -r leaves what the user did not own (and a cut run can leave all of "
+            f"it, {home(user)}/soul included: push what it holds first); inspect it, remove "
+            "it by hand, then run teardown again",
+        )
 
 
 def _remove(step: StepPlan, present: set[str], summary: str, *paths: str) -> None:
