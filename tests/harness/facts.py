@@ -123,3 +123,21 @@ def db_ready(config: AgentConfig, state: db.DbState | None) -> Facts:
     if state.hba is None:  # the jail's pg_hba.conf as warden wrote it
         state = replace(state, hba=where.hba)
     return facts.with_extra("db", state)
+
+
+def registered_with_jails(
+    config: AgentConfig,
+    *,
+    running: bool,
+    brain: bool,
+    jails: tuple[str, ...] = ("atlasdb", "atlasgit"),
+) -> Facts:
+    """A host where the agent is registered with its db and git jails, running or not,
+    its db jail answering for its brain database or not (what teardown reads)."""
+    facts = with_registered(bravo(), config)
+    return replace(
+        facts,
+        jails_defined=jails,
+        jails_running=jails if running else (),
+        probes={**facts.probes, "teardown.brain": Section("", 0 if brain else 1)},
+    )

@@ -12,7 +12,7 @@ from setup.facts import Section
 from setup.registry import entry_for, load_entries
 from setup.teardown import plan_teardown
 from tests.harness.agents import BASE, agent, with_registered
-from tests.harness.facts import bravo
+from tests.harness.facts import bravo, registered_with_jails
 
 
 def test_an_unregistered_agent_plans_nothing_even_if_its_names_exist(tmp_path: Path) -> None:
@@ -34,12 +34,7 @@ def test_a_vm_agent_is_refused_as_not_built(tmp_path: Path) -> None:
 
 def test_a_db_jail_without_a_running_server_refuses_unless_forced(tmp_path: Path) -> None:
     config = agent(tmp_path, BASE)
-    facts = with_registered(bravo(), config)
-    facts = replace(
-        facts,
-        jails_defined=("atlasdb", "atlasgit"),
-        probes={**facts.probes, "teardown.brain": Section("", 1)},
-    )
+    facts = registered_with_jails(config, running=False, brain=False)
     assert entry_for(config, facts).jails["db"] == "atlasdb"
     refused = plan_teardown(config, facts, keep_data=False, force=False)
     assert [r.code for r in refused.refusals] == ["teardown.no-dump"]
@@ -94,13 +89,7 @@ def test_a_home_left_after_its_user_is_gone_is_refused_by_the_check_with_the_ent
 def test_the_dump_of_this_run_is_taken_once(tmp_path: Path) -> None:
     config = agent(tmp_path, BASE)
     now = datetime(2026, 12, 8, 1, 2, 3, tzinfo=UTC)
-    facts = with_registered(bravo(), config)
-    facts = replace(
-        facts,
-        jails_defined=("atlasdb", "atlasgit"),
-        jails_running=("atlasdb", "atlasgit"),
-        probes={**facts.probes, "teardown.brain": Section("", 0)},
-    )
+    facts = registered_with_jails(config, running=True, brain=True)
     first = plan_teardown(config, facts, keep_data=False, force=False, now=now)
     assert any(c.summary.startswith("dump database") for c in first.changes)
     dumped = replace(
@@ -116,12 +105,7 @@ def test_the_dump_of_this_run_is_taken_once(tmp_path: Path) -> None:
 
 def test_a_db_jail_stopped_by_keep_data_keeps_its_data_without_a_dump(tmp_path: Path) -> None:
     config = agent(tmp_path, BASE)
-    facts = with_registered(bravo(), config)
-    facts = replace(
-        facts,
-        jails_defined=("atlasdb", "atlasgit"),
-        probes={**facts.probes, "teardown.brain": Section("", 1)},
-    )
+    facts = registered_with_jails(config, running=False, brain=False)
     kept = plan_teardown(config, facts, keep_data=True, force=False)
     assert kept.refusals == []
     assert not any(c.summary.startswith("dump database") for c in kept.changes)

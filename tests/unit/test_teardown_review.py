@@ -21,7 +21,7 @@ from setup.ops import run
 from setup.plan import Change, Plan, StepPlan
 from setup.teardown import TeardownJob, plan_teardown
 from tests.harness.agents import BASE, agent, with_registered
-from tests.harness.facts import bravo
+from tests.harness.facts import bravo, registered_with_jails
 
 NO_ROLES = "AGENT_NAME=atlas\nAGENT_SUBNET_BASE=10.0.1\nWARDEN_ROLES=none\n"
 
@@ -120,13 +120,7 @@ def test_a_dump_longer_than_ten_minutes_is_not_cut(tmp_path: Path) -> None:
     from setup.ops import Run
 
     config = agent(tmp_path, BASE)
-    facts = with_registered(bravo(), config)
-    facts = replace(
-        facts,
-        jails_defined=("atlasdb", "atlasgit"),
-        jails_running=("atlasdb", "atlasgit"),
-        probes={**facts.probes, "teardown.brain": Section("", 0)},
-    )
+    facts = registered_with_jails(config, running=True, brain=True)
     plan = plan_teardown(config, facts, keep_data=False, force=True)
     (dump,) = [c for c in plan.changes if c.summary.startswith("dump database")]
     (pg_dump,) = [op for op in dump.ops if isinstance(op, Run) and op.stdout is not None]
