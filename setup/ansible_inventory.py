@@ -23,10 +23,9 @@ from typing import Any
 from .config import AgentConfig
 from .db import names
 from .errors import HostError, Refused, WardenError
-from .layout import secrets_dir
+from .layout import ADMIN_SECRET, AGENT_SECRET, secrets_dir
 from .reading import read_registries
 from .registry import RegistryEntry, owned_roles
-from .steps.db import ADMIN_SECRET, AGENT_SECRET
 from .transport import parse_target
 
 DB_PORT = 5432

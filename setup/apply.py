@@ -23,21 +23,9 @@ from .domains import CHANGE_SECONDS, SLOW_SECONDS, at
 from .errors import ChangeFailed, HostError, WardenError
 from .facts import Facts, registry_snapshot_sh
 from .job import Job
-from .layout import SHARED_FILES
+from .layout import JOURNAL_DIR, JOURNAL_FILE, LOCK_FILE, LOCK_HOLDER_FILE, SHARED_FILES, WARDEN_DIR
 from .plan import Change
-from .shell import (
-    JOURNAL_DIR,
-    JOURNAL_FILE,
-    LIBRARY,
-    LOCK_FILE,
-    LOCK_HOLDER_FILE,
-    RC_LOCKED,
-    RC_NOT_ROOT,
-    RC_REGISTRY_CHANGED,
-    WARDEN_DIR,
-    heredoc,
-    q,
-)
+from .shell import LIBRARY, RC_LOCKED, RC_NOT_ROOT, RC_REGISTRY_CHANGED, heredoc, q
 from .steps import BUILT
 from .transport import Executor
 

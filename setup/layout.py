@@ -7,6 +7,27 @@ so every path is safe to put in a script.
 from __future__ import annotations
 
 BRIDGE = "warden0"
+
+# warden's own state on the host (root's, 0700 where it holds secrets)
+WARDEN_DIR = "/var/db/warden"
+REGISTRY_DIR = f"{WARDEN_DIR}/agents"
+JOURNAL_DIR = f"{WARDEN_DIR}/journal"
+JOURNAL_FILE = f"{JOURNAL_DIR}/warden.jsonl"
+LOCK_FILE = f"{WARDEN_DIR}/lock"
+LOCK_HOLDER_FILE = f"{WARDEN_DIR}/lock.holder"
+DUMPS_DIR = f"{WARDEN_DIR}/dumps"  # teardown's pg_dump files
+
+# the generated database passwords, file names in an agent's secrets directory
+ADMIN_SECRET = "pg-admin"  # noqa: S105 - a file name, not a password
+AGENT_SECRET = "pg-agent"  # noqa: S105 - a file name, not a password
+# the host cluster's admin password: not any one agent's (a hyphen: no agent has it)
+HOST_PG_SECRETS = "/usr/local/etc/warden/secrets/postgresql-host"
+# inside a db jail (templates/bastille/db: hba_file)
+JAIL_PG_HBA = "/usr/local/etc/warden/pg_hba.conf"
+
+# a model named by its file name alone lives here (llama.cpp's port has no default)
+LLAMA_MODELS = "/var/db/llama"
+DEFAULT_VM_DIR = "/usr/local/vm"  # vm-bhyve's datastore when vm_dir is not set
 GIT_UID = 2000  # the git jail's `git` user (templates/bastille/git/Bastillefile.j2)
 
 PF_CONF = "/etc/pf.conf"

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, NonNegativeInt, Vali
 from . import __version__
 from .config import AgentConfig
 from .facts import Facts
-from .shell import REGISTRY_DIR
+from .layout import REGISTRY_DIR
 
 ALIAS_PREFIX = "ifconfig_warden0_alias"
 # Agents' users get UIDs from here up: clear of FreeBSD's 1001+ for people, and the

@@ -17,12 +17,6 @@ _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+@-]*")
 _SAFE_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _RC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-WARDEN_DIR = "/var/db/warden"
-REGISTRY_DIR = f"{WARDEN_DIR}/agents"
-JOURNAL_DIR = f"{WARDEN_DIR}/journal"
-JOURNAL_FILE = f"{JOURNAL_DIR}/warden.jsonl"
-LOCK_FILE = f"{WARDEN_DIR}/lock"
-LOCK_HOLDER_FILE = f"{WARDEN_DIR}/lock.holder"
 
 # Remote exit codes with a meaning of their own (see setup/apply.py).
 RC_LOCKED = 75  # lockf(1): EX_TEMPFAIL, the lock is held by someone else

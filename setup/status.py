@@ -15,9 +15,18 @@ from typing import Any
 
 from .domains import HostUser, JailUser
 from .facts import Facts, Probe
-from .layout import BRIDGE, PF_TABLE, PF_WARDEN_CONF, TMUX, home, jail_dir, tmux_socket_dir
+from .layout import (
+    BRIDGE,
+    JOURNAL_FILE,
+    PF_TABLE,
+    PF_WARDEN_CONF,
+    TMUX,
+    home,
+    jail_dir,
+    tmux_socket_dir,
+)
 from .registry import ALIAS_PREFIX, RegistryEntry
-from .shell import JOURNAL_FILE, q
+from .shell import q
 
 # The service that proves a role jail works (setup/steps: the role's JailRole).
 ROLE_SERVICES = {

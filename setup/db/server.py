@@ -16,19 +16,24 @@ from dataclasses import dataclass
 
 from ..command import Command, cmd
 from ..domains import Domain, HostUser, JailUser, Location, at
-from ..layout import HOST_PG_CONF, HOST_PG_CONF_DIR, HOST_PG_HBA, secrets_dir
+from ..layout import (
+    ADMIN_SECRET,
+    HOST_PG_CONF,
+    HOST_PG_CONF_DIR,
+    HOST_PG_HBA,
+    HOST_PG_SECRETS,
+    JAIL_PG_HBA,
+    secrets_dir,
+)
 from ..ops import Run
 from ..registry import RegistryEntry, borrowers
 from . import hba
 
-ADMIN_SECRET = "pg-admin"  # noqa: S105 - a file name, not a password
-# Inside a db jail (templates/bastille/db: hba_file).
-JAIL_HBA = "/usr/local/etc/warden/pg_hba.conf"
+JAIL_HBA = JAIL_PG_HBA
 HOST_CONF_DIR = HOST_PG_CONF_DIR
 HOST_CONF = HOST_PG_CONF
 HOST_HBA = HOST_PG_HBA
-# The host cluster's admin password: not any one agent's (a hyphen: no agent has it).
-HOST_SECRETS = "/usr/local/etc/warden/secrets/postgresql-host"
+HOST_SECRETS = HOST_PG_SECRETS
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 # The port's account: its data directory is read and written as it, never by root.
 POSTGRES = HostUser("postgres", "postgres", "/var/db/postgres")

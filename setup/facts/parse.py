@@ -7,7 +7,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from ..shell import REGISTRY_DIR
+from ..layout import REGISTRY_DIR
 from .sections import Section
 
 

@@ -12,15 +12,8 @@ from dataclasses import dataclass
 
 from ..command import Command
 from ..domains import HOST, READ_SECONDS, Domain, HostUser, JailUser, Location, enter
-from ..shell import (
-    LIBRARY,
-    LOCK_FILE,
-    LOCK_HOLDER_FILE,
-    RC_NOT_ROOT,
-    REGISTRY_DIR,
-    checked_path,
-    q,
-)
+from ..layout import LOCK_FILE, LOCK_HOLDER_FILE, REGISTRY_DIR
+from ..shell import LIBRARY, RC_NOT_ROOT, checked_path, q
 
 KERNEL_MODULES = ("if_bridge", "if_epair", "pf", "pflog", "vmm", "nmdm")
 SYSCTLS = (

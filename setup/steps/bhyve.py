@@ -26,7 +26,7 @@ from ..command import Raw, cmd
 from ..config import AgentConfig
 from ..errors import Refusal
 from ..facts import Facts, Probe
-from ..layout import BRIDGE, secrets_dir
+from ..layout import BRIDGE, DEFAULT_VM_DIR, secrets_dir
 from ..ops import Put, Run, both, directory, either, put, run, sysrc_add
 from ..plan import Change, StepPlan, install
 from ..rcconf import setting
@@ -37,7 +37,6 @@ from ..vm import GuestSecrets, guest_key, host_key_path, host_pub_path, operator
 
 NAME = "bhyve"
 SWITCH = "warden"
-DEFAULT_VM_DIR = "/usr/local/vm"
 PROBE = "bhyve.vm"
 # vm-util util::check_name
 _VM_NAME = re.compile(r"[a-z0-9][.a-z0-9_-]{0,229}[a-z0-9]", re.IGNORECASE)

@@ -50,7 +50,7 @@ from ..db.server import (
 from ..domains import Location
 from ..errors import HostError
 from ..facts import Facts, Probe, Stat, read, stat_probe, stats
-from ..layout import BRIDGE, credentials, secrets_dir
+from ..layout import ADMIN_SECRET, AGENT_SECRET, BRIDGE, credentials, secrets_dir
 from ..ops import directory, put, run
 from ..plan import Change, StepPlan
 from ..registry import RegistryEntry, db_on_host, entry_for, load_entries
@@ -61,8 +61,6 @@ from ..transport import Executor
 
 NAME = "db"
 ROUNDS = 3
-ADMIN_SECRET = "pg-admin"  # noqa: S105 - a file name, not a password
-AGENT_SECRET = "pg-agent"  # noqa: S105 - a file name, not a password
 DSN_KEYS = ("WARDEN_DB_DSN", "DATABASE_URL")
 
 

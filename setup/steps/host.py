@@ -17,6 +17,7 @@ from ..layout import (
     BASTILLE_CONF,
     BRIDGE,
     DEVFS_RULES,
+    JOURNAL_FILE,
     JOURNAL_NEWSYSLOG,
     LOADER_CONF,
     SYSCTL_CONF,
@@ -27,7 +28,6 @@ from ..rcconf import assignments, setting
 from ..registry import owned_roles
 from ..releases import RELEASES_DIR, jail_release, releases_probe
 from ..render import render
-from ..shell import JOURNAL_FILE
 
 NAME = "host"
 DEVFS_NAME = "bastille_vnet"

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from ..config import AgentConfig
 from ..jail import JailRole, JailStep
+from ..layout import LLAMA_MODELS
 
-# A model named by its file name alone lives here on the host (llama.cpp's port has no
-# default model directory).
-MODELS = "/var/db/llama"
+MODELS = LLAMA_MODELS
 
 
 def model_path(model: str) -> str:

@@ -17,7 +17,15 @@ from dataclasses import replace
 from ..config import AgentConfig
 from ..errors import Refusal
 from ..facts import Facts, Probe
-from ..layout import BRIDGE, PF_CONF, PF_STATE_DIR, PF_TABLE, PF_WARDEN_CONF
+from ..layout import (
+    BRIDGE,
+    JOURNAL_FILE,
+    LOCK_FILE,
+    PF_CONF,
+    PF_STATE_DIR,
+    PF_TABLE,
+    PF_WARDEN_CONF,
+)
 from ..ops import Op, Put, Script, put
 from ..pfconf import MarkerError, check_markers, foreign_statements, with_include
 from ..plan import Change, StepPlan
@@ -25,7 +33,6 @@ from ..rcconf import setting
 from ..registry import RegistryEntry, entry_for, load_entries
 from ..render import render
 from ..shared import pass_rules
-from ..shell import JOURNAL_FILE, LOCK_FILE
 
 NAME = "pf"
 # How long the host waits for warden to reconnect after a remote load before it
