@@ -309,7 +309,7 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
                 slow=True,
             )
         )
-    else:
+    elif running:
         wrong = {
             key: (seen.get(key, ""), want)
             for key, want in (("ifconfig_vnet0", f"inet {ip}"), ("defaultrouter", gateway))
@@ -323,14 +323,17 @@ def plan(config: AgentConfig, facts: Facts, spec: JailRole) -> tuple[StepPlan, b
                 "does not rewrite a jail's network: fix it or destroy the jail",
             )
             return step, False
-        if not running:
-            step.changes.append(
-                Change(
-                    spec.step,
-                    f"start jail {jail}",
-                    ops=(run("bastille", "start", jail), *readback),
-                )
+    else:
+        # A stopped jail's network is read inside it (its rc.conf is its root's file),
+        # so it is unknown until it runs: started, then read back there; a network that
+        # differs fails the start's read-back, and the next plan refuses it by name.
+        step.changes.append(
+            Change(
+                spec.step,
+                f"start jail {jail}",
+                ops=(run("bastille", "start", jail), *readback),
             )
+        )
     service_ok = _template(step, config, facts, spec, jail, spec.context(config), seen, running)
     _limits(step, config, facts, spec, jail)
     return step, service_ok

@@ -142,11 +142,18 @@ def test_a_stopped_service_is_started_without_reapplying_the_template(
 
 def test_a_stopped_jail_is_started_and_read_back(config: AgentConfig) -> None:
     facts = jail_done(config, "git", ready_host(config))
-    facts = replace(facts, jails_running=())
+    # stopped, nothing can be asked inside it: its network is unknown, not wrong
+    facts = replace(
+        facts,
+        jails_running=(),
+        probes={k: v for k, v in facts.probes.items() if k != jail.probe_name(JAIL)},
+    )
     step = git.plan(config, facts)
     assert summaries(step)[0] == f"start jail {JAIL}"
     assert step.changes[0].commands[0] == f"bastille start {JAIL}"
     assert any(f"jls -j {JAIL} jid" in c for c in step.changes[0].commands)
+    assert any("ifconfig_vnet0" in c for c in step.changes[0].commands)
+    assert step.refusals == []
 
 
 def test_a_jail_whose_network_differs_is_refused_with_the_difference(
