@@ -182,6 +182,14 @@ def _record(run_id: str, operator: str, step: str, change: str, agent: str = "")
 
 
 @dataclass
+class Applied:
+    """What a run applied, step by step, and the host as its last check read it."""
+
+    steps: list[StepOutcome]
+    facts: Facts
+
+
+@dataclass
 class StepOutcome:
     """What happened to one step."""
 
@@ -326,7 +334,7 @@ def apply_steps(
     *,
     lock_wait: int = DEFAULT_LOCK_WAIT,
     progress: Progress | None = None,
-) -> list[StepOutcome]:
+) -> Applied:
     """Apply the steps in order, each planned against the facts its predecessor left,
     then read the host again and plan the step once more: anything still to do, or a
     refusal, means the step did not do what it said, and the steps after it are not run.
@@ -364,7 +372,7 @@ def apply_steps(
                 f"{executor.target}: step {step} ran but the host still differs: "
                 + "; ".join(c.summary for c in left)
             )
-    return outcomes
+    return Applied(outcomes, facts)
 
 
 def _apply_round(

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from .apply import DEFAULT_LOCK_WAIT, Progress, apply_steps
 from .errors import EXIT_OK, EXIT_REFUSED, Refused
+from .facts import Facts
 from .fleet import DEFAULT_WORKERS, HostResult, Report, run_on_hosts, worst
 from .job import Job
 from .output import clean, console, print_json, show_plan
@@ -45,6 +46,8 @@ class HostRun:
     executor: Executor | None = None
     plan: Plan | None = None
     applied: list[dict[str, Any]] = field(default_factory=list)
+    # the host as the apply's last check read it (None: nothing was applied)
+    after: Facts | None = None
 
     @property
     def code(self) -> int:
@@ -104,7 +107,7 @@ def read_and_plan(run: HostRun, job: Job) -> None:
 def apply(run: HostRun, job: Job, options: Options, progress: Progress) -> None:
     """Apply the run's plan step by step, each verified after it ran."""
     assert run.executor is not None and run.plan is not None
-    outcomes = apply_steps(
+    done = apply_steps(
         run.executor,
         job,
         run.plan.facts,
@@ -112,7 +115,8 @@ def apply(run: HostRun, job: Job, options: Options, progress: Progress) -> None:
         lock_wait=options.lock_wait,
         progress=progress,
     )
-    run.applied = [{"step": o.step, "changes": o.applied} for o in outcomes]
+    run.applied = [{"step": o.step, "changes": o.applied} for o in done.steps]
+    run.after = done.facts
 
 
 def on_host(executor: Executor, job: Job, options: Options) -> HostRun:

@@ -33,7 +33,6 @@ from .facts import Facts
 from .job import SetupJob
 from .output import clean, console, print_json
 from .plan import Plan
-from .reading import read_host
 from .steps import bhyve
 from .transport import Executor, connect
 from .vm import (
@@ -118,7 +117,7 @@ def setup_one(
         if host.code != EXIT_OK or not guest_steps:
             return _finish(report, options.as_json, host.code)
         assert host.plan is not None
-        facts = read_host(executor, config, host_steps) if host.applied else host.plan.facts
+        facts = host.after or host.plan.facts
         state = bhyve.VmState(facts)
         if not state.running:
             return _note(

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from setup.steps import DESIGN_ORDER
 from tests.faults import (
     ROLES,
     SCENARIOS,
@@ -46,19 +47,7 @@ pytestmark = pytest.mark.slow
 
 #: Steps whose scripts run FreeBSD commands (register's and preflight's do not; bhyve's
 #: only for a VM agent), and teardown's (unregister's removes a file only).
-SETUP_STEPS_WITH_COMMANDS = {
-    "host",
-    "network",
-    "pf",
-    "user",
-    "db",
-    "git",
-    "cms",
-    "ollama",
-    "llama-cpp",
-    "soul",
-    "service",
-}
+SETUP_STEPS_WITH_COMMANDS = set(DESIGN_ORDER) - {"preflight", "bhyve"}
 TEARDOWN_STEPS_WITH_COMMANDS = {"teardown", "pf"}
 
 
